@@ -1,0 +1,3 @@
+from esplade_eval.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,133 @@
+"""The Semanlink web-document-title test collection, built from the ``cherche`` carrier.
+
+Construction (deterministic; documented in the README):
+
+* **documents** are the 7,300 bookmarked pages' titles (61 are empty and kept as empty
+  documents). The id is ``d`` + the first 12 hex digits of SHA-1 of the page URL, stable
+  and whitespace-free; ``docids.tsv`` maps it back to the URL.
+* **queries** are the ``prefLabel`` of each tag that labels at least ``min_docs`` (5)
+  documents: 873 tags. The query id is the tag's slug (the URI after ``/tag/``).
+* **relevance**: grade 2 when the tag is on the document (10,924 pairs); grade 1 when the
+  document carries a *direct* narrower tag (a tag whose ``broader`` lists it) but not the
+  tag itself.
+* **split**: by SHA-1 of the tag URI, ``int(hex, 16) % 10``: 0-5 train, 6-7 dev, 8-9 test.
+  Fine-tuning uses train only; every reported figure uses test.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+
+from esplade_eval._io import atomic_dir, atomic_file
+from esplade_eval.data.carriers import carrier_path
+from esplade_eval.data.trec import write_qrels, write_topics
+
+TAG_PREFIX = "http://www.semanlink.net/tag/"
+SPLITS = ("train", "dev", "test")
+
+
+def doc_id(url: str) -> str:
+    return "d" + hashlib.sha1(url.encode("utf-8")).hexdigest()[:12]
+
+
+def split_of(tag_uri: str) -> str:
+    bucket = int(hashlib.sha1(tag_uri.encode("utf-8")).hexdigest(), 16) % 10
+    return "train" if bucket < 6 else "dev" if bucket < 8 else "test"
+
+
+@dataclass(frozen=True)
+class Collection:
+    """Paths of a built collection (see :func:`build_semanlink`)."""
+
+    root: Path
+
+    @property
+    def corpus(self) -> Path:
+        return self.root / "corpus.jsonl"
+
+    def topics(self, split: str) -> Path:
+        return self.root / f"topics.{split}.tsv"
+
+    def qrels(self, split: str) -> Path:
+        return self.root / f"qrels.{split}.txt"
+
+
+def load_raw(source: str | os.PathLike | None = None) -> tuple[list[dict], dict[str, dict]]:
+    """Read ``docs.json`` and ``tags.json`` (from the carrier unless ``source`` is given)."""
+    folder = Path(source) if source else carrier_path("cherche", "cherche/data/semanlink")
+    with open(folder / "docs.json", encoding="utf-8") as fh:
+        docs = json.load(fh)
+    with open(folder / "tags.json", encoding="utf-8") as fh:
+        tags = json.load(fh)
+    return docs, tags
+
+
+def build_semanlink(out: str | os.PathLike, min_docs: int = 5, source: str | os.PathLike | None = None,
+                    overwrite: bool = False) -> Collection:
+    """Build the collection into ``out`` (written atomically as a whole folder)."""
+    docs, tags = load_raw(source)
+    ids: dict[str, str] = {}
+    for d in docs:
+        did = doc_id(d["document"])
+        if did in ids and ids[did] != d["document"]:
+            raise RuntimeError(f"document id collision: {did} for {ids[did]} and {d['document']}")
+        ids[did] = d["document"]
+
+    tag_docs: dict[str, list[str]] = defaultdict(list)
+    for d in docs:
+        did = doc_id(d["document"])
+        for tag in dict.fromkeys(d["tag"]):  # de-duplicate, keep order
+            tag_docs[tag].append(did)
+    children: dict[str, set[str]] = defaultdict(set)
+    for uri, info in tags.items():
+        for parent in info.get("broader", []):
+            children[parent].add(uri)
+
+    queries = sorted(t for t, ds in tag_docs.items() if len(ds) >= min_docs and t in tags and tags[t]["prefLabel"])
+    topics = {s: {} for s in SPLITS}
+    qrels = {s: {} for s in SPLITS}
+    for uri in queries:
+        qid = uri[len(TAG_PREFIX):] if uri.startswith(TAG_PREFIX) else hashlib.sha1(uri.encode()).hexdigest()[:12]
+        split = split_of(uri)
+        topics[split][qid] = tags[uri]["prefLabel"][0]
+        judged = {did: 2 for did in sorted(tag_docs[uri])}
+        for child in sorted(children.get(uri, ())):
+            for did in sorted(tag_docs.get(child, ())):
+                judged.setdefault(did, 1)
+        qrels[split][qid] = judged
+
+    with atomic_dir(out, overwrite=overwrite) as tmp:
+        with atomic_file(tmp / "corpus.jsonl") as fh:
+            for d in docs:
+                contents = " ".join(d["title"].split())
+                fh.write(json.dumps({"id": doc_id(d["document"]), "contents": contents}, ensure_ascii=False) + "\n")
+        with atomic_file(tmp / "docids.tsv") as fh:
+            for d in docs:
+                fh.write(f"{doc_id(d['document'])}\t{d['document']}\n")
+        for split in SPLITS:
+            write_topics(tmp / f"topics.{split}.tsv", topics[split])
+            write_qrels(tmp / f"qrels.{split}.txt", qrels[split])
+        stats = {
+            "documents": len(docs),
+            "empty_documents": sum(1 for d in docs if not d["title"].strip()),
+            "queries": {s: len(topics[s]) for s in SPLITS},
+            "direct_pairs": sum(len(tag_docs[u]) for u in queries),
+            "judgments": {s: sum(len(j) for j in qrels[s].values()) for s in SPLITS},
+            "min_docs": min_docs,
+        }
+        with atomic_file(tmp / "stats.json") as fh:
+            json.dump(stats, fh, indent=2)
+    return Collection(Path(out))
+
+
+def ensure_semanlink(out: str | os.PathLike) -> Collection:
+    """Build the collection unless ``out`` already holds a complete one."""
+    col = Collection(Path(out))
+    if (col.root / "stats.json").exists():
+        return col
+    return build_semanlink(out, overwrite=True)

@@ -1,0 +1,168 @@
+"""Strict readers and atomic writers for the standard IR file formats.
+
+* topics: ``qid<TAB>text`` per line (Pyserini / Anserini ``TsvString`` topics);
+* qrels: ``qid iter docid grade`` (TREC), grade an integer;
+* runs: ``qid Q0 docid rank score tag`` (TREC), ranked by (-score, docid);
+* corpus: JSONL with ``{"id": ..., "contents": ...}`` per line.
+
+Every reader raises :class:`~esplade_eval.errors.InputError` naming the file and line
+of the first problem. Duplicates are errors, never silently overwritten.
+
+>>> import tempfile, os
+>>> d = tempfile.mkdtemp()
+>>> write_run(os.path.join(d, "r.txt"), {"q1": {"b": 2.0, "a": 2.0, "c": 1.0}}, tag="demo")
+>>> open(os.path.join(d, "r.txt")).read().splitlines()[0]
+'q1 Q0 a 1 2 demo'
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from typing import Iterable, Iterator, Mapping
+
+from esplade_eval._io import atomic_file, open_text
+from esplade_eval.errors import InputError
+
+Run = dict[str, dict[str, float]]
+Qrels = dict[str, dict[str, int]]
+
+
+def read_topics(path: str | os.PathLike) -> dict[str, str]:
+    """Read ``qid<TAB>text`` topics; a repeated qid or a line without a tab is an error."""
+    topics: dict[str, str] = {}
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\n").rstrip("\r")
+            if not line.strip():
+                continue
+            qid, sep, text = line.partition("\t")
+            if not sep:
+                raise InputError(path, "expected 'qid<TAB>text', found no tab", line=lineno)
+            qid = qid.strip()
+            if not qid:
+                raise InputError(path, "empty query id", line=lineno)
+            if qid in topics:
+                raise InputError(path, f"duplicate query id {qid!r}", line=lineno)
+            topics[qid] = text.strip()
+    return topics
+
+
+def write_topics(path: str | os.PathLike, topics: Mapping[str, str]) -> None:
+    """Write ``qid<TAB>text`` topics atomically (tabs and newlines in text become spaces)."""
+    with atomic_file(path) as fh:
+        for qid, text in topics.items():
+            clean = " ".join(str(text).split())
+            fh.write(f"{qid}\t{clean}\n")
+
+
+def read_qrels(path: str | os.PathLike) -> Qrels:
+    """Read TREC qrels ``qid iter docid grade``; the grade must be an integer."""
+    qrels: Qrels = {}
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 4:
+                raise InputError(path, f"expected 4 columns 'qid iter docid grade', found {len(parts)}", line=lineno)
+            qid, _, docid, grade = parts
+            try:
+                value = int(grade)
+            except ValueError:
+                raise InputError(path, f"relevance grade is not an integer: {grade!r}", line=lineno) from None
+            docs = qrels.setdefault(qid, {})
+            if docid in docs:
+                raise InputError(path, f"duplicate judgment for query {qid!r}, document {docid!r}", line=lineno)
+            docs[docid] = value
+    return qrels
+
+
+def write_qrels(path: str | os.PathLike, qrels: Mapping[str, Mapping[str, int]]) -> None:
+    """Write TREC qrels atomically, queries and documents in the given order."""
+    with atomic_file(path) as fh:
+        for qid, docs in qrels.items():
+            for docid, grade in docs.items():
+                fh.write(f"{qid} 0 {docid} {int(grade)}\n")
+
+
+def read_run(path: str | os.PathLike) -> Run:
+    """Read a TREC run into ``{qid: {docid: score}}``.
+
+    Six whitespace-separated columns are required; a non-numeric or non-finite score, or
+    a document listed twice for one query, is an error (ranx's loader would silently keep
+    the last). The rank column is read but not trusted: ranking is by score.
+    """
+    run: Run = {}
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            parts = line.split()
+            if not parts:
+                continue
+            if len(parts) != 6:
+                raise InputError(path, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}", line=lineno)
+            qid, _, docid, _rank, score, _tag = parts
+            try:
+                value = float(score)
+            except ValueError:
+                raise InputError(path, f"score is not a number: {score!r}", line=lineno) from None
+            if not math.isfinite(value):
+                raise InputError(path, f"score is not finite: {score!r}", line=lineno)
+            docs = run.setdefault(qid, {})
+            if docid in docs:
+                raise InputError(path, f"document {docid!r} appears twice for query {qid!r}", line=lineno)
+            docs[docid] = value
+    return run
+
+
+def ranked(docs: Mapping[str, float], k: int | None = None) -> list[tuple[str, float]]:
+    """Documents ordered by (-score, docid): the deterministic tie-break Pyserini uses."""
+    items = sorted(docs.items(), key=lambda kv: (-kv[1], kv[0]))
+    return items if k is None else items[:k]
+
+
+def format_run_lines(qid: str, hits: Iterable[tuple[str, float]], tag: str, score_format: str = "{:.6f}") -> Iterator[str]:
+    """TREC lines for one query's already-ranked hits."""
+    for rank, (docid, score) in enumerate(hits, 1):
+        yield f"{qid} Q0 {docid} {rank} {score_format.format(score)} {tag}\n"
+
+
+def write_run(path: str | os.PathLike, run: Mapping[str, Mapping[str, float]], tag: str = "esplade_eval", k: int | None = None) -> None:
+    """Write a TREC run atomically, each query's hits ranked by (-score, docid).
+
+    Integer scores (impact search) are written without a fractional part.
+    """
+    if any(ch.isspace() for ch in tag) or not tag:
+        raise ValueError(f"run tag must be a non-empty string without whitespace: {tag!r}")
+    with atomic_file(path) as fh:
+        for qid, docs in run.items():
+            hits = ranked(docs, k)
+            integral = all(float(s).is_integer() for _, s in hits)
+            fmt = "{:.0f}" if integral else "{:.6f}"
+            fh.writelines(format_run_lines(qid, hits, tag, fmt))
+
+
+def read_corpus(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
+    """Stream ``(id, contents)`` from a JSONL corpus, checking ids are unique."""
+    seen: set[str] = set()
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            if not line.strip():
+                continue
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise InputError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
+            if not isinstance(obj, dict) or "id" not in obj:
+                raise InputError(path, "expected a JSON object with 'id' and 'contents'", line=lineno)
+            docid = str(obj["id"])
+            if not docid or any(ch.isspace() for ch in docid):
+                raise InputError(path, f"document id must be non-empty without whitespace: {docid!r}", line=lineno)
+            if docid in seen:
+                raise InputError(path, f"duplicate document id {docid!r}", line=lineno)
+            seen.add(docid)
+            contents = obj.get("contents", "")
+            if not isinstance(contents, str):
+                raise InputError(path, "'contents' must be a string", line=lineno)
+            yield docid, contents

@@ -1,0 +1,30 @@
+"""Exceptions with messages a user can act on (file, line, problem)."""
+
+from __future__ import annotations
+
+import os
+
+
+class EspladeError(Exception):
+    """Base class of every error this toolkit raises on purpose."""
+
+
+class InputError(EspladeError, ValueError):
+    """Bad input: names the file and, where known, the 1-based line number.
+
+    >>> str(InputError("run.txt", "score is not a number: 'abc'", line=3))
+    "run.txt:3: score is not a number: 'abc'"
+    """
+
+    def __init__(self, path: str | os.PathLike | None, message: str, line: int | None = None):
+        self.path = None if path is None else os.fspath(path)
+        self.line = line
+        self.problem = message
+        where = self.path or "<input>"
+        if line is not None:
+            where = f"{where}:{line}"
+        super().__init__(f"{where}: {message}")
+
+
+class JavaNotFoundError(EspladeError, RuntimeError):
+    """No Java 21+ runtime could be found for Lucene."""

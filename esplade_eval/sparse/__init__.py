@@ -1,0 +1,6 @@
+"""Sparse vectors without torch: pruning, quantisation, JsonVectorCollection I/O, manifests."""
+
+from esplade_eval.sparse.prune import Pruning
+from esplade_eval.sparse.quantize import Quantizer
+
+__all__ = ["Pruning", "Quantizer"]
