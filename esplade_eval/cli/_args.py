@@ -1,0 +1,40 @@
+"""Reusable argument builders (Pyserini's ``define_*_args`` pattern)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+
+def define_encoder_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    g = parser.add_argument_group("encoder")
+    g.add_argument("--checkpoint", required=required,
+                   help="Hugging Face masked-LM folder (SPLADE or ESPLADE) or a name: splade-tiny")
+    g.add_argument("--max-length", type=int, default=256, help="tokens per text, truncating longer ones (recorded)")
+    g.add_argument("--batch-size", type=int, default=128, help="texts per forward pass")
+    g.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads / Lucene threads")
+    g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="inference precision (bfloat16: faster on recent CPUs/GPUs, not bit-identical)")
+
+
+def define_quantization_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("quantisation")
+    g.add_argument("--scale", type=float, default=100.0, help="impact = round(weight * scale)")
+    g.add_argument("--rounding", choices=["rint", "floor", "ceil"], default="rint", help="rounding rule")
+
+
+def pruning_type(text: str):
+    from esplade_eval.sparse.prune import Pruning
+
+    try:
+        return Pruning.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def load_encoder(args):
+    from esplade_eval.model.encoder import SpladeEncoder
+
+    return SpladeEncoder.from_checkpoint(args.checkpoint, max_length=args.max_length, device=args.device,
+                                         threads=args.threads, batch_size=args.batch_size, dtype=args.dtype)

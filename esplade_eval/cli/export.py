@@ -1,0 +1,46 @@
+"""``esplade-eval export``: checkpoint + corpus/topics -> JsonVectorCollection(s) + manifest."""
+
+from esplade_eval.cli._args import define_encoder_args, define_quantization_args, load_encoder, pruning_type
+
+
+def register(sub):
+    p = sub.add_parser(
+        "export", help="encode a corpus and topics into JsonVectorCollections (one per pruning level)",
+        description="Encode once, prune to every --prune level, quantise, and write OUT/<level>/ "
+                    "(collection/*.jsonl, queries.<name>.jsonl, manifest.json).")
+    define_encoder_args(p)
+    define_quantization_args(p)
+    p.add_argument("--corpus", help="JSONL corpus with id and contents (omit to export only topics)")
+    p.add_argument("--topics", action="append", default=[], help="qid<TAB>text topics (repeatable)")
+    p.add_argument("--out", required=True, help="output folder; one sub-folder per pruning level")
+    p.add_argument("--prune", action="append", type=pruning_type, default=None, metavar="LEVEL",
+                   help="pruning level, e.g. full, d64-q16, d32-q8-w0.1 (repeatable; default: full)")
+    p.add_argument("--shard-size", type=int, default=100_000, help="documents per collection file")
+    p.add_argument("--overwrite", action="store_true", help="replace existing level folders")
+    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    p.set_defaults(func=run)
+
+
+def run(args):
+    from pathlib import Path
+
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.model.export import export_corpus, export_topics
+    from esplade_eval.sparse.prune import Pruning
+    from esplade_eval.sparse.quantize import Quantizer
+
+    levels = args.prune or [Pruning()]
+    if not args.corpus and not args.topics:
+        raise EspladeError("nothing to export: give --corpus and/or --topics")
+    encoder = load_encoder(args)
+    if args.corpus:
+        folders = export_corpus(encoder, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
+                                shard_size=args.shard_size, overwrite=args.overwrite, progress=args.progress)
+    else:
+        folders = {p.name: Path(args.out) / p.name for p in levels}
+    for name, folder in folders.items():
+        for topics in args.topics:
+            path = export_topics(encoder, topics, folder)
+            print(f"{name}: queries -> {path}")
+        print(f"{name}: {folder} (manifest: {folder / 'manifest.json'})")
+    return 0

@@ -1,0 +1,122 @@
+"""Build Lucene impact indexes with Anserini's ``IndexCollection``.
+
+Indexing runs Anserini in a child JVM (the chosen Java 21 runtime, Anserini's fat jar
+from the Pyserini wheel), exactly what ``python -m pyserini.index.lucene`` does, without
+importing torch or starting a JVM in this process. The index is built under a temporary
+name and renamed when complete; the export manifest is copied into it as
+``esplade_eval.json`` so search and cost analysis can check what the index holds.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import subprocess
+import time
+from importlib import metadata
+from pathlib import Path
+
+from esplade_eval._io import atomic_dir
+from esplade_eval.errors import EspladeError, InputError
+from esplade_eval.lucene.java import DEFAULT_HEAP, find_java
+from esplade_eval.sparse.jsonvector import collection_files, validate_collection
+from esplade_eval.sparse.manifest import MANIFEST
+
+log = logging.getLogger(__name__)
+INDEX_MANIFEST = "esplade_eval.json"
+
+
+def anserini_jar() -> Path:
+    """Anserini's fat jar inside the installed Pyserini wheel (Pyserini is not imported)."""
+    try:
+        dist = metadata.distribution("pyserini")
+    except metadata.PackageNotFoundError:
+        raise EspladeError("pyserini is not installed (pip install pyserini==1.6.0)") from None
+    jars = sorted(Path(dist.locate_file("pyserini/resources/jars")).glob("anserini-*-fatjar.jar"))
+    if not jars:
+        raise EspladeError("Anserini's fat jar was not found in the installed pyserini")
+    return jars[-1]
+
+
+def java_command(main_class: str, *args: str, heap: str = DEFAULT_HEAP) -> list[str]:
+    rt = find_java()
+    cmd = [str(rt.home / "bin" / "java"), f"-Xmx{heap}"]
+    if rt.has_vector_module:
+        cmd.append("--add-modules=jdk.incubator.vector")
+    return cmd + ["-cp", str(anserini_jar()), main_class, *args]
+
+
+def resolve_collection(path: str | os.PathLike) -> tuple[Path, dict | None]:
+    """Accept an export level folder (with ``collection/`` and a manifest) or a bare JSONL folder."""
+    path = Path(path)
+    if (path / "collection").is_dir():
+        manifest = json.loads((path / MANIFEST).read_text()) if (path / MANIFEST).is_file() else None
+        return path / "collection", manifest
+    return path, None
+
+
+def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads: int = 1, validate: bool = True,
+                optimize: bool = True, overwrite: bool = False, heap: str = DEFAULT_HEAP) -> dict:
+    """Index a JsonVectorCollection as an impact index (``-impact -pretokenized``).
+
+    ``validate`` checks every line first (positive integer weights, whitespace-free
+    terms, unique ids) so a bad collection fails with its file and line before Lucene
+    starts; ``optimize`` merges to one segment (Anserini's ``-optimize``).
+    Returns statistics written to the index's ``esplade_eval.json``.
+    """
+    folder, manifest = resolve_collection(collection)
+    collection_files(folder)  # a clear error for a missing or empty folder
+    counts = validate_collection(folder) if validate else None
+    index = Path(index)
+    started = time.perf_counter()
+    with atomic_dir(index, overwrite=overwrite) as tmp:
+        cmd = java_command(
+            "io.anserini.index.IndexCollection",
+            "-collection", "JsonVectorCollection", "-input", str(folder), "-index", str(tmp),
+            "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads), "-impact", "-pretokenized",
+            *(["-optimize"] if optimize else []), heap=heap,
+        )
+        log.debug("running %s", " ".join(cmd))
+        proc = subprocess.run(cmd, capture_output=True, text=True)
+        if proc.returncode != 0 or not any(tmp.glob("segments_*")):
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
+            raise EspladeError(f"Anserini indexing of {folder} failed (exit {proc.returncode}):\n{tail}")
+        indexed = _parse_count(proc.stdout + proc.stderr)
+        if counts is not None and indexed is not None and indexed != counts["documents"]:
+            raise EspladeError(f"Anserini indexed {indexed} of {counts['documents']} documents in {folder}; "
+                               f"its log:\n{proc.stdout[-2000:]}")
+        info = {
+            "collection": str(Path(collection).resolve()),
+            "documents_indexed": indexed,
+            "validated": counts,
+            "threads": threads,
+            "optimized": optimize,
+            "seconds": round(time.perf_counter() - started, 3),
+            "export_manifest": manifest,
+        }
+        (tmp / INDEX_MANIFEST).write_text(json.dumps(info, indent=2) + "\n")
+    log.info("indexed %s documents into %s in %.1fs", indexed, index, time.perf_counter() - started)
+    return info
+
+
+def _parse_count(log_text: str) -> int | None:
+    import re
+
+    m = re.search(r"Total (\d+) documents indexed", log_text)
+    if m:
+        return int(m.group(1))
+    m = re.search(r"indexed:\s+([\d,]+)", log_text)
+    return int(m.group(1).replace(",", "")) if m else None
+
+
+def read_index_manifest(index: str | os.PathLike) -> dict | None:
+    path = Path(index) / INDEX_MANIFEST
+    if not Path(index).is_dir():
+        raise InputError(index, "index folder not found")
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def remove_index(index: str | os.PathLike) -> None:
+    shutil.rmtree(index, ignore_errors=True)

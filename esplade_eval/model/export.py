@@ -1,0 +1,147 @@
+"""Export: encode once, prune to every requested level, quantise, write collections.
+
+The encoder is the expensive part, so a grid of pruning levels costs one encoding pass:
+each encoded chunk is pruned and quantised per level and appended to that level's
+collection. Memory is bounded by the chunk size, whatever the corpus size. Each level's
+folder is written under a temporary name and renamed when complete.
+
+Layout of ``out`` for levels ``full`` and ``d64-q16``::
+
+    out/full/manifest.json          out/d64-q16/manifest.json
+    out/full/collection/*.jsonl     out/d64-q16/collection/*.jsonl
+    out/full/queries.test.jsonl     out/d64-q16/queries.test.jsonl
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Iterable, Sequence
+
+from esplade_eval._io import atomic_dir, atomic_file
+from esplade_eval.data.trec import read_corpus, read_topics
+from esplade_eval.errors import InputError
+from esplade_eval.sparse.jsonvector import CollectionWriter, write_query_file
+from esplade_eval.sparse.manifest import new_manifest, read_manifest, write_manifest
+from esplade_eval.sparse.prune import Pruning
+from esplade_eval.sparse.quantize import Quantizer
+
+log = logging.getLogger(__name__)
+
+
+def _batched(items: Iterable, size: int):
+    buf = []
+    for item in items:
+        buf.append(item)
+        if len(buf) == size:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, prunings: Sequence[Pruning] = (Pruning(),),
+                  quantizer: Quantizer = Quantizer(), shard_size: int = 100_000, chunk: int = 4096,
+                  overwrite: bool = False, progress: bool = False) -> dict[str, Path]:
+    """Encode ``corpus`` (JSONL ``id``/``contents``) once and write one collection per level.
+
+    Returns ``{level name: level folder}``.
+    """
+    names = [p.name for p in prunings]
+    if len(set(names)) != len(names):
+        raise ValueError(f"pruning levels repeat: {names}")
+    out = Path(out)
+    started = time.perf_counter()
+    with contextlib.ExitStack() as stack:
+        folders = {p.name: stack.enter_context(atomic_dir(out / p.name, overwrite=overwrite)) for p in prunings}
+        writers = {name: stack.enter_context(CollectionWriter(folders[name] / "collection", encoder.terms, shard_size))
+                   for name in names}
+        dropped = dict.fromkeys(names, 0)
+        pruned_away = dict.fromkeys(names, 0)
+        bar = _progress(progress, "encode documents")
+        for docs in _batched(read_corpus(corpus), chunk):
+            ids = [d for d, _ in docs]
+            texts = [t for _, t in docs]
+            batch = encoder.encode(texts)
+            for p in prunings:
+                pruned = p.apply(batch, "doc")
+                pruned_away[p.name] += batch.nnz - pruned.nnz
+                impacts, lost = quantizer.apply(pruned)
+                dropped[p.name] += lost
+                writers[p.name].write(ids, texts, impacts)
+            if bar is not None:
+                bar.update(len(docs))
+        if bar is not None:
+            bar.close()
+        for p in prunings:
+            w = writers[p.name]
+            w.close()
+            if w.documents == 0:
+                raise InputError(corpus, "corpus has no documents")
+            manifest = new_manifest(encoder.info.to_dict(), p.to_dict(), quantizer.to_dict())
+            manifest["documents"] = {
+                "source": os.fspath(corpus),
+                "count": w.documents,
+                "empty_vectors": w.empty,
+                "postings": w.postings,
+                "mean_vector_length": w.postings / w.documents,
+                "pruned_weights": pruned_away[p.name],
+                "dropped_subunit_weights": dropped[p.name],
+                "shard_size": shard_size,
+                "seconds": round(time.perf_counter() - started, 3),
+            }
+            write_manifest(folders[p.name], manifest)
+    log.info("exported %s in %.1fs", ", ".join(names), time.perf_counter() - started)
+    return {name: out / name for name in names}
+
+
+def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLike, name: str | None = None,
+                  pruning: Pruning | None = None, quantizer: Quantizer | None = None) -> Path:
+    """Encode topics into ``level_dir/queries.<name>.jsonl`` with the level's settings.
+
+    Pruning and quantisation default to the level's manifest, so queries and documents
+    always share one rule; the manifest records the query file's counts.
+    """
+    level_dir = Path(level_dir)
+    manifest = read_manifest(level_dir)
+    if manifest["encoder"]["checkpoint_hash"] != encoder.info.checkpoint_hash:
+        raise InputError(level_dir / "manifest.json",
+                         "documents were encoded with another checkpoint "
+                         f"({manifest['encoder']['checkpoint']}); encode queries with the same one")
+    pruning = pruning or Pruning(**{k: manifest["pruning"][k] for k in ("doc_top_k", "query_top_k", "min_weight")})
+    quantizer = quantizer or Quantizer(manifest["quantization"]["scale"], manifest["quantization"]["rounding"])
+    topic_map = read_topics(topics)
+    name = name or _topics_name(topics)
+    ids, texts = list(topic_map), list(topic_map.values())
+    batch = pruning.apply(encoder.encode(texts), "query")
+    impacts, lost = quantizer.apply(batch)
+    path = level_dir / f"queries.{name}.jsonl"
+    with atomic_file(path) as fh:
+        write_query_file(fh, ids, texts, impacts, encoder.terms)
+    lengths = impacts.lengths()
+    manifest["queries"][name] = {
+        "source": os.fspath(topics), "file": path.name, "count": len(ids),
+        "empty_vectors": int((lengths == 0).sum()), "mean_vector_length": float(lengths.mean()) if len(ids) else 0.0,
+        "dropped_subunit_weights": lost, "max_length": encoder.max_length,
+    }
+    write_manifest(level_dir, manifest)
+    return path
+
+
+def _topics_name(topics: str | os.PathLike) -> str:
+    """``topics.test.tsv`` -> ``test``; otherwise the file stem."""
+    stem = Path(topics).name
+    for suffix in (".gz", ".tsv", ".txt"):
+        stem = stem.removesuffix(suffix)
+    return stem.removeprefix("topics.") or "topics"
+
+
+def _progress(enabled: bool, desc: str):
+    if not enabled:
+        return None
+    from tqdm import tqdm
+
+    return tqdm(desc=desc, unit="doc")

@@ -1,0 +1,1 @@
+"""Driving the whole flow: the demo, and (with training) the study grid."""

@@ -1,0 +1,40 @@
+"""The demo: :func:`~esplade_eval.study.flow.run_flow` plus the tables a user reads."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
+
+
+def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=None,
+             measures=("nDCG@10", "R@100", "R@1000", "RR@10"), echo=print):
+    started = time.perf_counter()
+    result = run_flow(out, checkpoint=checkpoint, levels=levels or DEFAULT_LEVELS, split=split, threads=threads)
+    table = effectiveness_table(result, measures)
+    echo(f"\nSemanlink titles, {split} split, checkpoint {checkpoint}\n")
+    echo(table)
+    out = Path(out)
+    echo("\nartifacts:")
+    echo(f"  collection : {result.collection.root} (corpus.jsonl, topics.*.tsv, qrels.*.txt)")
+    echo(f"  vectors    : {out / 'vectors'}/<level>/ (collection/*.jsonl, queries.{split}.jsonl, manifest.json)")
+    echo(f"  indexes    : {out / 'indexes'}/<level>/")
+    echo(f"  runs       : {out / 'runs'}/run.{split}.<level>.txt")
+    echo(f"  qrels      : {result.qrels}")
+    echo(f"\ntotal {time.perf_counter() - started:.1f}s "
+         + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
+    return result
+
+
+def effectiveness_table(result, measures) -> str:
+    import ir_measures
+    import pandas as pd
+
+    parsed = [ir_measures.parse_measure(m) for m in measures]
+    qrels = list(ir_measures.read_trec_qrels(str(result.qrels)))
+    rows = []
+    for name, run in result.runs.items():
+        agg = ir_measures.calc_aggregate(parsed, qrels, ir_measures.read_trec_run(str(run)))
+        rows.append({"level": name, **{str(m): agg[m] for m in parsed}})
+    return pd.DataFrame(rows).set_index("level").to_markdown(floatfmt=".4f")
