@@ -83,13 +83,18 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
         if proc.returncode != 0 or not any(tmp.glob("segments_*")):
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             raise EspladeError(f"Anserini indexing of {folder} failed (exit {proc.returncode}):\n{tail}")
-        indexed = _parse_count(proc.stdout + proc.stderr)
-        if counts is not None and indexed is not None and indexed != counts["documents"]:
-            raise EspladeError(f"Anserini indexed {indexed} of {counts['documents']} documents in {folder}; "
-                               f"its log:\n{proc.stdout[-2000:]}")
+        indexed, empty = _parse_counter(proc.stdout + proc.stderr, "indexed"), _parse_counter(
+            proc.stdout + proc.stderr, "empty")
+        # Anserini skips documents whose vector is empty (nothing to index, never retrievable)
+        if counts is not None and indexed is not None and (indexed, empty) != (
+                counts["documents"] - counts["empty_vectors"], counts["empty_vectors"]):
+            raise EspladeError(f"Anserini indexed {indexed} and skipped {empty} empty of {counts['documents']} "
+                               f"documents ({counts['empty_vectors']} empty) in {folder}; its log:\n"
+                               f"{proc.stdout[-2000:]}")
         info = {
             "collection": str(Path(collection).resolve()),
             "documents_indexed": indexed,
+            "empty_skipped": empty,
             "validated": counts,
             "threads": threads,
             "optimized": optimize,
@@ -101,13 +106,11 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
     return info
 
 
-def _parse_count(log_text: str) -> int | None:
+def _parse_counter(log_text: str, name: str) -> int | None:
+    """A counter from Anserini's closing summary (``indexed:``, ``empty:`` ...)."""
     import re
 
-    m = re.search(r"Total (\d+) documents indexed", log_text)
-    if m:
-        return int(m.group(1))
-    m = re.search(r"indexed:\s+([\d,]+)", log_text)
+    m = re.search(rf"- {name}:\s+([\d,]+)", log_text)
     return int(m.group(1).replace(",", "")) if m else None
 
 

