@@ -44,7 +44,9 @@ class Pruning:
         if self.query_top_k is not None:
             parts.append(f"q{self.query_top_k}")
         if self.min_weight is not None:
-            parts.append(f"w{self.min_weight:g}")
+            # short form when it reads back exactly, else repr: parse(name) must give the same object
+            text = f"{self.min_weight:g}"
+            parts.append(f"w{text if float(text) == self.min_weight else repr(float(self.min_weight))}")
         return "-".join(parts) or "full"
 
     def __str__(self) -> str:
@@ -57,8 +59,9 @@ class Pruning:
         if text == "full":
             return cls()
         kwargs: dict = {}
-        for part in text.split("-"):
-            m = re.fullmatch(r"([dqw])(\d+(?:\.\d*)?(?:e-?\d+)?)", part)
+        # split only before a rule letter: a weight such as 1e-05 contains a '-' of its own
+        for part in re.split(r"-(?=[dqw])", text):
+            m = re.fullmatch(r"([dqw])(\d+(?:\.\d*)?(?:e[-+]?\d+)?)", part)
             if not m:
                 raise ValueError(f"bad pruning name {text!r}: expected 'full' or parts like d64, q16, w0.5")
             key = {"d": "doc_top_k", "q": "query_top_k", "w": "min_weight"}[m.group(1)]

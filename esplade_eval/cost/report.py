@@ -1,0 +1,312 @@
+"""Effectiveness beside cost, per (checkpoint, pruning level): one table and two plots.
+
+For every level: effectiveness of its run (ir_measures; mean over the qrels' queries, a
+query without hits scoring 0), the index's posting-list spread (variance, cv, Gini of df
+over the vocabulary and over the query terms), and the query set's cost (mean postings
+traversed, FLOPS, latency). Cost comes from the Lucene index itself
+(:mod:`esplade_eval.lucene.postings`); only the query vectors are read from their file.
+
+>>> from esplade_eval.study.flow import run_flow                       # doctest: +SKIP
+>>> flow = run_flow("out", levels=[Pruning(), Pruning(8, 4)])          # doctest: +SKIP
+>>> table = cost_table(flow, measures=("nDCG@10", "R@100"))            # doctest: +SKIP
+>>> plot_pareto(table, "pareto.png"); plot_posting_lengths(table, "df.png")   # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from esplade_eval.cost.queries import QueryCosts, query_costs, set_flops, summarize
+from esplade_eval.cost.stats import postings_statistics
+from esplade_eval.errors import EspladeError, InputError
+
+DEFAULT_MEASURES = ("nDCG@10", "R@100")
+
+
+@dataclass
+class LevelSpec:
+    """One (checkpoint, pruning level): its index, its pre-encoded queries and its run."""
+
+    checkpoint: str
+    level: str
+    index: Path
+    queries: Path
+    run: Path | None = None
+
+    @property
+    def label(self) -> str:
+        return f"{self.checkpoint}/{self.level}"
+
+
+@dataclass
+class LevelCost:
+    spec: LevelSpec
+    terms: object  # esplade_eval.lucene.postings.IndexTerms
+    postings: dict
+    costs: QueryCosts
+    summary: dict = field(default_factory=dict)
+
+
+def _checkpoint_name(checkpoint) -> str:
+    return Path(str(checkpoint)).name or str(checkpoint)
+
+
+def levels_of(flow) -> list[LevelSpec]:
+    """The levels of a :class:`~esplade_eval.study.flow.FlowResult`."""
+    ck = _checkpoint_name(flow.checkpoint)
+    return [LevelSpec(ck, name, Path(lv.index), Path(lv.queries), Path(lv.run)) for name, lv in flow.levels.items()]
+
+
+def levels_in_folder(out: str | os.PathLike, split: str = "test", checkpoint: str | None = None) -> list[LevelSpec]:
+    """Levels found in a flow output folder: ``indexes/<level>``, ``vectors/<level>/queries.<split>.jsonl``,
+    ``runs/run.<split>.<level>.txt`` (the layout of ``esplade-eval demo --out OUT``)."""
+    out = Path(out)
+    if not (out / "indexes").is_dir():
+        raise InputError(out, "no indexes/ folder here (expected the output of `esplade-eval demo --out`)")
+    specs = []
+    for index in sorted(p for p in (out / "indexes").iterdir() if p.is_dir() and not p.name.startswith(".")):
+        queries = out / "vectors" / index.name / f"queries.{split}.jsonl"
+        run = out / "runs" / f"run.{split}.{index.name}.txt"
+        specs.append(LevelSpec(checkpoint or out.name, index.name, index, queries, run if run.is_file() else None))
+    if not specs:
+        raise InputError(out / "indexes", "no index folders")
+    return sorted(specs, key=lambda s: strictness(s.level))
+
+
+def strictness(level: str) -> tuple:
+    """Sort key: unpruned first, then larger document (then query) budgets first.
+
+    >>> sorted(["d8-q4", "full", "d32-q16"], key=strictness)
+    ['full', 'd32-q16', 'd8-q4']
+    """
+    from esplade_eval.sparse.prune import Pruning
+
+    try:
+        p = Pruning.parse(level)
+    except ValueError:
+        return (1, 0.0, 0.0, 0.0, level)
+    inf = float("inf")
+    return (0, -(p.doc_top_k or inf), -(p.query_top_k or inf), p.min_weight or 0.0, level)
+
+
+def load_queries(path: str | os.PathLike) -> dict[str, dict[str, int]]:
+    """``{qid: {term: impact}}`` from a pre-encoded query file; a clear error when it is missing."""
+    from esplade_eval.lucene.search import read_query_vectors
+
+    if not Path(path).is_file():
+        raise InputError(path, "query file not found (pre-encoded queries: JSONL with id, contents, vector)")
+    return read_query_vectors(path)[0]
+
+
+def measure_level(spec: LevelSpec, hits: int = 1000, repeats: int = 3, warmup: int = 1,
+                  latency: bool = True) -> LevelCost:
+    """Read the index's posting lists, cost every query, and (optionally) time them."""
+    from esplade_eval.lucene.postings import LatencyProbe, read_index_terms
+
+    terms = read_index_terms(spec.index)
+    queries = load_queries(spec.queries)
+    times = None
+    if latency:
+        with LatencyProbe(spec.index) as probe:
+            times = probe.time(queries, k=hits, repeats=repeats, warmup=warmup)
+    costs = query_costs(terms, queries, times)
+    summary = summarize(costs, set_flops(terms, queries))
+    return LevelCost(spec, terms, postings_statistics(terms, queries), costs, summary)
+
+
+def effectiveness(qrels: str | os.PathLike, run: str | os.PathLike, measures: Sequence[str] = DEFAULT_MEASURES,
+                  topics: str | os.PathLike | None = None) -> dict[str, float]:
+    """Mean of each measure over the qrels' queries (restricted to ``topics`` when given);
+    a query the run lacks scores 0."""
+    import ir_measures
+
+    from esplade_eval.data.trec import read_qrels, read_run, read_topics
+
+    try:
+        parsed = [ir_measures.parse_measure(m) if isinstance(m, str) else m for m in measures]
+    except (ValueError, NameError, SyntaxError) as exc:
+        raise EspladeError(f"unknown measure in {list(measures)}: {exc}") from None
+    qrels_map = read_qrels(qrels)  # strict reader: names the file and line of a problem
+    qids = set(qrels_map)
+    if topics is not None:
+        qids &= set(read_topics(topics))
+    if not qids:
+        raise InputError(qrels, "no judged queries to evaluate")
+    run_map = {q: docs for q, docs in read_run(run).items() if q in qids}
+    sums = {str(m): 0.0 for m in parsed}
+    for r in ir_measures.iter_calc(parsed, {q: qrels_map[q] for q in qids}, run_map):
+        sums[str(r.measure)] += r.value
+    return {m: v / len(qids) for m, v in sums.items()}
+
+
+def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = DEFAULT_MEASURES, topics=None,
+              hits: int = 1000, repeats: int = 3, warmup: int = 1, latency: bool = True):
+    """``(DataFrame, {label: LevelCost})`` for explicit levels; see :func:`cost_table`."""
+    import pandas as pd
+
+    specs = list(specs)
+    if not specs:
+        raise EspladeError("no levels to report")
+    single = len({s.checkpoint for s in specs}) == 1
+    rows, details = [], {}
+    for spec in specs:
+        lc = measure_level(spec, hits=hits, repeats=repeats, warmup=warmup, latency=latency)
+        label = spec.level if single else spec.label
+        details[label] = lc
+        row = {"checkpoint": spec.checkpoint, "level": spec.level}
+        if qrels is not None and spec.run is not None:
+            row.update(effectiveness(qrels, spec.run, measures, topics))
+        pl, ql = lc.postings["posting_lengths"], lc.postings["queries"]["posting_lengths"]
+        s = lc.summary
+        row.update({
+            "postings_mean": s["postings_mean"],
+            "postings_p95": s["postings_p95"],
+            "flops": s["flops"],
+            "query_length_mean": s["query_length_mean"],
+            "doc_length_mean": lc.postings["mean_vector_length"],
+            "terms": lc.postings["terms"],
+            "df_variance": pl["variance"],
+            "df_cv": pl["cv"],
+            "df_gini": pl["gini"],
+            "query_df_variance": ql["variance"],
+            "query_df_cv": ql["cv"],
+            "index_MiB": lc.postings["index_bytes"] / 2**20,
+        })
+        if latency:
+            row.update({f"latency_ms_{k}": s[f"latency_ms_{k}"] for k in ("mean", "p50", "p95", "p99")})
+        rows.append(row)
+    frame = pd.DataFrame(rows, index=pd.Index(list(details), name="level" if single else "system"))
+    frame.attrs["posting_lengths"] = {label: lc.terms.df for label, lc in details.items()}
+    return frame, details
+
+
+def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 1000, repeats: int = 3,
+               warmup: int = 1, latency: bool = True):
+    """Effectiveness vs cost, one row per (checkpoint, pruning level) of one or more flows.
+
+    ``flows`` is a :class:`~esplade_eval.study.flow.FlowResult` or a list of them (their
+    qrels and topics must be the same). Rows are indexed by level name for one checkpoint,
+    by ``checkpoint/level`` otherwise. Columns: ``checkpoint``, ``level``, each measure,
+    ``postings_mean`` (postings traversed per query), ``postings_p95``, ``flops``,
+    ``query_length_mean``, ``doc_length_mean``, ``terms``, ``df_variance``, ``df_cv``,
+    ``df_gini`` (posting-list lengths over the vocabulary), ``query_df_variance``,
+    ``query_df_cv`` (over the query terms), ``index_MiB`` and ``latency_ms_{mean,p50,p95,p99}``
+    (per-query medians over ``repeats`` timed passes, top-``hits``, one thread).
+    ``table.attrs["posting_lengths"]`` holds each row's df array for
+    :func:`plot_posting_lengths`.
+    """
+    flows = [flows] if hasattr(flows, "levels") else list(flows)
+    if not flows:
+        raise EspladeError("no flows to report")
+    qrels, topics = Path(flows[0].qrels), Path(flows[0].topics)
+    for f in flows[1:]:
+        if Path(f.qrels).resolve() != qrels.resolve():
+            raise EspladeError(f"flows are judged with different qrels ({qrels} vs {f.qrels}): not comparable")
+    specs = [s for f in flows for s in levels_of(f)]
+    frame, _ = cost_rows(specs, qrels=qrels, measures=measures, topics=topics, hits=hits, repeats=repeats,
+                         warmup=warmup, latency=latency)
+    return frame
+
+
+def pareto_front(cost: Sequence[float], effect: Sequence[float]) -> np.ndarray:
+    """Mask of the points no other point beats (cost no higher and effect no lower, one strictly).
+
+    >>> pareto_front([1, 2, 3, 2], [0.1, 0.3, 0.2, 0.2]).tolist()
+    [True, True, False, False]
+    """
+    c, e = np.asarray(cost, dtype=float), np.asarray(effect, dtype=float)
+    keep = np.ones(len(c), dtype=bool)
+    for i in range(len(c)):
+        dominated = (c <= c[i]) & (e >= e[i]) & ((c < c[i]) | (e > e[i]))
+        keep[i] = not dominated.any()
+    return keep
+
+
+def _figure(width=6.4, height=4.8, ncols=1):
+    from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas on save
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(1, ncols)
+
+
+def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str | None = None,
+                title: str | None = None) -> Path:
+    """Effectiveness (``y``, default the first measure column) against cost (``x``), one
+    marker series per checkpoint, each point labelled by its level; the Pareto front over
+    all points is drawn as a dashed step line. Writes a PNG and returns its path."""
+    if x not in table.columns:
+        raise EspladeError(f"column {x!r} not in the table ({', '.join(table.columns)})")
+    if y is None:
+        known = {"checkpoint", "level"} | {c for c in table.columns if c.startswith(("postings", "flops", "query_",
+                                                                                       "doc_", "terms", "df_",
+                                                                                       "index_", "latency"))}
+        measures = [c for c in table.columns if c not in known]
+        if not measures:
+            raise EspladeError("the table has no effectiveness column (was it built with qrels?)")
+        y = measures[0]
+    fig, ax = _figure()
+    for ck, part in table.groupby("checkpoint", sort=False):
+        part = part.sort_values(x)
+        ax.plot(part[x], part[y], marker="o", label=str(ck))
+        for _, row in part.iterrows():
+            ax.annotate(str(row["level"]), (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+    front = table[pareto_front(table[x], table[y])].sort_values(x)
+    ax.step(front[x], front[y], where="post", linestyle="--", color="grey", linewidth=1, label="Pareto front")
+    if (table[x] > 0).all() and table[x].max() / max(table[x].min(), 1e-12) > 20:
+        ax.set_xscale("log")
+    ax.set_xlabel({"postings_mean": "mean postings traversed per query (exhaustive)",
+                   "flops": "FLOPS (expected multiplications per query-document pair)"}.get(x, x))
+    ax.set_ylabel(y)
+    ax.set_title(title or f"{y} vs retrieval cost")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
+
+
+def _df_arrays(stats_by_level) -> dict[str, np.ndarray]:
+    if hasattr(stats_by_level, "attrs") and "posting_lengths" in getattr(stats_by_level, "attrs", {}):
+        stats_by_level = stats_by_level.attrs["posting_lengths"]
+    if not isinstance(stats_by_level, Mapping) or not stats_by_level:
+        raise EspladeError("plot_posting_lengths needs {level: df array | IndexTerms} or a cost_table result")
+    out = {}
+    for label, value in stats_by_level.items():
+        if hasattr(value, "df"):
+            value = value.df
+        elif isinstance(value, Mapping) and "df" in value:
+            value = value["df"]
+        out[str(label)] = np.asarray(value, dtype=np.int64)
+    return out
+
+
+def plot_posting_lengths(stats_by_level, path: str | os.PathLike, title: str | None = None) -> Path:
+    """Posting-list length distributions per level: rank-size (log-log) and box plots.
+
+    ``stats_by_level``: ``{level: IndexTerms | df array}`` or a :func:`cost_table` result.
+    """
+    arrays = _df_arrays(stats_by_level)
+    fig, (left, right) = _figure(11, 4.5, ncols=2)
+    for label, df in arrays.items():
+        ranked = np.sort(df)[::-1]
+        left.loglog(np.arange(1, ranked.size + 1), np.maximum(ranked, 1), label=f"{label} ({ranked.size} terms)")
+    left.set_xlabel("term rank by posting-list length")
+    left.set_ylabel("posting-list length (df)")
+    left.grid(alpha=0.3, which="both")
+    left.legend(fontsize=8)
+    right.boxplot([np.maximum(a, 1) for a in arrays.values()], tick_labels=list(arrays), showmeans=True)
+    right.set_yscale("log")
+    right.set_ylabel("posting-list length (df)")
+    right.tick_params(axis="x", labelrotation=30)
+    right.set_title("mean (triangle), median, quartiles", fontsize=9)
+    fig.suptitle(title or "posting-list lengths per level")
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    return path
