@@ -26,8 +26,10 @@ the uncovered queries 0, the ``trec_eval -c`` convention). For an :class:`Evalua
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import warnings
-from typing import Mapping
+from typing import Iterator, Mapping
 
 import numpy as np
 
@@ -179,6 +181,22 @@ def wilcoxon_p(system: np.ndarray, baseline: np.ndarray) -> np.ndarray:
     return out
 
 
+@contextlib.contextmanager
+def _gc_frozen() -> Iterator[None]:
+    """Keep the objects alive now out of garbage collection for the duration.
+
+    statsmodels' Holm branch calls ``gc.collect()``, whose cost grows with every live
+    object: with ten 1,000-query x 1,000-hit runs in memory that is ~10 million objects and
+    most of a second per call. ``gc.freeze`` (CPython >= 3.7) hides them from that
+    collection; nothing is lost, they are handed back to the collector right after.
+    """
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+
+
 def correct(pvalues: np.ndarray, method: str = "holm", alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
     """Multiple-testing correction of one family of p-values (statsmodels ``multipletests``).
 
@@ -198,7 +216,8 @@ def correct(pvalues: np.ndarray, method: str = "holm", alpha: float = 0.05) -> t
     reject = np.zeros(pvalues.shape, dtype=bool)
     ok = np.isfinite(pvalues)
     if ok.any():
-        rej, pc, _, _ = multipletests(pvalues[ok], alpha=alpha, method=method)
+        with _gc_frozen():
+            rej, pc, _, _ = multipletests(pvalues[ok], alpha=alpha, method=method)
         corrected[ok], reject[ok] = pc, rej
     return corrected, reject
 
