@@ -1,0 +1,163 @@
+"""Retrieval cost: postings traversed, FLOPS, latency, and the effectiveness-vs-cost report."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from esplade_eval.cost.queries import query_costs, set_flops, summarize
+from esplade_eval.cost.report import pareto_front, strictness
+from esplade_eval.errors import InputError
+
+
+class Terms(SimpleNamespace):
+    """A tiny stand-in vocabulary for the numpy-only functions (no index needed)."""
+
+    def df_of(self, ts):
+        table = dict(zip(self.terms, self.df))
+        return np.array([table.get(t, 0) for t in ts], dtype=np.int64)
+
+
+def test_query_costs_small_example():
+    terms = Terms(terms=["a", "b", "c"], df=np.array([10, 3, 1]), documents=20)
+    queries = {"q1": {"a": 5, "b": 1}, "q2": {}, "q3": {"c": 2, "zz": 9, "b": 0}, "q4": {}}
+    costs = query_costs(terms, queries)
+    assert costs.query_length.tolist() == [2, 0, 2, 0], "zero weights are not terms"
+    assert costs.postings.tolist() == [13, 0, 1, 0]
+    assert costs.terms_missing.tolist() == [0, 0, 1, 0]
+    assert costs.flops.tolist() == pytest.approx([0.65, 0.0, 0.05, 0.0])
+    s = summarize(costs, set_flops(terms, queries))
+    assert s["queries"] == 4 and s["empty_queries"] == 2 and s["postings_max"] == 13
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_set_flops_equals_mean_per_query_flops(seed):
+    rng = np.random.default_rng(seed)
+    vocab = [f"t{i}" for i in range(int(rng.integers(1, 60)))]
+    terms = Terms(terms=vocab, df=rng.integers(1, 1000, size=len(vocab)), documents=1000)
+    queries = {}
+    for q in range(int(rng.integers(1, 40))):
+        n = int(rng.integers(0, 8))
+        queries[f"q{q}"] = {f"t{int(i)}": int(rng.integers(0, 4)) for i in rng.integers(0, 80, size=n)}
+    # naver/splade: sum_t p_d(t) p_q(t), computed here in plain Python as an oracle
+    n_docs = dict(zip(vocab, terms.df.tolist()))
+    contains: dict[str, int] = {}
+    for vec in queries.values():
+        for t in {t for t, w in vec.items() if w > 0}:
+            contains[t] = contains.get(t, 0) + 1
+    oracle = sum(n_docs.get(t, 0) / 1000 * c / len(queries) for t, c in contains.items())
+    assert set_flops(terms, queries) == pytest.approx(oracle)
+    assert query_costs(terms, queries).flops.mean() == pytest.approx(oracle)
+
+
+def test_pareto_front_and_level_order():
+    assert pareto_front([5, 1, 3, 3], [0.5, 0.1, 0.4, 0.3]).tolist() == [True, True, True, False]
+    assert sorted(["d16-q8", "d8-q4", "full", "d32-q16", "odd"], key=strictness) == [
+        "full", "d32-q16", "d16-q8", "d8-q4", "odd"]
+
+
+def brute_force_postings(level_dir, queries) -> dict[str, int]:
+    """Postings traversed, counted document by document from the exported vectors."""
+    from esplade_eval.sparse.jsonvector import read_collection
+
+    used = {q: {t for t, w in v.items() if w > 0} for q, v in queries.items()}
+    counts = dict.fromkeys(queries, 0)
+    for _, _, vector in read_collection(level_dir / "collection"):
+        doc_terms = {t for t, w in vector.items() if w > 0}
+        for q, ts in used.items():
+            counts[q] += len(ts & doc_terms)
+    return counts
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("level", ["full", "d16-q4"])
+def test_postings_traversed_equals_brute_force(flow, level):
+    from esplade_eval.lucene.postings import read_index_terms
+    from esplade_eval.lucene.search import read_query_vectors
+
+    lv = flow.levels[level]
+    queries, _ = read_query_vectors(lv.queries)
+    costs = query_costs(read_index_terms(lv.index), queries)
+    expected = brute_force_postings(lv.vectors, queries)
+    assert dict(zip(costs.qids, costs.postings.tolist())) == expected
+    assert sum(expected.values()) > 0
+
+
+@pytest.mark.slow
+def test_latency_probe_times_every_query(flow):
+    from esplade_eval.lucene.postings import LatencyProbe
+    from esplade_eval.lucene.search import read_query_vectors
+
+    lv = flow.levels["d16-q4"]
+    queries, _ = read_query_vectors(lv.queries)
+    queries = dict(list(queries.items())[:20]) | {"empty": {}}
+    with LatencyProbe(lv.index) as probe:
+        times = probe.time(queries, k=100, repeats=3, warmup=1)
+    assert set(times) == set(queries)
+    assert all(t.shape == (3,) for t in times.values())
+    assert (times["empty"] == 0).all(), "an empty query is not sent to Lucene"
+    assert all((t > 0).all() for q, t in times.items() if q != "empty")
+    s = summarize(query_costs(SimpleNamespace(documents=1, df_of=lambda ts: np.ones(len(ts), int)), queries, times))
+    assert s["latency_repeats"] == 3 and s["latency_ms_p50"] > 0
+    assert s["latency_ms_p50"] <= s["latency_ms_p95"] <= s["latency_ms_p99"]
+
+
+@pytest.mark.slow
+def test_cost_table_and_plots(flow, tmp_path):
+    import ir_measures
+
+    from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
+
+    table = cost_table(flow, measures=("nDCG@10", "R@100"), repeats=1, hits=100)
+    assert list(table.index) == ["full", "d16-q4"]
+    qrels = list(ir_measures.read_trec_qrels(str(flow.qrels)))
+    for level in table.index:
+        agg = ir_measures.calc_aggregate([ir_measures.nDCG @ 10], qrels, ir_measures.read_trec_run(str(flow.runs[level])))
+        # every test query has hits here, so the explicit-query-set mean equals ir_measures' own
+        assert table.at[level, "nDCG@10"] == pytest.approx(agg[ir_measures.nDCG @ 10])
+    assert table.at["d16-q4", "postings_mean"] < table.at["full", "postings_mean"]
+    assert table.at["d16-q4", "flops"] < table.at["full", "flops"]
+    assert table.at["d16-q4", "query_length_mean"] <= 4
+    assert (table["latency_ms_p50"] > 0).all()
+    for png in (plot_pareto(table, tmp_path / "pareto.png"), plot_posting_lengths(table, tmp_path / "df.png")):
+        data = png.read_bytes()
+        assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+
+
+@pytest.mark.slow
+def test_cost_cli(flow, tmp_path, capsys):
+    from esplade_eval.cli import main
+
+    lv = flow.levels["d16-q4"]
+    out, per_query = tmp_path / "cost.json", tmp_path / "pq.tsv"
+    assert main(["cost", "--index", str(lv.index), "--queries", str(lv.queries), "--repeats", "1",
+                 "--json", str(out), "--per-query", str(per_query)]) == 0
+    summary = json.loads(out.read_text())
+    assert summary["queries"] == len(per_query.read_text().splitlines()) - 1
+    assert summary["flops"] > 0 and summary["latency_ms_p50"] > 0
+    flow_dir = lv.index.parent.parent
+    table = tmp_path / "table.csv"
+    assert main(["cost-table", "--flow", str(flow_dir), "--qrels", str(flow.qrels), "--topics", str(flow.topics),
+                 "--no-latency", "--output", str(table), "--plots", str(tmp_path / "plots")]) == 0
+    text = table.read_text()
+    assert "nDCG@10" in text and "full" in text and "d16-q4" in text
+    assert (tmp_path / "plots" / "pareto.png").is_file()
+    assert "postings_mean" in capsys.readouterr().out
+
+
+def test_cost_cli_bad_queries(tmp_path, capsys):
+    from esplade_eval.cli import main
+    from esplade_eval.cost.report import load_queries
+
+    with pytest.raises(InputError, match="query file not found"):
+        load_queries(tmp_path / "none.jsonl")
+    bad = tmp_path / "q.jsonl"
+    bad.write_text('{"id": "q1", "contents": "x", "vector": {"a b": 1}}\n')
+    fake = tmp_path / "idx"
+    fake.mkdir()
+    (fake / "segments_1").write_bytes(b"")
+    assert main(["cost", "--index", str(fake), "--queries", str(bad)]) == 2
+    assert f"{bad}:1:" in capsys.readouterr().err
