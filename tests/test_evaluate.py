@@ -252,3 +252,10 @@ def test_per_query_values_equal_trec_eval(real_run):
     assert (ours.drop(list(theirs)) == 0).all()
     diff = np.array([abs(ours[q] - theirs[q]) for q in theirs])
     assert diff.max() <= 0.5e-4 + 1e-12
+
+
+def test_cli_defaults_match_the_library():
+    import esplade_eval.cli.evaluate as cli
+    from esplade_eval.evaluate import FORMATS
+
+    assert cli.DEFAULT_MEASURES == DEFAULT_MEASURES and cli.FORMATS == FORMATS
