@@ -103,7 +103,7 @@ def load_queries(path: str | os.PathLike) -> dict[str, dict[str, int]]:
     return read_query_vectors(path)[0]
 
 
-def measure_level(spec: LevelSpec, hits: int = 1000, repeats: int = 3, warmup: int = 1,
+def measure_level(spec: LevelSpec, hits: int = 1000, repeats: int = 3, warmup: int = 2,
                   latency: bool = True) -> LevelCost:
     """Read the index's posting lists, cost every query, and (optionally) time them."""
     from esplade_eval.lucene.postings import LatencyProbe, read_index_terms
@@ -145,7 +145,7 @@ def effectiveness(qrels: str | os.PathLike, run: str | os.PathLike, measures: Se
 
 
 def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = DEFAULT_MEASURES, topics=None,
-              hits: int = 1000, repeats: int = 3, warmup: int = 1, latency: bool = True):
+              hits: int = 1000, repeats: int = 3, warmup: int = 2, latency: bool = True):
     """``(DataFrame, {label: LevelCost})`` for explicit levels; see :func:`cost_table`."""
     import pandas as pd
 
@@ -186,7 +186,7 @@ def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = 
 
 
 def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 1000, repeats: int = 3,
-               warmup: int = 1, latency: bool = True):
+               warmup: int = 2, latency: bool = True):
     """Effectiveness vs cost, one row per (checkpoint, pruning level) of one or more flows.
 
     ``flows`` is a :class:`~esplade_eval.study.flow.FlowResult` or a list of them (their

@@ -195,7 +195,7 @@ class LatencyProbe:
         return self._generator.buildQuery(FIELD, jq) if jq.size() else None
 
     def time(self, queries: Mapping[str, Mapping[str, int]], k: int = 1000, repeats: int = 5,
-             warmup: int = 1) -> dict[str, np.ndarray]:
+             warmup: int = 2) -> dict[str, np.ndarray]:
         """Seconds per query per repetition: ``{qid: array(repeats)}``.
 
         ``warmup`` untimed passes over all queries come first (JIT, page cache); each timed

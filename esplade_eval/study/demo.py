@@ -16,12 +16,16 @@ def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=N
     echo(f"\nSemanlink titles, {split} split, checkpoint {checkpoint}\n")
     echo(table)
     out = Path(out)
+    cost_started = time.perf_counter()
+    echo(cost_section(result, out / "plots"))
+    result.timings["cost"] = time.perf_counter() - cost_started
     echo("\nartifacts:")
     echo(f"  collection : {result.collection.root} (corpus.jsonl, topics.*.tsv, qrels.*.txt)")
     echo(f"  vectors    : {out / 'vectors'}/<level>/ (collection/*.jsonl, queries.{split}.jsonl, manifest.json)")
     echo(f"  indexes    : {out / 'indexes'}/<level>/")
     echo(f"  runs       : {out / 'runs'}/run.{split}.<level>.txt")
     echo(f"  qrels      : {result.qrels}")
+    echo(f"  plots      : {out / 'plots'}/pareto.png, posting_lengths.png")
     echo(f"\ntotal {time.perf_counter() - started:.1f}s "
          + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
     return result
@@ -38,3 +42,17 @@ def effectiveness_table(result, measures) -> str:
         agg = ir_measures.calc_aggregate(parsed, qrels, ir_measures.read_trec_run(str(run)))
         rows.append({"level": name, **{str(m): agg[m] for m in parsed}})
     return pd.DataFrame(rows).set_index("level").to_markdown(floatfmt=".4f")
+
+
+def cost_section(result, plots, measures=("nDCG@10", "R@100")) -> str:
+    """Effectiveness beside retrieval cost per level (``esplade_eval.cost``), plus two PNG plots."""
+    from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
+
+    table = cost_table(result, measures=measures, repeats=3)
+    plot_pareto(table, Path(plots) / "pareto.png")
+    plot_posting_lengths(table, Path(plots) / "posting_lengths.png")
+    cols = [*measures, "postings_mean", "flops", "query_length_mean", "doc_length_mean", "df_variance",
+            "query_df_variance", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99"]
+    return ("\neffectiveness vs cost (postings traversed per query by exhaustive evaluation, FLOPS, variance of "
+            "posting-list lengths over the vocabulary / the query terms, single-thread latency of top-1000)\n\n"
+            + table[cols].to_markdown(floatfmt=".4g"))
