@@ -112,6 +112,10 @@ def configure() -> JavaRuntime:
         return _configured
     runtime = find_java()
     os.environ["JAVA_HOME"] = str(runtime.home)
+    # Pyserini's trec_eval shells out to a bare `java`: make it this runtime too
+    bin_dir = str(runtime.home / "bin")
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != bin_dir:
+        os.environ["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "")
     import jnius_config
 
     install_option_filter(jnius_config, runtime)
@@ -133,6 +137,18 @@ def install_option_filter(jnius_config, runtime: JavaRuntime | None = None) -> N
 
     add_options.__wrapped__ = original
     jnius_config.add_options = add_options
+
+    # Some Pyserini modules (pyserini.eval.trec_eval) only add a class path before starting
+    # the JVM: make that configure the runtime too.
+    original_cp = getattr(jnius_config.add_classpath, "__wrapped__", jnius_config.add_classpath)
+
+    def add_classpath(*paths):
+        if runtime is None:
+            configure()
+        return original_cp(*paths)
+
+    add_classpath.__wrapped__ = original_cp
+    jnius_config.add_classpath = add_classpath
     # Options added before the wrapper existed are filtered too.
     if runtime is not None and not runtime.has_vector_module and not jnius_config.vm_running:
         kept = [o for o in jnius_config.get_options() if VECTOR_MODULE not in o]
