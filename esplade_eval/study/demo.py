@@ -32,16 +32,13 @@ def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=N
 
 
 def effectiveness_table(result, measures) -> str:
-    import ir_measures
-    import pandas as pd
+    """Every pruning level against the first (normally unpruned) one: paired t-tests, Holm."""
+    from esplade_eval.evaluate import Evaluator, compare
 
-    parsed = [ir_measures.parse_measure(m) for m in measures]
-    qrels = list(ir_measures.read_trec_qrels(str(result.qrels)))
-    rows = []
-    for name, run in result.runs.items():
-        agg = ir_measures.calc_aggregate(parsed, qrels, ir_measures.read_trec_run(str(run)))
-        rows.append({"level": name, **{str(m): agg[m] for m in parsed}})
-    return pd.DataFrame(rows).set_index("level").to_markdown(floatfmt=".4f")
+    evaluation = Evaluator(result.qrels, list(measures), topics=result.topics).evaluate(
+        {name: str(run) for name, run in result.runs.items()})
+    report = compare(evaluation, baseline=next(iter(result.runs)), correction="holm")
+    return report.to_markdown()
 
 
 def cost_section(result, plots, measures=("nDCG@10", "R@100")) -> str:
