@@ -61,16 +61,32 @@ def test_option_filter_drops_only_the_missing_module():
         def set_options(self, *opts):
             self.options = list(opts)
 
+        def add_classpath(self, *paths):
+            self.options.extend(f"cp:{p}" for p in paths)
+
     without = java.JavaRuntime(home=None, version="21", source="x", modules=frozenset({"java.base"}))
     cfg = FakeConfig()
     java.install_option_filter(cfg, without)
     cfg.add_options("--add-modules=jdk.incubator.vector", "-Xmx1g")
-    assert cfg.options == ["-Xmx1g"]
+    cfg.add_classpath("x.jar")
+    assert cfg.options == ["-Xmx1g", "cp:x.jar"]
     with_vector = java.JavaRuntime(home=None, version="21", source="x", modules=None)
     cfg = FakeConfig()
     java.install_option_filter(cfg, with_vector)
     cfg.add_options("--add-modules=jdk.incubator.vector")
     assert cfg.options == ["--add-modules=jdk.incubator.vector"]
+
+
+def test_pyserini_trec_eval_cli_runs_unmodified(tmp_path):
+    """Pyserini's trec_eval shells out to a bare `java`: the hook makes it the Java 21 runtime."""
+    (tmp_path / "q.txt").write_text("q1 0 a 1\nq1 0 b 0\n")
+    (tmp_path / "r.txt").write_text("q1 Q0 b 1 2.0 t\nq1 Q0 a 2 1.0 t\n")
+    env = {**os.environ, "PATH": "/usr/bin:/bin"}  # Debian's java 17 first, as on a fresh machine
+    env.pop("JAVA_HOME", None)
+    proc = subprocess.run([sys.executable, "-m", "pyserini.eval.trec_eval", "-m", "recip_rank",
+                           tmp_path / "q.txt", tmp_path / "r.txt"], capture_output=True, text=True, env=env)
+    assert proc.returncode == 0, proc.stderr[-1500:]
+    assert proc.stdout.split()[-1] == "0.5000"
 
 
 def test_startup_hook_is_installed_and_lazy():
