@@ -73,3 +73,12 @@ def open_text(path: str | os.PathLike) -> IO[str]:
     if path.endswith(".gz"):
         return gzip.open(path, "rt", encoding="utf-8")
     return open(path, encoding="utf-8")
+
+
+def write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
+    """Write ``obj`` as indented JSON with a final newline, atomically."""
+    import json
+
+    with atomic_file(path) as fh:
+        json.dump(obj, fh, indent=indent)
+        fh.write("\n")

@@ -47,9 +47,8 @@ def register(sub):
 
 
 def run_cost(args):
-    import json
 
-    from esplade_eval._io import atomic_file
+    from esplade_eval._io import atomic_file, write_json
     from esplade_eval.cost.queries import query_costs, set_flops, summarize
     from esplade_eval.cost.report import load_queries
     from esplade_eval.lucene.postings import LatencyProbe, check_index, read_index_terms
@@ -68,9 +67,7 @@ def run_cost(args):
 
     print(kv_table(summary))
     if args.json:
-        with atomic_file(args.json) as fh:
-            json.dump(summary, fh, indent=2)
-            fh.write("\n")
+        write_json(args.json, summary)
         print(f"\naggregate -> {args.json}")
     if args.per_query:
         with atomic_file(args.per_query) as fh:
@@ -96,6 +93,7 @@ def _parse_level(text: str):
 def run_table(args):
     from pathlib import Path
 
+    from esplade_eval._io import atomic_file
     from esplade_eval.cost.report import cost_rows, levels_in_folder, plot_pareto, plot_posting_lengths
     from esplade_eval.errors import EspladeError
 
@@ -114,13 +112,13 @@ def run_table(args):
     print(shown.to_markdown(floatfmt=".4g"))
     if args.output:
         out = Path(args.output)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        if out.suffix == ".csv":
-            table.to_csv(out)
-        elif out.suffix == ".json":
-            table.to_json(out, orient="index", indent=2)
-        else:
-            out.write_text(shown.to_markdown(floatfmt=".4g") + "\n")
+        with atomic_file(out) as fh:
+            if out.suffix == ".csv":
+                table.to_csv(fh)
+            elif out.suffix == ".json":
+                fh.write(table.to_json(orient="index", indent=2))
+            else:
+                fh.write(shown.to_markdown(floatfmt=".4g") + "\n")
         print(f"\ntable -> {out}")
     if args.plots:
         if qrels is None:

@@ -22,9 +22,8 @@ def register(sub):
 
 
 def run(args):
-    import json
 
-    from esplade_eval._io import atomic_file
+    from esplade_eval._io import atomic_file, write_json
     from esplade_eval.cost.report import load_queries
     from esplade_eval.cost.stats import postings_statistics
     from esplade_eval.lucene.postings import check_index, read_index_terms
@@ -38,9 +37,7 @@ def run(args):
         stats["queries"]["file"] = str(args.queries)
     print(render(stats))
     if args.json:
-        with atomic_file(args.json) as fh:
-            json.dump(stats, fh, indent=2)
-            fh.write("\n")
+        write_json(args.json, stats)
         print(f"\nstatistics -> {args.json}")
     if args.terms:
         with atomic_file(args.terms) as fh:

@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from esplade_eval import __version__
-from esplade_eval._io import atomic_file
+from esplade_eval._io import write_json
 from esplade_eval.errors import InputError
 
 MANIFEST = "manifest.json"
@@ -37,9 +37,7 @@ def new_manifest(encoder_info: dict, pruning: dict, quantization: dict) -> dict:
 
 def write_manifest(folder: str | os.PathLike, manifest: dict) -> Path:
     path = Path(folder) / MANIFEST
-    with atomic_file(path) as fh:
-        json.dump(manifest, fh, indent=2, sort_keys=False)
-        fh.write("\n")
+    write_json(path, manifest)
     return path
 
 
