@@ -1,0 +1,146 @@
+"""``esplade-eval vocab | pretrain | finetune | study``: build and train ESPLADE models."""
+
+from __future__ import annotations
+
+
+def _device_args(p):
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed + inputs = same checkpoint on CPU)")
+    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
+    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+
+def register(sub):
+    p = sub.add_parser("vocab", help="build an ESPLADE output vocabulary (most frequent whole words)",
+                       description="The N most frequent normalised whole words (NFKC, lowercase, runs of "
+                                   "Unicode letters/digits), ordered by count desc then word asc; no special "
+                                   "entries. Writes DIR/output_vocab.txt and DIR/output_vocab.json.")
+    p.add_argument("--corpus", nargs="+", required=True,
+                   help="text files (one text per line) or bundled corpora: general, titles, wiki, lee, "
+                        "semanlink, films")
+    p.add_argument("--size", type=int, required=True, help="number of words to keep")
+    p.add_argument("--min-count", type=int, default=1, help="drop words seen fewer times")
+    p.add_argument("--include-heldout", action="store_true",
+                   help="count held-out texts too (default: training parts only, as pretrain does)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.set_defaults(func=run_vocab)
+
+    p = sub.add_parser("pretrain", help="MLM pre-training of an ESPLADE model (whole-word masking)",
+                       description="Whole-word-masking MLM pre-training over the expanded output vocabulary.")
+    p.add_argument("--corpus", nargs="+", default=["general", "titles"],
+                   help="bundled corpora (general, titles, wiki, lee, semanlink, films) or text files")
+    p.add_argument("--vocab", default=None, help="folder or file with output_vocab.txt (default: build one)")
+    p.add_argument("--vocab-size", type=int, default=10000, help="size of the vocabulary built when --vocab is absent")
+    p.add_argument("--preset", default="tiny", help="tiny | small | base, or a JSON file of BertConfig fields")
+    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
+    p.add_argument("--repeats", type=int, default=1, help="passes over the corpus in the training stream")
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--steps", type=int, default=None, help="optimizer steps (the stream cycles if needed)")
+    g.add_argument("--epochs", type=float, default=1.0, help="passes over the stream (default 1)")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--max-length", type=int, default=64, help="WordPiece tokens per text")
+    p.add_argument("--mask-rate", type=float, default=0.15, help="fraction of words masked")
+    p.add_argument("--warmup", type=float, default=0.1, help="warm-up: fraction of steps (<1) or steps")
+    p.add_argument("--init-encoder", default=None,
+                   help="initialise the WordPiece encoder from a BERT/SPLADE checkpoint (e.g. splade-tiny)")
+    p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
+    _device_args(p)
+    p.set_defaults(func=run_pretrain)
+
+    p = sub.add_parser("finetune", help="contrastive fine-tuning with FLOPS regularisation",
+                       description="Fine-tune a SPLADE/ESPLADE checkpoint (or a random ESPLADE model) on "
+                                   "(query, title) pairs; validate nDCG@10 on the Semanlink dev split.")
+    p.add_argument("--init", required=True, help="checkpoint folder, splade-tiny, or 'random'")
+    p.add_argument("--preset", default="tiny", help="model size for --init random")
+    p.add_argument("--vocab", default=None, help="output vocabulary for --init random")
+    p.add_argument("--train", default="semanlink", help="'semanlink' (train split) or a TSV of query<TAB>document")
+    p.add_argument("--collection", default="artifacts/semanlink", help="Semanlink collection folder (built if missing)")
+    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--lr", type=float, default=2e-4)
+    p.add_argument("--lambda-q", type=float, default=3e-4, help="FLOPS weight on queries")
+    p.add_argument("--lambda-d", type=float, default=1e-4, help="FLOPS weight on documents")
+    p.add_argument("--flops-warmup", type=int, default=None, help="steps of quadratic lambda warm-up (default: half)")
+    p.add_argument("--hard-negatives", type=int, default=0, help="BM25 negatives per pair (Pyserini)")
+    p.add_argument("--bm25-depth", type=int, default=50)
+    p.add_argument("--train-topk-q", type=int, default=None, help="keep the top-k query weights in training")
+    p.add_argument("--train-topk-d", type=int, default=None, help="keep the top-k document weights in training")
+    p.add_argument("--eval-every", type=int, default=None, help="validate every N steps (always at the end)")
+    p.add_argument("--no-validate", dest="validate", action="store_false", help="skip dev validation")
+    p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
+    _device_args(p)
+    p.set_defaults(func=run_finetune)
+
+    p = sub.add_parser("study", help="the tiny pre-training study (ESPLADE vs random vs SPLADE-tiny)",
+                       description="Run the four-arm study of configs/study_tiny.json and write a results table.")
+    p.add_argument("--config", default="configs/study_tiny.json")
+    p.add_argument("--work", default="artifacts/study_tiny", help="folder for checkpoints (reused when present)")
+    p.add_argument("--results", default="results/study_tiny", help="results prefix (.md and .json written)")
+    p.add_argument("--threads", type=int, default=None)
+    p.set_defaults(func=run_study)
+
+
+def run_vocab(args):
+    import json
+
+    from esplade_eval.data.corpora import iter_texts, load_corpus
+    from esplade_eval.train.vocab import count_words, top_words, write_vocab
+
+    counts = None
+    for name in args.corpus:
+        texts = iter_texts(name) if args.include_heldout else load_corpus(name).train
+        c = count_words(texts)
+        counts = c if counts is None else counts + c
+    vocab = top_words(counts, args.size, args.min_count)
+    path = write_vocab(args.out, vocab, {"corpora": args.corpus, "min_count": args.min_count,
+                                         "include_heldout": args.include_heldout,
+                                         "distinct_words": len(counts), "tokens": sum(counts.values())})
+    print(json.dumps({"size": len(vocab), "head": vocab[:10], "path": str(path)}, ensure_ascii=False))
+    return 0
+
+
+def run_pretrain(args):
+    from esplade_eval.train.pretrain import PretrainConfig, pretrain
+
+    cfg = PretrainConfig(corpora=args.corpus, vocab=args.vocab, vocab_size=args.vocab_size, preset=args.preset,
+                         lr=args.lr, repeats=args.repeats, epochs=args.epochs, steps=args.steps,
+                         batch_size=args.batch_size, max_length=args.max_length, mask_rate=args.mask_rate,
+                         warmup=args.warmup, init_encoder=args.init_encoder, seed=args.seed, threads=args.threads,
+                         device=args.device, progress=args.progress)
+    out = pretrain(cfg, args.out, overwrite=args.overwrite)
+    _print_summary(out / "training_state.json", ["steps", "tokens_seen", "tokens_per_s", "wall_time_s", "heldout_mlm"])
+    return 0
+
+
+def run_finetune(args):
+    from esplade_eval.train.finetune import FinetuneConfig, finetune
+
+    cfg = FinetuneConfig(init=args.init, preset=args.preset, vocab=args.vocab, train=args.train,
+                         collection=args.collection, steps=args.steps, batch_size=args.batch_size, lr=args.lr,
+                         lambda_q=args.lambda_q, lambda_d=args.lambda_d, flops_warmup=args.flops_warmup,
+                         hard_negatives=args.hard_negatives, bm25_depth=args.bm25_depth,
+                         train_topk_q=args.train_topk_q, train_topk_d=args.train_topk_d, eval_every=args.eval_every,
+                         validate=args.validate, seed=args.seed, threads=args.threads, device=args.device,
+                         progress=args.progress)
+    out = finetune(cfg, args.out, overwrite=args.overwrite)
+    _print_summary(out / "finetune_state.json", ["steps", "probe_loss_before", "probe_loss_after", "best",
+                                                 "wall_time_s"])
+    return 0
+
+
+def run_study(args):
+    from esplade_eval.train.study import run_study as study
+
+    md = study(args.config, args.work, args.results, threads=args.threads)
+    print(md)
+    return 0
+
+
+def _print_summary(path, keys):
+    import json
+
+    with open(path, encoding="utf-8") as fh:
+        state = json.load(fh)
+    print(json.dumps({k: state.get(k) for k in keys}, indent=2))
+    print(f"written: {path.parent}")

@@ -1,0 +1,131 @@
+"""Exact sparse retrieval for validation and the study: encode, quantise, dot product, score.
+
+Impact search in Lucene is an exact dot product of integer impacts, so a brute-force
+``Q @ D.T`` over the same quantised vectors gives the same ranking (ties aside) without an
+index; ranks are broken by ``(-score, docid)``. Only documents with a positive score enter
+the run; a query with none scores the measure's default (0) through
+:func:`per_query_scores`, so systems always compare on the full query set of the qrels.
+
+>>> run = {"q1": {"d1": 3.0, "d2": 1.0}}
+>>> per_query_scores(run, {"q1": {"d2": 2}, "q2": {"d1": 2}}, "nDCG@10")["q2"]
+0.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from esplade_eval.data.trec import read_corpus, read_qrels, read_topics
+from esplade_eval.sparse import Quantizer
+from esplade_eval.sparse.vectors import SparseBatch
+
+
+@dataclass
+class Split:
+    """Documents, topics and qrels of one split of a collection."""
+
+    doc_ids: list[str]
+    doc_texts: list[str]
+    topics: dict[str, str]
+    qrels: dict[str, dict[str, int]]
+
+
+def load_split(collection, split: str) -> Split:
+    """A :class:`~esplade_eval.data.semanlink.Collection` split (queries limited to the qrels')."""
+    ids, texts = [], []
+    for did, text in read_corpus(collection.corpus):
+        ids.append(did)
+        texts.append(text)
+    topics = read_topics(collection.topics(split))
+    qrels = read_qrels(collection.qrels(split))
+    topics = {q: t for q, t in topics.items() if q in qrels}
+    return Split(ids, texts, topics, qrels)
+
+
+def to_csr(batch: SparseBatch, n_terms: int):
+    import scipy.sparse as sp
+
+    return sp.csr_matrix((batch.data.astype(np.float64), batch.indices, batch.indptr), shape=(len(batch), n_terms))
+
+
+def exact_search(queries: SparseBatch, docs: SparseBatch, n_terms: int, qids: Sequence[str], doc_ids: Sequence[str],
+                 k: int = 100) -> dict[str, dict[str, float]]:
+    """Top-``k`` documents per query by dot product (positive scores only)."""
+    # sparse documents x dense queries: fast even when (untrained) vectors are dense
+    scores = np.asarray(to_csr(docs, n_terms) @ to_csr(queries, n_terms).toarray().T).T
+    doc_arr = np.asarray(doc_ids)
+    docid_rank = np.argsort(np.argsort(doc_arr, kind="stable"), kind="stable")  # docid order for ties
+    run: dict[str, dict[str, float]] = {}
+    for i, qid in enumerate(qids):
+        row = scores[i]
+        pos = np.flatnonzero(row > 0)
+        if len(pos) > k:
+            # keep every document tied with the k-th score so the tie break is by docid
+            kth = np.partition(row[pos], len(pos) - k)[len(pos) - k]
+            pos = pos[row[pos] >= kth]
+        order = np.lexsort((docid_rank[pos], -row[pos]))[:k]
+        run[qid] = {str(doc_arr[pos[j]]): float(row[pos[j]]) for j in order}
+    return run
+
+
+def per_query_scores(run: dict, qrels: dict, measure: str = "nDCG@10") -> dict[str, float]:
+    """``{qid: value}`` for every query of the qrels (0 when the run has no document for it)."""
+    import ir_measures
+
+    m = ir_measures.parse_measure(measure)
+    values = {qid: 0.0 for qid in qrels}
+    for metric in ir_measures.iter_calc([m], qrels, {q: d for q, d in run.items() if d}):
+        if metric.query_id in values:
+            values[metric.query_id] = float(metric.value)
+    return values
+
+
+def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, k: int = 100,
+                     measures: Sequence[str] = ("nDCG@10",), doc_vectors: SparseBatch | None = None) -> dict:
+    """Encode, quantise and search ``split`` with ``encoder`` (a ``SpladeEncoder``).
+
+    Returns ``{"aggregate": {measure: mean}, "per_query": {measure: {qid: v}}, "run": ...,
+    "stats": {...}}``; means are over every query of the qrels.
+    """
+    quantizer = quantizer or Quantizer()
+    qids = list(split.topics)
+    docs = doc_vectors if doc_vectors is not None else encoder.encode(split.doc_texts)
+    queries = encoder.encode([split.topics[q] for q in qids])
+    dq, dropped_d = quantizer.apply(docs)
+    qq, dropped_q = quantizer.apply(queries)
+    run = exact_search(qq, dq, len(encoder.terms), qids, split.doc_ids, k=k)
+    per_query = {m: per_query_scores(run, split.qrels, m) for m in measures}
+    aggregate = {m: float(np.mean(list(v.values()))) if v else 0.0 for m, v in per_query.items()}
+    stats = {"queries": len(qids), "documents": len(split.doc_ids),
+             "avg_doc_terms": float(dq.lengths().mean()) if len(dq) else 0.0,
+             "avg_query_terms": float(qq.lengths().mean()) if len(qq) else 0.0,
+             "dropped_below_one": {"docs": dropped_d, "queries": dropped_q}, "quantizer": quantizer.name}
+    return {"aggregate": aggregate, "per_query": per_query, "run": run, "stats": stats}
+
+
+def in_memory_encoder(model, tokenizer, output_vocab: list[str] | None, max_length: int, device: str,
+                      batch_size: int = 256, name: str = "<in-memory>"):
+    """A ``SpladeEncoder`` around a model being trained (no checkpoint on disk)."""
+    from esplade_eval.model.encoder import EncoderInfo, SpladeEncoder, export_terms
+
+    if output_vocab is None:
+        inv = {i: t for t, i in tokenizer.get_vocab().items()}
+        n = model.get_output_embeddings().weight.shape[0]
+        output_vocab = [inv.get(i, f"[id{i}]") for i in range(n)]
+        source = "tokenizer"
+    else:
+        source = "output_vocab.txt"
+    info = EncoderInfo(checkpoint=name, checkpoint_hash="", model_type=model.config.model_type,
+                       tokenizer=type(tokenizer).__name__, vocab_source=source, vocab_size=len(output_vocab),
+                       max_length=max_length)
+    return SpladeEncoder(model, tokenizer, export_terms(output_vocab), info, device=device, batch_size=batch_size)
+
+
+def write_run_file(path: str | Path, run: dict, tag: str) -> None:
+    from esplade_eval.data.trec import write_run
+
+    write_run(path, run, tag=tag)

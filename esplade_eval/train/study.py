@@ -1,0 +1,222 @@
+"""The tiny pre-training study: does MLM pre-training of an ESPLADE model pay off?
+
+Four systems, all evaluated on the Semanlink **test** split (nDCG@10, exact sparse
+retrieval over quantised vectors, :mod:`esplade_eval.train.evaluation`):
+
+* ``a-esplade-pt-ft``: ESPLADE tiny, MLM pre-trained (``pretrain`` section), then fine-tuned;
+* ``b-esplade-random-ft``: the same architecture and output vocabulary, fine-tuned from random init;
+* ``c-splade-tiny-zs``: SPLADE-tiny zero-shot;
+* ``d-splade-tiny-ft``: SPLADE-tiny fine-tuned with the same recipe.
+
+Fine-tuning uses one recipe (the ``finetune`` section) for a, b and d. Per-query nDCG@10
+comes from :mod:`esplade_eval.evaluate` (ir_measures); every pair of systems gets a
+paired t-test (``scipy.stats.ttest_rel``) with Holm's correction over the six pairs.
+Checkpoints live under ``work`` and are reused when their config is unchanged, so a
+re-run resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import logging
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+SYSTEMS = {
+    "a-esplade-pt-ft": "ESPLADE tiny, MLM pre-trained, then fine-tuned",
+    "b-esplade-random-ft": "ESPLADE tiny, random init, fine-tuned",
+    "c-splade-tiny-zs": "SPLADE-tiny zero-shot",
+    "d-splade-tiny-ft": "SPLADE-tiny fine-tuned",
+}
+
+
+def _key(obj) -> str:
+    return hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _cached(folder: Path, key: str) -> bool:
+    return (folder / "study_key.txt").is_file() and (folder / "study_key.txt").read_text().strip() == key
+
+
+def _mark(folder: Path, key: str) -> None:
+    (folder / "study_key.txt").write_text(key + "\n")
+
+
+def holm(pvalues: list[float]) -> list[float]:
+    """Holm step-down adjusted p-values (same order as given).
+
+    >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
+    [0.03, 0.06, 0.06]
+    """
+    m = len(pvalues)
+    order = np.argsort(pvalues)
+    adjusted = np.empty(m)
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (m - rank) * pvalues[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
+
+
+def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str | os.PathLike,
+              threads: int | None = None) -> str:
+    """Run (or resume) the study; write ``<results>.md`` and ``<results>.json``; return the markdown."""
+    import torch
+    from scipy import stats
+
+    from esplade_eval._io import atomic_file
+    from esplade_eval.data.semanlink import ensure_semanlink
+    from esplade_eval.evaluate.metrics import evaluate as evaluate_runs
+    from esplade_eval.model.encoder import SpladeEncoder
+    from esplade_eval.train.evaluation import evaluate_encoder, load_split
+    from esplade_eval.train.finetune import FinetuneConfig, finetune
+    from esplade_eval.train.pretrain import PretrainConfig, pretrain
+
+    with open(config, encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    threads = threads or cfg.get("threads")
+    if threads:
+        torch.set_num_threads(threads)
+    work = Path(work)
+    work.mkdir(parents=True, exist_ok=True)
+    seed = cfg.get("seed", 0)
+    collection = ensure_semanlink(cfg.get("collection", "artifacts/semanlink"))
+    t0 = time.perf_counter()
+    timings: dict[str, float] = {}
+
+    # (a) pre-training; its output vocabulary is shared by a and b
+    pt_cfg = PretrainConfig(**{**cfg["pretrain"], "seed": seed, "threads": threads, "progress": cfg.get("progress", True)})
+    pt_dir = work / "esplade-pretrained"
+    pt_key = _key(cfg["pretrain"] | {"seed": seed})
+    if not _cached(pt_dir, pt_key):
+        t = time.perf_counter()
+        pretrain(pt_cfg, pt_dir, overwrite=True)
+        _mark(pt_dir, pt_key)
+        timings["pretrain"] = time.perf_counter() - t
+
+    ft_common = {**cfg["finetune"], "collection": str(collection.root), "seed": seed, "threads": threads,
+                 "progress": cfg.get("progress", True)}
+    inits = {"a-esplade-pt-ft": {"init": str(pt_dir)},
+             "b-esplade-random-ft": {"init": "random", "vocab": str(pt_dir), "preset": cfg.get("preset", "tiny")},
+             "d-splade-tiny-ft": {"init": "splade-tiny"}}
+    checkpoints = {"c-splade-tiny-zs": "splade-tiny"}
+    for name, init in inits.items():
+        folder = work / name
+        key = _key(cfg["finetune"] | init | {"seed": seed, "pretrain": pt_key if name.startswith("a") else None})
+        if not _cached(folder, key):
+            t = time.perf_counter()
+            finetune(FinetuneConfig(**{**ft_common, **init}), folder, overwrite=True)
+            _mark(folder, key)
+            timings[f"finetune {name}"] = time.perf_counter() - t
+        checkpoints[name] = str(folder)
+
+    test = load_split(collection, "test")
+    runs, stats_by_system = {}, {}
+    max_len = cfg["finetune"].get("max_doc_length", 64)
+    for name in SYSTEMS:
+        t = time.perf_counter()
+        enc = SpladeEncoder.from_checkpoint(checkpoints[name], max_length=max_len, threads=threads)
+        res = evaluate_encoder(enc, test)
+        runs[name] = res["run"]
+        stats_by_system[name] = {**res["stats"], "vocab_size": enc.info.vocab_size, "vocab_source": enc.info.vocab_source,
+                                 "nDCG@10 (own)": res["aggregate"]["nDCG@10"]}
+        timings[f"test {name}"] = time.perf_counter() - t
+
+    evaluation = evaluate_runs(test.qrels, runs, ["nDCG@10"])
+    names = list(SYSTEMS)
+    per_query = {n: evaluation.per_query(n)["nDCG@10"] for n in names}
+    means = {n: float(per_query[n].mean()) for n in names}
+    pairs = []
+    for x, y in itertools.combinations(names, 2):
+        a, b = per_query[x].to_numpy(), per_query[y].to_numpy()
+        t_stat, p = stats.ttest_rel(a, b)
+        pairs.append({"a": x, "b": y, "mean_a": means[x], "mean_b": means[y], "delta": float((a - b).mean()),
+                      "t": float(t_stat), "p": float(p), "wins": int((a > b).sum()), "ties": int((a == b).sum()),
+                      "losses": int((a < b).sum())})
+    for pair, padj in zip(pairs, holm([p["p"] for p in pairs])):
+        pair["p_holm"] = padj
+
+    budget = _budget(work, names)
+    total_s = time.perf_counter() - t0
+    out = {"config": cfg, "queries": len(evaluation.queries), "documents": len(test.doc_ids), "means": means,
+           "pairs": pairs, "systems": {n: {"description": SYSTEMS[n], "checkpoint": checkpoints[n], **stats_by_system[n]}
+                                       for n in names},
+           "budget": budget, "timings_this_run_s": {k: round(v, 1) for k, v in timings.items()},
+           "study_wall_time_this_run_s": round(total_s, 1), "threads": torch.get_num_threads(),
+           "platform": platform.platform(), "cpu_count": os.cpu_count()}
+    md = render_markdown(out)
+    results = Path(results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(results.with_suffix(".json")) as fh:
+        json.dump(out, fh, indent=2)
+    with atomic_file(results.with_suffix(".md")) as fh:
+        fh.write(md)
+    return md
+
+
+def _budget(work: Path, names: list[str]) -> dict:
+    budget = {}
+    pt = work / "esplade-pretrained" / "training_state.json"
+    if pt.is_file():
+        s = json.loads(pt.read_text())
+        budget["pretrain"] = {k: s.get(k) for k in ("steps", "tokens_seen", "passes_over_corpus", "train_wall_time_s",
+                                                     "wall_time_s", "tokens_per_s", "heldout_mlm", "heldout_mlm_before",
+                                                     "lr_schedule", "output_vocab", "corpora", "model")}
+    for n in names:
+        f = work / n / "finetune_state.json"
+        if f.is_file():
+            s = json.loads(f.read_text())
+            budget[n] = {k: s.get(k) for k in ("steps", "passes_over_pairs", "train_pairs", "best", "dev",
+                                                "train_wall_time_s", "wall_time_s", "probe_loss_before",
+                                                "probe_loss_after")}
+    return budget
+
+
+def render_markdown(out: dict) -> str:
+    names = list(out["means"])
+    lines = ["# Tiny ESPLADE pre-training study (Semanlink test split)", "",
+             f"{out['queries']} test queries, {out['documents']} documents (titles); nDCG@10 via ir_measures over "
+             "exact sparse retrieval (rint x100 impacts, brute-force dot product = Lucene impact search).", "",
+             "| system | description | nDCG@10 | avg doc terms | avg query terms | output vocab |",
+             "|---|---|---|---|---|---|"]
+    for n in names:
+        s = out["systems"][n]
+        lines.append(f"| {n} | {s['description']} | {out['means'][n]:.4f} | {s['avg_doc_terms']:.1f} | "
+                     f"{s['avg_query_terms']:.1f} | {s['vocab_size']} ({s['vocab_source']}) |")
+    lines += ["", "Paired t-tests on per-query nDCG@10 (scipy.stats.ttest_rel; Holm over the 6 pairs):", "",
+              "| A | B | mean A | mean B | A - B | t | p | p (Holm) | A wins / ties / losses |",
+              "|---|---|---|---|---|---|---|---|---|"]
+    for p in out["pairs"]:
+        lines.append(f"| {p['a']} | {p['b']} | {p['mean_a']:.4f} | {p['mean_b']:.4f} | {p['delta']:+.4f} | "
+                     f"{p['t']:.2f} | {p['p']:.3g} | {p['p_holm']:.3g} | {p['wins']} / {p['ties']} / {p['losses']} |")
+    b = out["budget"]
+    lines += ["", "## Training budget", ""]
+    if "pretrain" in b:
+        pt = b["pretrain"]
+        mlm = pt.get("heldout_mlm") or {}
+        before = pt.get("heldout_mlm_before") or {}
+        acc = "; ".join(f"{arm}: {v['accuracy']:.3f} (before {before.get(arm, {}).get('accuracy', float('nan')):.3f}, "
+                        f"frequency baseline {v['frequency_baseline_accuracy']:.3f})" for arm, v in mlm.items())
+        lines.append(f"- pre-training (a): {pt['steps']} steps, {pt['tokens_seen']:,} tokens, "
+                     f"{pt['passes_over_corpus']:.2f} passes over the corpus, {pt['train_wall_time_s']:.0f} s training "
+                     f"({pt['tokens_per_s']:,.0f} tokens/s); encoder init: {pt['model'].get('init_encoder') or 'random'}; "
+                     f"output vocabulary {pt['output_vocab']['size']} words; held-out MLM top-1: {acc}")
+    for n in names:
+        if n in b:
+            f = b[n]
+            dev = ", ".join(f"step {d['step']}: {d['nDCG@10']:.4f}" for d in f.get("dev") or [])
+            lines.append(f"- fine-tuning {n}: {f['steps']} steps ({f['passes_over_pairs']:.2f} passes over "
+                         f"{f['train_pairs']} train pairs), {f['train_wall_time_s']:.0f} s training, "
+                         f"{f['wall_time_s']:.0f} s with validation; dev nDCG@10 {dev}; kept step {f['best']['step']}")
+    lines += ["", f"Study wall time of the run that wrote this file: {out['study_wall_time_this_run_s']:.0f} s "
+              f"({out['threads']} torch threads, {out['cpu_count']} CPUs, shared machine: {out['platform']}).",
+              f"Stage times: {json.dumps(out['timings_this_run_s'])}", ""]
+    return "\n".join(lines)
