@@ -117,3 +117,19 @@ def test_bm25_hard_negatives_are_not_relevant(collection):
     for qid, docs in neg.items():
         assert not any(qrels[qid].get(d, 0) > 0 for d in docs)
         assert len(docs) == len(set(docs)) <= 20
+
+
+@pytest.mark.slow
+def test_cli_finetune_from_a_user_tsv(tmp_path, collection, capsys):
+    from esplade_eval.cli import main
+
+    pairs, _ = semanlink_pairs(collection, "train")
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_text("".join(f"{q}\t{t}\n" for _, q, _, t in pairs[::50]), encoding="utf-8")
+    out = tmp_path / "ft"
+    assert main(["finetune", "--init", "splade-tiny", "--train", str(tsv), "--collection", str(collection.root),
+                 "--steps", "2", "--batch-size", "8", "--no-validate", "--threads", "2", "--no-progress",
+                 "--out", str(out)]) == 0
+    assert '"steps": 2' in capsys.readouterr().out
+    state = json.loads((out / "finetune_state.json").read_text())
+    assert state["train_source"] == str(tsv) and state["dev"] == []

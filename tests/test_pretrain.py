@@ -80,3 +80,17 @@ def test_existing_output_is_refused(tmp_path):
     (tmp_path / "out").mkdir()
     with pytest.raises(FileExistsError):
         pretrain(PretrainConfig(steps=1), tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_cli_pretrain_writes_a_loadable_checkpoint(lee_file, tmp_path, capsys):
+    from esplade_eval.cli import main
+    from esplade_eval.model.encoder import SpladeEncoder
+
+    out = tmp_path / "cli-pt"
+    assert main(["pretrain", "--corpus", str(lee_file), "--vocab-size", "300", "--steps", "3", "--batch-size", "8",
+                 "--max-length", "32", "--eval-texts", "0", "--threads", "2", "--no-progress", "--out", str(out)]) == 0
+    assert '"steps": 3' in capsys.readouterr().out
+    enc = SpladeEncoder.from_checkpoint(out)
+    assert enc.info.model_type == "esplade" and len(enc.terms) == 300
+    assert main(["pretrain", "--corpus", str(lee_file), "--steps", "1", "--out", str(out)]) == 2  # exists: refused

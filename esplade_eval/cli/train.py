@@ -42,6 +42,7 @@ def register(sub):
     p.add_argument("--max-length", type=int, default=64, help="WordPiece tokens per text")
     p.add_argument("--mask-rate", type=float, default=0.15, help="fraction of words masked")
     p.add_argument("--warmup", type=float, default=0.1, help="warm-up: fraction of steps (<1) or steps")
+    p.add_argument("--eval-texts", type=int, default=1000, help="held-out texts per arm for MLM accuracy (0: none)")
     p.add_argument("--init-encoder", default=None,
                    help="initialise the WordPiece encoder from a BERT/SPLADE checkpoint (e.g. splade-tiny)")
     p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
@@ -68,6 +69,8 @@ def register(sub):
     p.add_argument("--train-topk-d", type=int, default=None, help="keep the top-k document weights in training")
     p.add_argument("--eval-every", type=int, default=None, help="validate every N steps (always at the end)")
     p.add_argument("--no-validate", dest="validate", action="store_false", help="skip dev validation")
+    p.add_argument("--no-validate-init", dest="validate_init", action="store_false",
+                   help="do not validate the initial model (step 0)")
     p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
     _device_args(p)
     p.set_defaults(func=run_finetune)
@@ -106,7 +109,7 @@ def run_pretrain(args):
     cfg = PretrainConfig(corpora=args.corpus, vocab=args.vocab, vocab_size=args.vocab_size, preset=args.preset,
                          lr=args.lr, repeats=args.repeats, epochs=args.epochs, steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, mask_rate=args.mask_rate,
-                         warmup=args.warmup, init_encoder=args.init_encoder, seed=args.seed, threads=args.threads,
+                         warmup=args.warmup, init_encoder=args.init_encoder, eval_texts=args.eval_texts, seed=args.seed, threads=args.threads,
                          device=args.device, progress=args.progress)
     out = pretrain(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "training_state.json", ["steps", "tokens_seen", "tokens_per_s", "wall_time_s", "heldout_mlm"])
@@ -121,7 +124,7 @@ def run_finetune(args):
                          lambda_q=args.lambda_q, lambda_d=args.lambda_d, flops_warmup=args.flops_warmup,
                          hard_negatives=args.hard_negatives, bm25_depth=args.bm25_depth,
                          train_topk_q=args.train_topk_q, train_topk_d=args.train_topk_d, eval_every=args.eval_every,
-                         validate=args.validate, seed=args.seed, threads=args.threads, device=args.device,
+                         validate=args.validate, validate_init=args.validate_init, seed=args.seed, threads=args.threads, device=args.device,
                          progress=args.progress)
     out = finetune(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "finetune_state.json", ["steps", "probe_loss_before", "probe_loss_after", "best",

@@ -19,7 +19,8 @@ Vectors are SPLADE max-pooled ``log(1 + ReLU(logits))``; ``train_topk_q`` /
 Validation: every ``eval_every`` steps and at the end, nDCG@10 on the Semanlink **dev**
 split with the shared ``SpladeEncoder``, ``Quantizer`` (rint x100) and an exact sparse
 dot product (:mod:`esplade_eval.train.evaluation`); the best validated weights are saved.
-Step 0 (the initial model) is validated and recorded, but is not a candidate.
+Step 0 (the initial model) is validated and recorded unless ``validate_init`` is off;
+it is never a candidate.
 
 Initialisation (``init``): an ESPLADE checkpoint (its ``output_vocab.txt`` is kept), a
 plain SPLADE / BERT masked-LM checkpoint such as ``splade-tiny`` (the output vocabulary
@@ -67,6 +68,7 @@ class FinetuneConfig:
     max_doc_length: int = 64
     eval_every: int | None = None  # None: only at the end
     validate: bool = True
+    validate_init: bool = True  # also validate (and record) the initial model at step 0
     seed: int = 0
     threads: int | None = None
     device: str | None = None
@@ -273,7 +275,7 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
 
     probe_before = probe_loss()
     dev_history = []
-    if dev is not None:
+    if dev is not None and cfg.validate_init:
         dev_history.append({"step": 0, **validate()})
     best = {"step": None, "nDCG@10": -1.0}
     best_state = None
@@ -283,6 +285,7 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
     running = None
     train_timer = common.Timer()
     texts_seen = 0
+    val_seconds = 0.0  # validation inside the loop is not training time
     bar = tqdm(total=total, desc="finetune", unit="step", disable=not cfg.progress, dynamic_ncols=True)
     for step in range(1, total + 1):
         if len(order) < cfg.batch_size:
@@ -316,17 +319,20 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
             history.append({"step": step, "loss": value, "rank_loss": rank_loss.item(), "flops_q": fq.item(),
                             "flops_d": fd.item(), "lambda_factor": lam, "lr": sched.get_last_lr()[0],
                             "elapsed_s": round(train_timer.seconds, 3)})
-        bar.set_postfix(loss=f"{running:.3f}", texts_s=f"{texts_seen / max(train_timer.seconds, 1e-9):,.0f}")
+        rate = texts_seen / max(train_timer.seconds - val_seconds, 1e-9)
+        bar.set_postfix(loss=f"{running:.3f}", texts_s=f"{rate:,.0f}")
         bar.update(1)
         if dev is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == total):
+            val_timer = common.Timer()
             entry = {"step": step, **validate()}
+            val_seconds += val_timer.seconds
             dev_history.append(entry)
             log.info("dev nDCG@10 at step %d: %.4f", step, entry["nDCG@10"])
             if entry["nDCG@10"] > best["nDCG@10"]:
                 best = {"step": step, "nDCG@10": entry["nDCG@10"]}
                 best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
     bar.close()
-    train_seconds = train_timer.seconds
+    train_seconds = train_timer.seconds - val_seconds
     probe_after = probe_loss()
     if best_state is not None and best["step"] != total:
         model.load_state_dict(best_state)
@@ -349,6 +355,7 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
         "dev": dev_history,
         "best": best,
         "train_wall_time_s": round(train_seconds, 2),
+        "validation_wall_time_s": round(val_seconds, 2),
         "wall_time_s": round(timer.seconds, 2),
         "seed": cfg.seed,
         "device": device,

@@ -10,7 +10,10 @@ retrieval over quantised vectors, :mod:`esplade_eval.train.evaluation`):
 
 Fine-tuning uses one recipe (the ``finetune`` section) for a, b and d. Per-query nDCG@10
 comes from :mod:`esplade_eval.evaluate` (ir_measures); every pair of systems gets a
-paired t-test (``scipy.stats.ttest_rel``) with Holm's correction over the six pairs.
+paired t-test (``scipy.stats.ttest_rel``) with Holm's correction over all pairs.
+With ``"ablations": true`` two more systems separate the parts of (a): ``e`` (SPLADE-tiny
+encoder and a mapped head, no MLM pre-training) and ``f`` (MLM pre-training from random
+init, no encoder init).
 Checkpoints live under ``work`` and are reused when their config is unchanged, so a
 re-run resumes.
 """
@@ -35,6 +38,17 @@ SYSTEMS = {
     "b-esplade-random-ft": "ESPLADE tiny, random init, fine-tuned",
     "c-splade-tiny-zs": "SPLADE-tiny zero-shot",
     "d-splade-tiny-ft": "SPLADE-tiny fine-tuned",
+}
+#: with ``"ablations": true``: what the MLM pre-training of (a) adds, and what its encoder init adds
+ABLATIONS = {
+    "e-esplade-mapped-ft": "ESPLADE tiny, SPLADE-tiny encoder + mapped head, no MLM pre-training, fine-tuned",
+    "f-esplade-scratch-pt-ft": "ESPLADE tiny, MLM pre-trained from random init (no encoder init), fine-tuned",
+}
+#: system -> the pre-training run it starts from (folder name, overrides of the pretrain section)
+PRETRAINED = {
+    "a-esplade-pt-ft": ("esplade-pretrained", {}),
+    "e-esplade-mapped-ft": ("esplade-mapped", {"steps": 0}),
+    "f-esplade-scratch-pt-ft": ("esplade-scratch-pretrained", {"init_encoder": None}),
 }
 
 
@@ -92,25 +106,36 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
 
-    # (a) pre-training; its output vocabulary is shared by a and b
-    pt_cfg = PretrainConfig(**{**cfg["pretrain"], "seed": seed, "threads": threads, "progress": cfg.get("progress", True)})
-    pt_dir = work / "esplade-pretrained"
-    pt_key = _key(cfg["pretrain"] | {"seed": seed})
-    if not _cached(pt_dir, pt_key):
-        t = time.perf_counter()
-        pretrain(pt_cfg, pt_dir, overwrite=True)
-        _mark(pt_dir, pt_key)
-        timings["pretrain"] = time.perf_counter() - t
+    systems = dict(SYSTEMS) | (ABLATIONS if cfg.get("ablations") else {})
+    progress = cfg.get("progress", True)
+    pt_keys = {}
+    for name, (folder_name, overrides) in PRETRAINED.items():
+        if name not in systems:
+            continue
+        section = {**cfg["pretrain"], **overrides}
+        folder = work / folder_name
+        pt_keys[name] = _key(section | {"seed": seed})
+        if not _cached(folder, pt_keys[name]):
+            t = time.perf_counter()
+            pretrain(PretrainConfig(**{**section, "seed": seed, "threads": threads, "progress": progress}), folder,
+                     overwrite=True)
+            _mark(folder, pt_keys[name])
+            timings[f"pretrain {folder_name}"] = time.perf_counter() - t
 
+    # every pre-training run builds the same output vocabulary (same corpora, size, seed-free)
+    pt_dir = work / PRETRAINED["a-esplade-pt-ft"][0]
     ft_common = {**cfg["finetune"], "collection": str(collection.root), "seed": seed, "threads": threads,
-                 "progress": cfg.get("progress", True)}
-    inits = {"a-esplade-pt-ft": {"init": str(pt_dir)},
-             "b-esplade-random-ft": {"init": "random", "vocab": str(pt_dir), "preset": cfg.get("preset", "tiny")},
-             "d-splade-tiny-ft": {"init": "splade-tiny"}}
+                 "progress": progress}
+    inits = {n: {"init": str(work / PRETRAINED[n][0])} for n in PRETRAINED if n in systems}
+    inits["b-esplade-random-ft"] = {"init": "random", "vocab": str(pt_dir), "preset": cfg.get("preset", "tiny")}
+    inits["d-splade-tiny-ft"] = {"init": "splade-tiny"}
     checkpoints = {"c-splade-tiny-zs": "splade-tiny"}
-    for name, init in inits.items():
+    for name in systems:
+        if name not in inits:
+            continue
+        init = inits[name]
         folder = work / name
-        key = _key(cfg["finetune"] | init | {"seed": seed, "pretrain": pt_key if name.startswith("a") else None})
+        key = _key(cfg["finetune"] | init | {"seed": seed, "pretrain": pt_keys.get(name)})
         if not _cached(folder, key):
             t = time.perf_counter()
             finetune(FinetuneConfig(**{**ft_common, **init}), folder, overwrite=True)
@@ -121,7 +146,7 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
     test = load_split(collection, "test")
     runs, stats_by_system = {}, {}
     max_len = cfg["finetune"].get("max_doc_length", 64)
-    for name in SYSTEMS:
+    for name in systems:
         t = time.perf_counter()
         enc = SpladeEncoder.from_checkpoint(checkpoints[name], max_length=max_len, threads=threads)
         res = evaluate_encoder(enc, test)
@@ -131,7 +156,7 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
         timings[f"test {name}"] = time.perf_counter() - t
 
     evaluation = evaluate_runs(test.qrels, runs, ["nDCG@10"])
-    names = list(SYSTEMS)
+    names = list(systems)
     per_query = {n: evaluation.per_query(n)["nDCG@10"] for n in names}
     means = {n: float(per_query[n].mean()) for n in names}
     pairs = []
@@ -145,12 +170,15 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
         pair["p_holm"] = padj
 
     budget = _budget(work, names)
+    compute_s = sum(v.get("wall_time_s") or 0 for v in budget.values()) + sum(
+        v for k, v in timings.items() if k.startswith("test "))
     total_s = time.perf_counter() - t0
     out = {"config": cfg, "queries": len(evaluation.queries), "documents": len(test.doc_ids), "means": means,
-           "pairs": pairs, "systems": {n: {"description": SYSTEMS[n], "checkpoint": checkpoints[n], **stats_by_system[n]}
+           "pairs": pairs, "systems": {n: {"description": systems[n], "checkpoint": checkpoints[n], **stats_by_system[n]}
                                        for n in names},
            "budget": budget, "timings_this_run_s": {k: round(v, 1) for k, v in timings.items()},
-           "study_wall_time_this_run_s": round(total_s, 1), "threads": torch.get_num_threads(),
+           "study_wall_time_this_run_s": round(total_s, 1),
+           "compute_time_all_stages_s": round(compute_s, 1), "threads": torch.get_num_threads(),
            "platform": platform.platform(), "cpu_count": os.cpu_count()}
     md = render_markdown(out)
     results = Path(results)
@@ -164,19 +192,21 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
 
 def _budget(work: Path, names: list[str]) -> dict:
     budget = {}
-    pt = work / "esplade-pretrained" / "training_state.json"
-    if pt.is_file():
-        s = json.loads(pt.read_text())
-        budget["pretrain"] = {k: s.get(k) for k in ("steps", "tokens_seen", "passes_over_corpus", "train_wall_time_s",
-                                                     "wall_time_s", "tokens_per_s", "heldout_mlm", "heldout_mlm_before",
-                                                     "lr_schedule", "output_vocab", "corpora", "model")}
+    for name, (folder_name, _) in PRETRAINED.items():
+        pt = work / folder_name / "training_state.json"
+        if name in names and pt.is_file():
+            s = json.loads(pt.read_text())
+            budget[f"pretrain {folder_name}"] = {
+                k: s.get(k) for k in ("steps", "tokens_seen", "passes_over_corpus", "train_wall_time_s", "wall_time_s",
+                                      "tokens_per_s", "heldout_mlm", "heldout_mlm_before", "lr_schedule",
+                                      "output_vocab", "corpora", "model")}
     for n in names:
         f = work / n / "finetune_state.json"
         if f.is_file():
             s = json.loads(f.read_text())
             budget[n] = {k: s.get(k) for k in ("steps", "passes_over_pairs", "train_pairs", "best", "dev",
-                                                "train_wall_time_s", "wall_time_s", "probe_loss_before",
-                                                "probe_loss_after")}
+                                                "train_wall_time_s", "validation_wall_time_s", "wall_time_s",
+                                                "probe_loss_before", "probe_loss_after")}
     return budget
 
 
@@ -191,7 +221,7 @@ def render_markdown(out: dict) -> str:
         s = out["systems"][n]
         lines.append(f"| {n} | {s['description']} | {out['means'][n]:.4f} | {s['avg_doc_terms']:.1f} | "
                      f"{s['avg_query_terms']:.1f} | {s['vocab_size']} ({s['vocab_source']}) |")
-    lines += ["", "Paired t-tests on per-query nDCG@10 (scipy.stats.ttest_rel; Holm over the 6 pairs):", "",
+    lines += ["", f"Paired t-tests on per-query nDCG@10 (scipy.stats.ttest_rel; Holm over the {len(out['pairs'])} pairs):", "",
               "| A | B | mean A | mean B | A - B | t | p | p (Holm) | A wins / ties / losses |",
               "|---|---|---|---|---|---|---|---|---|"]
     for p in out["pairs"]:
@@ -199,15 +229,17 @@ def render_markdown(out: dict) -> str:
                      f"{p['t']:.2f} | {p['p']:.3g} | {p['p_holm']:.3g} | {p['wins']} / {p['ties']} / {p['losses']} |")
     b = out["budget"]
     lines += ["", "## Training budget", ""]
-    if "pretrain" in b:
-        pt = b["pretrain"]
+    for key, pt in b.items():
+        if not key.startswith("pretrain "):
+            continue
         mlm = pt.get("heldout_mlm") or {}
         before = pt.get("heldout_mlm_before") or {}
         acc = "; ".join(f"{arm}: {v['accuracy']:.3f} (before {before.get(arm, {}).get('accuracy', float('nan')):.3f}, "
                         f"frequency baseline {v['frequency_baseline_accuracy']:.3f})" for arm, v in mlm.items())
-        lines.append(f"- pre-training (a): {pt['steps']} steps, {pt['tokens_seen']:,} tokens, "
+        rate = f"{pt['tokens_per_s']:,.0f} tokens/s" if pt.get("tokens_per_s") else "no training"
+        lines.append(f"- {key}: {pt['steps']} steps, {pt['tokens_seen']:,} tokens, "
                      f"{pt['passes_over_corpus']:.2f} passes over the corpus, {pt['train_wall_time_s']:.0f} s training "
-                     f"({pt['tokens_per_s']:,.0f} tokens/s); encoder init: {pt['model'].get('init_encoder') or 'random'}; "
+                     f"({rate}); encoder init: {pt['model'].get('init_encoder') or 'random'}; "
                      f"output vocabulary {pt['output_vocab']['size']} words; held-out MLM top-1: {acc}")
     for n in names:
         if n in b:
@@ -215,8 +247,10 @@ def render_markdown(out: dict) -> str:
             dev = ", ".join(f"step {d['step']}: {d['nDCG@10']:.4f}" for d in f.get("dev") or [])
             lines.append(f"- fine-tuning {n}: {f['steps']} steps ({f['passes_over_pairs']:.2f} passes over "
                          f"{f['train_pairs']} train pairs), {f['train_wall_time_s']:.0f} s training, "
-                         f"{f['wall_time_s']:.0f} s with validation; dev nDCG@10 {dev}; kept step {f['best']['step']}")
-    lines += ["", f"Study wall time of the run that wrote this file: {out['study_wall_time_this_run_s']:.0f} s "
+                         f"{f['validation_wall_time_s']:.0f} s validation; dev nDCG@10 {dev}; kept step {f['best']['step']}")
+    lines += ["", f"Compute time of all stages (pre-training, fine-tuning with validation, test encoding): "
+              f"{out['compute_time_all_stages_s']:.0f} s. "
+              f"Wall time of the run that wrote this file: {out['study_wall_time_this_run_s']:.0f} s "
               f"({out['threads']} torch threads, {out['cpu_count']} CPUs, shared machine: {out['platform']}).",
               f"Stage times: {json.dumps(out['timings_this_run_s'])}", ""]
     return "\n".join(lines)
