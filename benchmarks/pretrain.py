@@ -41,6 +41,7 @@ def main(argv=None):
     ap.add_argument("--max-length", type=int, default=64)
     ap.add_argument("--vocab-size", type=int, default=10000)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")
     ap.add_argument("--json", default=None, help="also write the results here")
     args = ap.parse_args(argv)
 
@@ -55,6 +56,7 @@ def main(argv=None):
     from esplade_eval.train.vocab import build_vocab
 
     torch.set_num_threads(args.threads)
+    device = args.device or ("cuda" if torch.cuda.is_available() else "cpu")
     common.quiet_transformers()
     texts = [t for name in ("general", "titles") for t in load_corpus(name).train]
     vocab = build_vocab(texts, args.vocab_size, 2)
@@ -65,7 +67,8 @@ def main(argv=None):
     lengths = np.array([len(e.ids) for e in examples])
     need = args.steps * args.rounds + 3
     batches = [b for b in batch_order(lengths, args.batch_size, rng) if len(b) == args.batch_size][:need]
-    prepared = [mask_batch([examples[i] for i in b], rng, 0.15, tok.mask_token_id, tok.pad_token_id, len(tok))
+    prepared = [tuple(t.to(device) for t in mask_batch([examples[i] for i in b], rng, 0.15, tok.mask_token_id,
+                                                       tok.pad_token_id, len(tok)))
                 for b in batches]
 
     def padded(ids, att):
@@ -74,9 +77,9 @@ def main(argv=None):
 
     common.seed_everything(0)
     cfg = common.model_config("tiny", len(vocab), len(tok))
-    esplade = EspladeForMaskedLM(cfg).train()
-    naive = EspladeForMaskedLM(cfg).train()
-    bert = BertForMaskedLM(BertConfig(vocab_size=len(tok), **common.PRESETS["tiny"])).train()
+    esplade = EspladeForMaskedLM(cfg).train().to(device)
+    naive = EspladeForMaskedLM(cfg).train().to(device)
+    bert = BertForMaskedLM(BertConfig(vocab_size=len(tok), **common.PRESETS["tiny"])).train().to(device)
 
     def step_esplade(model, opt, batch):
         ids, att, rows, cols, labels = batch
@@ -112,6 +115,8 @@ def main(argv=None):
             opt.step()
             opt.zero_grad(set_to_none=True)
             tokens += int(batch[1].sum())
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
         if timed:
             totals[name][0] += time.perf_counter() - t
             totals[name][1] += tokens
@@ -129,8 +134,11 @@ def main(argv=None):
            "ratio_vs_esplade_naive": results["esplade"]["tokens_per_s"] / results["esplade-naive"]["tokens_per_s"],
            "setup": {"steps": args.steps, "rounds": args.rounds, "batch_size": args.batch_size,
                      "max_length": args.max_length, "output_vocab": len(vocab), "threads": args.threads,
+                     "device": device,
                      "torch": torch.__version__, "platform": platform.platform(), "cpu_count": os.cpu_count(),
                      "mean_real_tokens_per_batch": float(np.mean([int(b[1].sum()) for b in prepared]))}}
+    print(f"device {device}, {args.threads} threads, batch {args.batch_size}, max length {args.max_length}, "
+          f"output vocabulary {len(vocab)}")
     for k, v in results.items():
         print(f"{k:14s} {v['tokens_per_s']:>10,.0f} tokens/s  ({v['tokens']:,} tokens in {v['seconds']:.1f} s)")
     print(f"esplade vs hf-bert-mlm (named baseline): {out['ratio_vs_hf_bert_mlm']:.2f}x; "

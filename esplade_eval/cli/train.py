@@ -109,8 +109,8 @@ def run_pretrain(args):
     cfg = PretrainConfig(corpora=args.corpus, vocab=args.vocab, vocab_size=args.vocab_size, preset=args.preset,
                          lr=args.lr, repeats=args.repeats, epochs=args.epochs, steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, mask_rate=args.mask_rate,
-                         warmup=args.warmup, init_encoder=args.init_encoder, eval_texts=args.eval_texts, seed=args.seed, threads=args.threads,
-                         device=args.device, progress=args.progress)
+                         warmup=args.warmup, init_encoder=args.init_encoder, eval_texts=args.eval_texts,
+                         seed=args.seed, threads=args.threads, device=args.device, progress=args.progress)
     out = pretrain(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "training_state.json", ["steps", "tokens_seen", "tokens_per_s", "wall_time_s", "heldout_mlm"])
     return 0
@@ -124,8 +124,8 @@ def run_finetune(args):
                          lambda_q=args.lambda_q, lambda_d=args.lambda_d, flops_warmup=args.flops_warmup,
                          hard_negatives=args.hard_negatives, bm25_depth=args.bm25_depth,
                          train_topk_q=args.train_topk_q, train_topk_d=args.train_topk_d, eval_every=args.eval_every,
-                         validate=args.validate, validate_init=args.validate_init, seed=args.seed, threads=args.threads, device=args.device,
-                         progress=args.progress)
+                         validate=args.validate, validate_init=args.validate_init, seed=args.seed,
+                         threads=args.threads, device=args.device, progress=args.progress)
     out = finetune(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "finetune_state.json", ["steps", "probe_loss_before", "probe_loss_after", "best",
                                                  "wall_time_s"])
