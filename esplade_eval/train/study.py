@@ -64,22 +64,6 @@ def _mark(folder: Path, key: str) -> None:
     (folder / "study_key.txt").write_text(key + "\n")
 
 
-def holm(pvalues: list[float]) -> list[float]:
-    """Holm step-down adjusted p-values (same order as given).
-
-    >>> [round(p, 3) for p in holm([0.01, 0.04, 0.03])]
-    [0.03, 0.06, 0.06]
-    """
-    m = len(pvalues)
-    order = np.argsort(pvalues)
-    adjusted = np.empty(m)
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * pvalues[i]))
-        adjusted[i] = running
-    return adjusted.tolist()
-
-
 def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str | os.PathLike,
               threads: int | None = None) -> str:
     """Run (or resume) the study; write ``<results>.md`` and ``<results>.json``; return the markdown."""
@@ -166,7 +150,10 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
         pairs.append({"a": x, "b": y, "mean_a": means[x], "mean_b": means[y], "delta": float((a - b).mean()),
                       "t": float(t_stat), "p": float(p), "wins": int((a > b).sum()), "ties": int((a == b).sum()),
                       "losses": int((a < b).sum())})
-    for pair, padj in zip(pairs, holm([p["p"] for p in pairs])):
+    from esplade_eval.evaluate import correct  # statsmodels' multipletests
+
+    adjusted, _ = correct(np.array([p["p"] for p in pairs]), "holm")
+    for pair, padj in zip(pairs, adjusted.tolist()):
         pair["p_holm"] = padj
 
     budget = _budget(work, names)
