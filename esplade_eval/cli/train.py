@@ -137,7 +137,31 @@ def run_study(args):
 
     md = study(args.config, args.work, args.results, threads=args.threads)
     print(md)
+    _study_grid(args)
     return 0
+
+
+def _study_grid(args):
+    """With a ``grid`` section in the config: the study's checkpoints x pruning levels through Lucene."""
+    import json
+    from pathlib import Path
+
+    from esplade_eval.data.semanlink import ensure_semanlink
+    from esplade_eval.sparse.prune import Pruning
+    from esplade_eval.study.grid import run_grid
+
+    with open(args.config, encoding="utf-8") as fh:
+        cfg = json.load(fh)
+    grid = cfg.get("grid")
+    if not grid:
+        return
+    work = Path(args.work)
+    checkpoints = {name: "splade-tiny" if name == "c-splade-tiny-zs" else str(work / name) for name in grid["systems"]}
+    result = run_grid(checkpoints, work / "grid", levels=[Pruning.parse(x) for x in grid["levels"]],
+                      max_length=grid.get("max_length", 256), threads=args.threads or cfg.get("threads"),
+                      collection=ensure_semanlink(cfg.get("collection", "artifacts/semanlink")),
+                      results=f"{args.results}_grid")
+    print(result["markdown"])
 
 
 def _print_summary(path, keys):

@@ -58,7 +58,7 @@ def _checkpoint_name(checkpoint) -> str:
 
 def levels_of(flow) -> list[LevelSpec]:
     """The levels of a :class:`~esplade_eval.study.flow.FlowResult`."""
-    ck = _checkpoint_name(flow.checkpoint)
+    ck = getattr(flow, "name", None) or _checkpoint_name(flow.checkpoint)
     return [LevelSpec(ck, name, Path(lv.index), Path(lv.queries), Path(lv.run)) for name, lv in flow.levels.items()]
 
 

@@ -41,6 +41,7 @@ class FlowResult:
     checkpoint: str
     levels: dict[str, LevelArtifacts] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
+    name: str | None = None  # how tables call this checkpoint (default: the checkpoint folder's name)
 
     @property
     def qrels(self) -> Path:
@@ -68,7 +69,8 @@ def _manifest_matches(level_dir: Path, checkpoint_hash: str, quantizer: Quantize
 
 def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Sequence[Pruning] = DEFAULT_LEVELS,
              split: str = "test", threads: int | None = None, hits: int = 1000, quantizer: Quantizer = Quantizer(),
-             max_length: int = 256, collection: Collection | None = None, encoder=None) -> FlowResult:
+             max_length: int = 256, collection: Collection | None = None, encoder=None,
+             name: str | None = None) -> FlowResult:
     """Run (or resume) the flow into ``out``; see the module docstring."""
     from esplade_eval.lucene.index import build_index
     from esplade_eval.lucene.search import read_query_vectors, search_to_run
@@ -77,7 +79,7 @@ def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Se
 
     out = Path(out)
     threads = threads or os.cpu_count() or 1
-    result = FlowResult(collection or ensure_semanlink(out / "data"), split, str(checkpoint))
+    result = FlowResult(collection or ensure_semanlink(out / "data"), split, str(checkpoint), name=name)
     t0 = time.perf_counter()
     encoder = encoder or SpladeEncoder.from_checkpoint(checkpoint, max_length=max_length, threads=threads)
     result.timings["load"] = time.perf_counter() - t0
