@@ -99,6 +99,7 @@ class SpladeEncoder:
         path = resolve_checkpoint(name_or_path)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         hf_logging.set_verbosity_error()
+        hf_logging.disable_progress_bar()  # "Loading weights" bars on every load
         try:
             tokenizer = AutoTokenizer.from_pretrained(path)
             model = AutoModelForMaskedLM.from_pretrained(path)
