@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import time
 from importlib import metadata
@@ -119,7 +118,3 @@ def read_index_manifest(index: str | os.PathLike) -> dict | None:
     if not Path(index).is_dir():
         raise InputError(index, "index folder not found")
     return json.loads(path.read_text()) if path.is_file() else None
-
-
-def remove_index(index: str | os.PathLike) -> None:
-    shutil.rmtree(index, ignore_errors=True)

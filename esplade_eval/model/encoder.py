@@ -16,7 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -152,17 +152,6 @@ class SpladeEncoder:
         inverse[np.asarray(positions)] = np.arange(len(positions))
         return _take_rows(sorted_batch, inverse)
 
-    def encode_iter(self, texts: Iterable[str], chunk: int = 4096) -> Iterator[SparseBatch]:
-        """Stream batches of at most ``chunk`` texts (bounded memory for any corpus size)."""
-        buf: list[str] = []
-        for t in texts:
-            buf.append(t)
-            if len(buf) == chunk:
-                yield self.encode(buf)
-                buf = []
-        if buf:
-            yield self.encode(buf)
-
     def _encode_ids(self, batch_ids: list[list[int]]) -> SparseBatch:
         import torch
 
@@ -194,13 +183,6 @@ class SpladeEncoder:
         hidden = base(input_ids=input_ids, attention_mask=mask)[0]
         packed = hidden[mask.bool()]  # (real tokens, hidden): rows in text order
         return splade_segment_pool(head(packed), lengths)
-
-    def forward_train(self, input_ids, attention_mask):
-        """Differentiable pooled weights for training (no packing, gradients kept)."""
-        from esplade_eval.model.pooling import splade_max_pool
-
-        logits = self.model(input_ids=input_ids, attention_mask=attention_mask).logits
-        return splade_max_pool(logits, attention_mask)
 
 
 def _take_rows(batch: SparseBatch, rows: np.ndarray) -> SparseBatch:
