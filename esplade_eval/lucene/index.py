@@ -113,8 +113,16 @@ def _parse_counter(log_text: str, name: str) -> int | None:
     return int(m.group(1).replace(",", "")) if m else None
 
 
-def read_index_manifest(index: str | os.PathLike) -> dict | None:
-    path = Path(index) / INDEX_MANIFEST
-    if not Path(index).is_dir():
+def check_index(index: str | os.PathLike) -> Path:
+    """The index folder, or :class:`InputError` naming it when it is not a Lucene index."""
+    index = Path(index)
+    if not index.is_dir():
         raise InputError(index, "index folder not found")
+    if not any(index.glob("segments_*")):
+        raise InputError(index, "not a Lucene index (no segments file)")
+    return index
+
+
+def read_index_manifest(index: str | os.PathLike) -> dict | None:
+    path = check_index(index) / INDEX_MANIFEST
     return json.loads(path.read_text()) if path.is_file() else None

@@ -49,19 +49,9 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
-from esplade_eval.errors import InputError
+from esplade_eval.lucene.index import check_index
 
 FIELD = "contents"  # the field Anserini's impact indexes (and IndexReaderUtils.getTerms) use
-
-
-def check_index(index: str | os.PathLike) -> Path:
-    """The index folder, or :class:`InputError` naming it when it is not a Lucene index."""
-    index = Path(index)
-    if not index.is_dir():
-        raise InputError(index, "index folder not found")
-    if not any(index.glob("segments_*")):
-        raise InputError(index, "not a Lucene index (no segments file)")
-    return index
 
 
 def index_size_bytes(index: str | os.PathLike) -> int:

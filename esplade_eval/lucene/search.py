@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-from pathlib import Path
 from typing import Mapping
 
 from esplade_eval.data.trec import write_run
@@ -44,11 +43,10 @@ class ImpactSearcher:
     """
 
     def __init__(self, index: str | os.PathLike):
+        from esplade_eval.lucene.index import check_index
         from esplade_eval.lucene.java import start
 
-        index = Path(index)
-        if not index.is_dir() or not any(index.glob("segments_*")):
-            raise InputError(index, "not a Lucene index (no segments file)")
+        index = check_index(index)
         autoclass = start()
         self._JHashMap = autoclass("java.util.HashMap")
         self._JArrayList = autoclass("java.util.ArrayList")
