@@ -15,6 +15,7 @@ import pytest
 from esplade_eval.data.trec import ranked, read_run
 from esplade_eval.lucene.search import ImpactSearcher, read_query_vectors
 from esplade_eval.sparse.jsonvector import read_collection
+from esplade_eval.sparse.prune import Pruning
 
 pytestmark = pytest.mark.slow
 
@@ -177,8 +178,7 @@ def test_export_rejects_duplicate_ids_and_leaves_nothing(tmp_path, splade_tiny):
     with pytest.raises(InputError, match="duplicate document id") as err:
         export_corpus(splade_tiny, corpus, tmp_path / "out")
     assert err.value.line == 2
-    assert not (tmp_path / "out" / "full").exists()
-    assert not any(p.name.startswith(".full") for p in (tmp_path / "out").iterdir())
+    assert not (tmp_path / "out").exists()  # no level, no temporary folder, no empty parent
 
 
 def test_manifest_records_provenance(flow):
@@ -200,3 +200,32 @@ def test_cli_help_is_fast_and_lazy():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          env={**os.environ}).stdout.split()
     assert out == ["False", "False"]
+
+
+def test_export_reads_topics_first_and_leaves_nothing_on_bad_topics(tmp_path, semanlink):
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "contents": "semantic web"}\n{"id": "b", "contents": "linked data"}\n')
+    topics = tmp_path / "topics.bad.tsv"
+    topics.write_text("q1\tsemantic web\nno tab on this line\n")
+    proc = _cli("export", "--checkpoint", "splade-tiny", "--corpus", corpus, "--topics", topics,
+                "--prune", "full", "--prune", "d1-q1", "--out", tmp_path / "out")
+    assert proc.returncode == 2 and f"{topics}:2:" in proc.stderr
+    assert not (tmp_path / "out").exists()  # not even an empty folder
+
+
+def test_export_writes_queries_inside_each_level(tmp_path, splade_tiny):
+    from esplade_eval.model.export import export_corpus
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "contents": "semantic web"}\n{"id": "b", "contents": "linked data"}\n')
+    topics = tmp_path / "topics.dev.tsv"
+    topics.write_text("q1\tsemantic web ontology\n")
+    levels = export_corpus(splade_tiny, corpus, tmp_path / "out", [Pruning(), Pruning(doc_top_k=2, query_top_k=1)],
+                           topics=[topics])
+    full, _ = read_query_vectors(levels["full"] / "queries.dev.jsonl")
+    strict, _ = read_query_vectors(levels["d2-q1"] / "queries.dev.jsonl")
+    assert len(strict["q1"]) == 1 and len(full["q1"]) > 1
+    top = max(full["q1"], key=lambda t: (full["q1"][t], -splade_tiny.terms.index(t)))
+    assert strict["q1"] == {top: full["q1"][top]}  # the highest weight survives, unchanged
+    m = json.loads((levels["d2-q1"] / "manifest.json").read_text())
+    assert m["queries"]["dev"]["count"] == 1 and m["queries"]["dev"]["mean_vector_length"] == 1.0

@@ -49,3 +49,19 @@ def test_build_is_deterministic(tmp_path, semanlink):
     again = build_semanlink(tmp_path / "again")
     for name in ["corpus.jsonl", "qrels.test.txt", "topics.train.tsv", "docids.tsv"]:
         assert (again.root / name).read_bytes() == (semanlink.root / name).read_bytes()
+
+
+def test_ensure_never_replaces_a_foreign_folder(tmp_path, semanlink):
+    import pytest
+
+    from esplade_eval.data.semanlink import ensure_semanlink
+    from esplade_eval.errors import EspladeError
+
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(EspladeError, match="not a built Semanlink collection"):
+        ensure_semanlink(tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+    (tmp_path / "empty").mkdir()
+    assert (ensure_semanlink(tmp_path / "empty").root / "stats.json").is_file()
+    assert ensure_semanlink(semanlink.root).root == semanlink.root  # a built one is reused as is

@@ -21,6 +21,12 @@ def register(sub):
     p.set_defaults(func=run)
 
 
+def _name(topics):
+    from esplade_eval.model.export import _topics_name
+
+    return _topics_name(topics)
+
+
 def run(args):
     from pathlib import Path
 
@@ -35,12 +41,14 @@ def run(args):
     encoder = load_encoder(args)
     if args.corpus:
         folders = export_corpus(encoder, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
-                                shard_size=args.shard_size, overwrite=args.overwrite, progress=args.progress)
-    else:
+                                shard_size=args.shard_size, overwrite=args.overwrite, progress=args.progress,
+                                topics=args.topics)
+    else:  # topics only, into existing levels, with each level's own pruning and quantisation
         folders = {p.name: Path(args.out) / p.name for p in levels}
+        for folder in folders.values():
+            for topics in args.topics:
+                export_topics(encoder, topics, folder)
     for name, folder in folders.items():
-        for topics in args.topics:
-            path = export_topics(encoder, topics, folder)
-            print(f"{name}: queries -> {path}")
-        print(f"{name}: {folder} (manifest: {folder / 'manifest.json'})")
+        print(f"{name}: {folder} (manifest.json, collection/, "
+              + ", ".join(f"queries.{_name(t)}.jsonl" for t in args.topics) + ")")
     return 0

@@ -126,8 +126,19 @@ def build_semanlink(out: str | os.PathLike, min_docs: int = 5, source: str | os.
 
 
 def ensure_semanlink(out: str | os.PathLike) -> Collection:
-    """Build the collection unless ``out`` already holds a complete one."""
+    """Build the collection unless ``out`` already holds a complete one.
+
+    A folder that exists but is not a built collection (no ``stats.json``) is an error, never
+    replaced: it may hold somebody's files.
+    """
+    from esplade_eval.errors import EspladeError
+
     col = Collection(Path(out))
     if (col.root / "stats.json").exists():
         return col
-    return build_semanlink(out, overwrite=True)
+    if col.root.exists() and any(col.root.iterdir()):
+        raise EspladeError(f"{col.root}: exists and is not a built Semanlink collection (no stats.json); "
+                           "give an empty or new folder")
+    if col.root.exists():
+        col.root.rmdir()
+    return build_semanlink(out)

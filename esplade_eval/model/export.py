@@ -45,15 +45,32 @@ def _batched(items: Iterable, size: int):
 
 def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, prunings: Sequence[Pruning] = (Pruning(),),
                   quantizer: Quantizer = Quantizer(), shard_size: int = 100_000, chunk: int = 4096,
-                  overwrite: bool = False, progress: bool = False) -> dict[str, Path]:
+                  overwrite: bool = False, progress: bool = False,
+                  topics: Sequence[str | os.PathLike] = ()) -> dict[str, Path]:
     """Encode ``corpus`` (JSONL ``id``/``contents``) once and write one collection per level.
 
-    Returns ``{level name: level folder}``.
+    ``topics`` files are read before any encoding (a bad file fails first) and their query
+    files are written inside each level's folder before it is renamed into place, so a
+    level never looks complete without its queries. Returns ``{level name: level folder}``.
     """
     names = [p.name for p in prunings]
     if len(set(names)) != len(names):
         raise ValueError(f"pruning levels repeat: {names}")
+    topic_sets = _read_topic_sets(topics)
     out = Path(out)
+    created = not out.exists()
+    try:
+        return _export_levels(encoder, corpus, out, prunings, quantizer, shard_size, chunk, overwrite, progress,
+                              topic_sets)
+    except BaseException:
+        if created and out.is_dir() and not any(out.iterdir()):
+            out.rmdir()  # leave no empty output folder behind either
+        raise
+
+
+def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, chunk, overwrite, progress,
+                   topic_sets) -> dict[str, Path]:
+    names = [p.name for p in prunings]
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         folders = {p.name: stack.enter_context(atomic_dir(out / p.name, overwrite=overwrite)) for p in prunings}
@@ -76,12 +93,16 @@ def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, pr
                 bar.update(len(docs))
         if bar is not None:
             bar.close()
+        encoded_topics = {t: encoder.encode(list(m.values())) for t, (_, m) in topic_sets.items()}  # once, all levels
         for p in prunings:
             w = writers[p.name]
             w.close()
             if w.documents == 0:
                 raise InputError(corpus, "corpus has no documents")
             manifest = new_manifest(encoder.info.to_dict(), p.to_dict(), quantizer.to_dict())
+            for tname, (source, topic_map) in topic_sets.items():
+                manifest["queries"][tname] = _write_queries(encoder, topic_map, folders[p.name], tname, p, quantizer,
+                                                            source=source, encoded=encoded_topics[tname])
             manifest["documents"] = {
                 "source": os.fspath(corpus),
                 "count": w.documents,
@@ -113,22 +134,38 @@ def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLi
                          f"({manifest['encoder']['checkpoint']}); encode queries with the same one")
     pruning = pruning or Pruning(**{k: manifest["pruning"][k] for k in ("doc_top_k", "query_top_k", "min_weight")})
     quantizer = quantizer or Quantizer(manifest["quantization"]["scale"], manifest["quantization"]["rounding"])
-    topic_map = read_topics(topics)
     name = name or _topics_name(topics)
+    manifest["queries"][name] = _write_queries(encoder, read_topics(topics), level_dir, name, pruning, quantizer,
+                                               source=topics)
+    write_manifest(level_dir, manifest)
+    return level_dir / manifest["queries"][name]["file"]
+
+
+def _read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
+    """``{query file name: (source path, topics)}``, every file read and checked up front."""
+    sets: dict[str, tuple[str, dict[str, str]]] = {}
+    for path in paths:
+        name = _topics_name(path)
+        if name in sets:
+            raise ValueError(f"two topics files map to the query file name {name!r}: {sets[name][0]}, {path}")
+        sets[name] = (os.fspath(path), read_topics(path))
+    return sets
+
+
+def _write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning, quantizer: Quantizer,
+                   source, encoded=None) -> dict:
+    """Encode (unless ``encoded`` is given), prune, quantise and write ``folder/queries.<name>.jsonl``;
+    returns its manifest entry."""
     ids, texts = list(topic_map), list(topic_map.values())
-    batch = pruning.apply(encoder.encode(texts), "query")
-    impacts, lost = quantizer.apply(batch)
-    path = level_dir / f"queries.{name}.jsonl"
+    encoded = encoder.encode(texts) if encoded is None else encoded
+    impacts, lost = quantizer.apply(pruning.apply(encoded, "query"))
+    path = Path(folder) / f"queries.{name}.jsonl"
     with atomic_file(path) as fh:
         write_query_file(fh, ids, texts, impacts, encoder.terms)
     lengths = impacts.lengths()
-    manifest["queries"][name] = {
-        "source": os.fspath(topics), "file": path.name, "count": len(ids),
-        "empty_vectors": int((lengths == 0).sum()), "mean_vector_length": float(lengths.mean()) if len(ids) else 0.0,
-        "dropped_subunit_weights": lost, "max_length": encoder.max_length,
-    }
-    write_manifest(level_dir, manifest)
-    return path
+    return {"source": os.fspath(source), "file": path.name, "count": len(ids),
+            "empty_vectors": int((lengths == 0).sum()), "mean_vector_length": float(lengths.mean()) if len(ids) else 0.0,
+            "dropped_subunit_weights": lost, "max_length": encoder.max_length}
 
 
 def _topics_name(topics: str | os.PathLike) -> str:

@@ -8,7 +8,6 @@ quantisation and pruning, otherwise it is rebuilt.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -58,10 +57,13 @@ class FlowResult:
 
 def _manifest_matches(level_dir: Path, checkpoint_hash: str, quantizer: Quantizer, pruning: Pruning,
                       max_length: int) -> bool:
-    path = level_dir / "manifest.json"
-    if not path.is_file():
+    from esplade_eval.errors import InputError
+    from esplade_eval.sparse.manifest import read_manifest
+
+    try:
+        m = read_manifest(level_dir)
+    except InputError:  # absent, unreadable or of another format: rebuild
         return False
-    m = json.loads(path.read_text())
     return (m["encoder"]["checkpoint_hash"] == checkpoint_hash and m["encoder"]["max_length"] == max_length
             and m["pruning"]["name"] == pruning.name
             and (m["quantization"]["scale"], m["quantization"]["rounding"]) == (quantizer.scale, quantizer.rounding))
@@ -90,7 +92,8 @@ def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Se
     t0 = time.perf_counter()
     if stale:
         log.info("exporting %s", ", ".join(p.name for p in stale))
-        export_corpus(encoder, result.collection.corpus, vec_root, stale, quantizer, overwrite=True)
+        export_corpus(encoder, result.collection.corpus, vec_root, stale, quantizer, overwrite=True,
+                      topics=[result.collection.topics(split)])
         for p in stale:
             for stale_path in (idx_root / p.name, run_root / f"run.{split}.{p.name}.txt"):
                 if stale_path.is_dir():
