@@ -87,3 +87,20 @@ def test_output_vocab_size_mismatch_is_a_clear_error(tmp_path, splade_tiny):
     (ckpt / "output_vocab.txt").write_text("one\ntwo\n")
     with pytest.raises(EspladeError, match="output vocabulary has 2 entries but the MLM head predicts 30522"):
         SpladeEncoder.from_checkpoint(ckpt)
+
+
+def test_checkpoint_hash_covers_the_model_not_its_training_logs(tmp_path):
+    import json
+    import shutil
+
+    from esplade_eval.model.checkpoint import checkpoint_hash, resolve_checkpoint
+
+    ckpt = tmp_path / "ckpt"
+    shutil.copytree(resolve_checkpoint("splade-tiny"), ckpt)
+    before = checkpoint_hash(ckpt)
+    (ckpt / "training_state.json").write_text(json.dumps({"wall_time_s": 12.3}))
+    (ckpt / "study_key.txt").write_text("abc\n")
+    assert checkpoint_hash(ckpt) == before
+    config = json.loads((ckpt / "config.json").read_text())
+    (ckpt / "config.json").write_text(json.dumps({**config, "hidden_dropout_prob": 0.2}))
+    assert checkpoint_hash(ckpt) != before

@@ -129,8 +129,32 @@ def test_search_refuses_a_max_length_mismatch(flow, tmp_path):
     level = flow.levels["full"]
     proc = _cli("search", "--index", level.index, "--topics", flow.topics, "--checkpoint", "splade-tiny",
                 "--max-length", "16", "--output", tmp_path / "x.txt")
-    assert proc.returncode == 2 and "--max-length 16 differs from the index's 256" in proc.stderr
+    assert proc.returncode == 2 and "max length 16 differs from the index's 256" in proc.stderr
     assert not (tmp_path / "x.txt").exists()
+
+
+def test_pre_encoded_queries_of_another_max_length_are_refused(flow, tmp_path, splade_tiny):
+    """The same check guards pre-encoded queries: a level exported with another max length."""
+    from esplade_eval.model.encoder import SpladeEncoder
+    from esplade_eval.model.export import export_corpus
+
+    short = SpladeEncoder(splade_tiny.model, splade_tiny.tokenizer, splade_tiny.terms,
+                          type(splade_tiny.info)(**{**splade_tiny.info.to_dict(), "max_length": 8}))
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "contents": "semantic web"}\n')
+    level = export_corpus(short, corpus, tmp_path / "out", topics=[flow.topics])["full"]
+    proc = _cli("search", "--index", flow.levels["full"].index, "--queries", level / "queries.test.jsonl",
+                "--output", tmp_path / "r.txt")
+    assert proc.returncode == 2 and "max length 8 differs from the index's 256" in proc.stderr
+    assert not (tmp_path / "r.txt").exists()
+
+
+def test_hits_must_be_positive(flow, tmp_path):
+    proc = _cli("search", "--index", flow.levels["full"].index, "--queries", flow.levels["full"].queries,
+                "--hits", "0", "--output", tmp_path / "r.txt")
+    assert proc.returncode == 2 and "--hits: expected a positive integer, got 0" in proc.stderr
+    with ImpactSearcher(flow.levels["full"].index) as s, pytest.raises(ValueError, match="k must be"):
+        s.search({"web": 1}, k=0)
 
 
 def test_bad_collection_fails_before_lucene_and_leaves_no_index(tmp_path):

@@ -12,7 +12,7 @@ def define_encoder_args(parser: argparse.ArgumentParser, required: bool = True) 
                    help="Hugging Face masked-LM folder (SPLADE or ESPLADE) or a name: splade-tiny")
     g.add_argument("--max-length", type=int, default=256, help="tokens per text, truncating longer ones (recorded)")
     g.add_argument("--batch-size", type=int, default=128, help="texts per forward pass")
-    g.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="torch CPU threads / Lucene threads")
+    g.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1, help="torch CPU threads / Lucene threads")
     g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                    help="inference precision (bfloat16: faster on recent CPUs/GPUs, not bit-identical)")
@@ -38,3 +38,14 @@ def load_encoder(args):
 
     return SpladeEncoder.from_checkpoint(args.checkpoint, max_length=args.max_length, device=args.device,
                                          threads=args.threads, batch_size=args.batch_size, dtype=args.dtype)
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1 (hits, repeats, threads ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
+    return value

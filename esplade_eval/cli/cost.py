@@ -7,13 +7,16 @@ Examples::
     esplade-eval cost-table --flow artifacts/demo --split test --plots artifacts/demo/plots
 """
 
+from esplade_eval.cli._args import positive_int
+
 
 def _define_timing_args(p):
     g = p.add_argument_group("latency")
-    g.add_argument("--hits", type=int, default=1000, help="top-k of each timed search")
-    g.add_argument("--repeats", type=int, default=5, help="timed passes over the query set")
+    g.add_argument("--hits", type=positive_int, default=1000, help="top-k of each timed search")
+    g.add_argument("--repeats", type=positive_int, default=5, help="timed passes over the query set")
     g.add_argument("--warmup", type=int, default=2, help="untimed passes first (JIT, caches)")
     g.add_argument("--no-latency", action="store_true", help="skip timing (postings and FLOPS only)")
+
 
 
 def register(sub):

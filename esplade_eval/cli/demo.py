@@ -2,7 +2,7 @@
 
 import os
 
-from esplade_eval.cli._args import pruning_type
+from esplade_eval.cli._args import positive_int, pruning_type
 
 
 def register(sub):
@@ -14,7 +14,7 @@ def register(sub):
     p.add_argument("--levels", nargs="+", type=pruning_type, default=None,
                    help="pruning levels (default: full d32-q16 d16-q8 d8-q4)")
     p.add_argument("--split", default="test", choices=["train", "dev", "test"])
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1)
     p.add_argument("--measures", nargs="+", default=["nDCG@10", "R@100", "R@1000", "RR@10"])
     p.set_defaults(func=run)
 

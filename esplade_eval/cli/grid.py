@@ -2,7 +2,7 @@
 
 import os
 
-from esplade_eval.cli._args import pruning_type
+from esplade_eval.cli._args import positive_int, pruning_type
 
 
 def register(sub):
@@ -19,8 +19,8 @@ def register(sub):
     p.add_argument("--split", default="test", choices=["train", "dev", "test"])
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--measures", nargs="+", default=["nDCG@10", "R@100"])
-    p.add_argument("--repeats", type=int, default=3, help="timed passes for latency")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    p.add_argument("--repeats", type=positive_int, default=3, help="timed passes for latency")
+    p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1)
     p.set_defaults(func=run)
 
 

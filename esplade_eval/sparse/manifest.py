@@ -57,9 +57,34 @@ def read_manifest(folder: str | os.PathLike) -> dict:
 
 def encoding_signature(manifest: dict) -> dict:
     """The settings that must agree between documents and queries for scores to be valid."""
-    enc = manifest["encoder"]
-    return {
-        "checkpoint_hash": enc["checkpoint_hash"],
-        "vocab_size": enc["vocab_size"],
-        "quantization": {k: manifest["quantization"][k] for k in ("scale", "rounding")},
-    }
+    enc, q = manifest["encoder"], manifest["quantization"]
+    return {"checkpoint": enc["checkpoint_hash"], "max length": enc["max_length"], "vocabulary size": enc["vocab_size"],
+            "quantisation": f"{q['rounding']} x{q['scale']:g}"}
+
+
+def check_compatible(index_manifest: dict | None, query_manifest: dict | None, where: str) -> None:
+    """Refuse queries encoded with another checkpoint, max length or quantisation than the index.
+
+    A missing manifest on either side (a collection not written by ``export``) is not checked.
+    """
+    if not index_manifest or not query_manifest:
+        return
+    from esplade_eval.errors import EspladeError
+
+    a, b = encoding_signature(index_manifest), encoding_signature(query_manifest)
+    problems = [f"{key} {b[key]} differs from the index's {a[key]}" for key in a if a[key] != b[key]]
+    if problems:
+        raise EspladeError(f"{where}: queries and index were encoded differently: " + "; ".join(problems)
+                           + " (pass --allow-mismatch to search anyway)")
+
+
+def pruning_of(manifest: dict):
+    from esplade_eval.sparse.prune import Pruning
+
+    return Pruning(**{k: manifest["pruning"][k] for k in ("doc_top_k", "query_top_k", "min_weight")})
+
+
+def quantizer_of(manifest: dict):
+    from esplade_eval.sparse.quantize import Quantizer
+
+    return Quantizer(manifest["quantization"]["scale"], manifest["quantization"]["rounding"])
