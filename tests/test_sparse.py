@@ -86,3 +86,13 @@ def test_empty_collection_folder_is_an_error(tmp_path):
     (tmp_path / "empty").mkdir()
     with pytest.raises(InputError, match="no collection files"):
         validate_collection(tmp_path / "empty")
+
+
+def test_duplicate_query_id_names_its_real_line(tmp_path):
+    from esplade_eval.lucene.search import read_query_vectors
+
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id":"q1","contents":"a","vector":{"x":1}}\n\n{"id":"q1","contents":"b","vector":{"y":2}}\n')
+    with pytest.raises(InputError, match="duplicate query id 'q1'") as err:
+        read_query_vectors(path)
+    assert err.value.line == 3  # the blank line counts

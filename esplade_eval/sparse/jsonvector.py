@@ -140,12 +140,14 @@ def parse_vector_line(path, lineno: int, line: str) -> tuple[str, str, dict[str,
     return docid, contents if isinstance(contents, str) else str(contents), {t: int(w) for t, w in vector.items()}
 
 
-def read_vectors(path: str | os.PathLike) -> Iterator[tuple[str, str, dict[str, int]]]:
-    """Stream checked ``(id, contents, vector)`` from one JSONL file (queries or a shard)."""
+def read_vectors(path: str | os.PathLike, with_lines: bool = False) -> Iterator:
+    """Stream checked ``(id, contents, vector)`` from one JSONL file (queries or a shard);
+    with ``with_lines``, ``(line number, (id, contents, vector))`` for messages."""
     with open_text(path) as fh:
         for lineno, line in enumerate(fh, 1):
             if line.strip():
-                yield parse_vector_line(path, lineno, line)
+                item = parse_vector_line(path, lineno, line)
+                yield (lineno, item) if with_lines else item
 
 
 def read_collection(folder: str | os.PathLike, check_duplicates: bool = True) -> Iterator[tuple[str, str, dict[str, int]]]:
