@@ -122,26 +122,11 @@ def measure_level(spec: LevelSpec, hits: int = 1000, repeats: int = 3, warmup: i
 def effectiveness(qrels: str | os.PathLike, run: str | os.PathLike, measures: Sequence[str] = DEFAULT_MEASURES,
                   topics: str | os.PathLike | None = None) -> dict[str, float]:
     """Mean of each measure over the qrels' queries (restricted to ``topics`` when given);
-    a query the run lacks scores 0."""
-    import ir_measures
+    a query the run lacks scores 0: the evaluation harness's policy, through its evaluator."""
+    from esplade_eval.evaluate import Evaluator
 
-    from esplade_eval.data.trec import read_qrels, read_run, read_topics
-
-    try:
-        parsed = [ir_measures.parse_measure(m) if isinstance(m, str) else m for m in measures]
-    except (ValueError, NameError, SyntaxError) as exc:
-        raise EspladeError(f"unknown measure in {list(measures)}: {exc}") from None
-    qrels_map = read_qrels(qrels)  # strict reader: names the file and line of a problem
-    qids = set(qrels_map)
-    if topics is not None:
-        qids &= set(read_topics(topics))
-    if not qids:
-        raise InputError(qrels, "no judged queries to evaluate")
-    run_map = {q: docs for q, docs in read_run(run).items() if q in qids}
-    sums = {str(m): 0.0 for m in parsed}
-    for r in ir_measures.iter_calc(parsed, {q: qrels_map[q] for q in qids}, run_map):
-        sums[str(r.measure)] += r.value
-    return {m: v / len(qids) for m, v in sums.items()}
+    row = Evaluator(qrels, list(measures), topics=topics).evaluate({"run": run}).aggregate().loc["run"]
+    return {m: float(v) for m, v in row.items()}
 
 
 def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = DEFAULT_MEASURES, topics=None,
