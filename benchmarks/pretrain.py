@@ -21,7 +21,6 @@ load, the ratio less so (variants alternate in rounds).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -49,6 +48,7 @@ def main(argv=None):
     import torch.nn.functional as F
     from transformers import BertConfig, BertForMaskedLM
 
+    from esplade_eval._io import write_json
     from esplade_eval.data.corpora import load_corpus
     from esplade_eval.model.esplade import EspladeForMaskedLM
     from esplade_eval.train import common
@@ -144,8 +144,7 @@ def main(argv=None):
     print(f"esplade vs hf-bert-mlm (named baseline): {out['ratio_vs_hf_bert_mlm']:.2f}x; "
           f"vs esplade-naive: {out['ratio_vs_esplade_naive']:.2f}x")
     if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(out, fh, indent=2)
+        write_json(args.json, out)
     return out
 
 

@@ -113,6 +113,16 @@ def test_head_vocab_mismatch_is_a_clear_error(checkpoint, tmp_path):
         load_init(FinetuneConfig(init=str(bad)))
 
 
+def test_finetune_init_wraps_the_checkpoint_in_the_shared_encoder(checkpoint):
+    from esplade_eval.model.encoder import SpladeEncoder
+    from esplade_eval.train.finetune import FinetuneConfig, load_init
+
+    path, _, _, vocab = checkpoint
+    enc, got, desc = load_init(FinetuneConfig(init=str(path), max_doc_length=48))
+    assert isinstance(enc, SpladeEncoder) and got == vocab and enc.terms == vocab
+    assert enc.info.vocab_source == "output_vocab.txt" and enc.max_length == 48 and desc.startswith("ESPLADE")
+
+
 def test_model_config_from_preset_and_json(tmp_path):
     cfg = common.model_config("tiny", 100, 30522)
     assert (cfg.num_hidden_layers, cfg.hidden_size, cfg.output_vocab_size) == (2, 128, 100)

@@ -32,17 +32,46 @@ def test_exact_search_ranks_by_score_then_docid():
     import numpy as np
 
     from esplade_eval.sparse.vectors import SparseBatch
-    from esplade_eval.train.evaluation import exact_search, per_query_scores
+    from esplade_eval.train.evaluation import Split, evaluate_encoder, exact_search
 
     docs = SparseBatch.from_dense(np.array([[2, 0, 1], [0, 3, 0], [2, 0, 1], [0, 0, 0]], dtype=np.int32))
     queries = SparseBatch.from_dense(np.array([[1, 0, 1], [0, 0, 0]], dtype=np.int32))
     run = exact_search(queries, docs, 3, ["q1", "q2"], ["dz", "dy", "dx", "dw"], k=10)
     assert list(run["q1"].items()) == [("dx", 3.0), ("dz", 3.0)]  # tie broken by docid; zero scores left out
     assert run["q2"] == {}
-    run = {"q1": {"dx": 3.0, "dz": 2.0}, "q2": {}}
-    scores = per_query_scores(run, {"q1": {"dx": 2, "dy": 1}, "q2": {"dy": 2}}, "nDCG@10")
+
+    class StubEncoder:  # fixed vectors per text: the run is q1 -> dx, dz (dy unretrieved); q2 -> nothing
+        terms = ["a", "b", "c"]
+        vectors = {"x": [3, 0, 0], "z": [0, 2, 0], "y": [0, 0, 1], "query one": [1, 1, 0], "query two": [0, 0, 0]}
+
+        def encode(self, texts):
+            return SparseBatch.from_dense(np.array([self.vectors[t] for t in texts], dtype=np.float32))
+
+    split = Split(["dx", "dy", "dz"], ["x", "y", "z"], {"q1": "query one", "q2": "query two"},
+                  {"q1": {"dx": 2, "dy": 1}, "q2": {"dy": 2}})
+    res = evaluate_encoder(StubEncoder(), split, measures=("nDCG@10", "RR@10"))
+    assert list(res["run"]["q1"]) == ["dx", "dz"] and res["run"]["q2"] == {}
+    scores = res["per_query"]["nDCG@10"]
     assert scores["q2"] == 0.0  # no hits: scored 0, not dropped
     assert 0.7 < scores["q1"] < 0.8  # the grade-1 document is not retrieved
+    # the same values as the evaluation harness, means over every query of the qrels
+    from esplade_eval.evaluate import evaluate
+
+    harness = evaluate(split.qrels, {"r": res["run"]}, ["nDCG@10", "RR@10"]).per_query("r")
+    for m in ("nDCG@10", "RR@10"):
+        assert res["per_query"][m] == harness[m].to_dict()
+        assert res["aggregate"][m] == pytest.approx(sum(res["per_query"][m].values()) / 2)
+    assert res["aggregate"]["RR@10"] == pytest.approx(0.5)
+
+
+def test_training_code_leaves_lucene_to_the_lucene_layer():
+    from pathlib import Path
+
+    import esplade_eval.train
+
+    for path in Path(esplade_eval.train.__file__).parent.glob("*.py"):
+        text = path.read_text(encoding="utf-8")
+        assert "pyserini" not in text and "jnius" not in text and "subprocess" not in text, path.name
 
 
 def test_pairs_come_from_the_train_split_only(collection):

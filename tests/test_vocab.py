@@ -40,6 +40,9 @@ def test_write_read_round_trip_and_rejections(tmp_path):
     write_vocab(tmp_path, vocab, {"corpora": ["inline"]})
     assert read_vocab(tmp_path) == vocab == ["web", "data", "linked", "of", "semantic"]
     assert (tmp_path / "output_vocab.txt").read_text(encoding="utf-8") == "".join(w + "\n" for w in vocab)
+    from esplade_eval.model.encoder import read_output_vocab
+
+    assert read_output_vocab(tmp_path / "output_vocab.txt") == vocab  # what the encoder reads
     with pytest.raises(EspladeError, match="duplicate"):
         write_vocab(tmp_path / "x", ["a", "a"])
     with pytest.raises(EspladeError, match="whitespace"):

@@ -3,18 +3,13 @@
 Impact search in Lucene is an exact dot product of integer impacts, so a brute-force
 ``Q @ D.T`` over the same quantised vectors gives the same ranking (ties aside) without an
 index; ranks are broken by ``(-score, docid)``. Only documents with a positive score enter
-the run; a query with none scores the measure's default (0) through
-:func:`per_query_scores`, so systems always compare on the full query set of the qrels.
-
->>> run = {"q1": {"d1": 3.0, "d2": 1.0}}
->>> per_query_scores(run, {"q1": {"d2": 2}, "q2": {"d1": 2}}, "nDCG@10")["q2"]
-0.0
+the run. Scoring is :func:`esplade_eval.evaluate.evaluate` (ir_measures over the qrels'
+queries, a query without hits scoring 0), so systems always compare on the full query set.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -72,18 +67,6 @@ def exact_search(queries: SparseBatch, docs: SparseBatch, n_terms: int, qids: Se
     return run
 
 
-def per_query_scores(run: dict, qrels: dict, measure: str = "nDCG@10") -> dict[str, float]:
-    """``{qid: value}`` for every query of the qrels (0 when the run has no document for it)."""
-    import ir_measures
-
-    m = ir_measures.parse_measure(measure)
-    values = {qid: 0.0 for qid in qrels}
-    for metric in ir_measures.iter_calc([m], qrels, {q: d for q, d in run.items() if d}):
-        if metric.query_id in values:
-            values[metric.query_id] = float(metric.value)
-    return values
-
-
 def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, k: int = 100,
                      measures: Sequence[str] = ("nDCG@10",), doc_vectors: SparseBatch | None = None) -> dict:
     """Encode, quantise and search ``split`` with ``encoder`` (a ``SpladeEncoder``).
@@ -91,6 +74,8 @@ def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, 
     Returns ``{"aggregate": {measure: mean}, "per_query": {measure: {qid: v}}, "run": ...,
     "stats": {...}}``; means are over every query of the qrels.
     """
+    from esplade_eval.evaluate import evaluate
+
     quantizer = quantizer or Quantizer()
     qids = list(split.topics)
     docs = doc_vectors if doc_vectors is not None else encoder.encode(split.doc_texts)
@@ -98,8 +83,11 @@ def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, 
     dq, dropped_d = quantizer.apply(docs)
     qq, dropped_q = quantizer.apply(queries)
     run = exact_search(qq, dq, len(encoder.terms), qids, split.doc_ids, k=k)
-    per_query = {m: per_query_scores(run, split.qrels, m) for m in measures}
-    aggregate = {m: float(np.mean(list(v.values()))) if v else 0.0 for m, v in per_query.items()}
+    # every query of the qrels is scored (0 without hits); means are over all of them
+    evaluation = evaluate(split.qrels, {"run": run}, measures)
+    values = evaluation.scores["run"]
+    per_query = {m: dict(zip(evaluation.queries, values[:, j].tolist())) for j, m in enumerate(measures)}
+    aggregate = {m: float(values[:, j].mean()) if len(evaluation.queries) else 0.0 for j, m in enumerate(measures)}
     stats = {"queries": len(qids), "documents": len(split.doc_ids),
              "avg_doc_terms": float(dq.lengths().mean()) if len(dq) else 0.0,
              "avg_query_terms": float(qq.lengths().mean()) if len(qq) else 0.0,
@@ -107,25 +95,17 @@ def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, 
     return {"aggregate": aggregate, "per_query": per_query, "run": run, "stats": stats}
 
 
-def in_memory_encoder(model, tokenizer, output_vocab: list[str] | None, max_length: int, device: str,
+def in_memory_encoder(model, tokenizer, output_vocab: Sequence[str], max_length: int, device: str,
                       batch_size: int = 256, name: str = "<in-memory>"):
-    """A ``SpladeEncoder`` around a model being trained (no checkpoint on disk)."""
+    """A ``SpladeEncoder`` around a model being trained (no checkpoint on disk).
+
+    ``output_vocab`` names the head's output dimensions (an ESPLADE vocabulary); a model
+    loaded from a checkpoint is wrapped by ``SpladeEncoder.from_checkpoint`` instead.
+    """
+    from esplade_eval.model.checkpoint import OUTPUT_VOCAB
     from esplade_eval.model.encoder import EncoderInfo, SpladeEncoder, export_terms
 
-    if output_vocab is None:
-        inv = {i: t for t, i in tokenizer.get_vocab().items()}
-        n = model.get_output_embeddings().weight.shape[0]
-        output_vocab = [inv.get(i, f"[id{i}]") for i in range(n)]
-        source = "tokenizer"
-    else:
-        source = "output_vocab.txt"
     info = EncoderInfo(checkpoint=name, checkpoint_hash="", model_type=model.config.model_type,
-                       tokenizer=type(tokenizer).__name__, vocab_source=source, vocab_size=len(output_vocab),
+                       tokenizer=type(tokenizer).__name__, vocab_source=OUTPUT_VOCAB, vocab_size=len(output_vocab),
                        max_length=max_length)
     return SpladeEncoder(model, tokenizer, export_terms(output_vocab), info, device=device, batch_size=batch_size)
-
-
-def write_run_file(path: str | Path, run: dict, tag: str) -> None:
-    from esplade_eval.data.trec import write_run
-
-    write_run(path, run, tag=tag)

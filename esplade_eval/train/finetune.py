@@ -3,7 +3,7 @@
 Training pairs are ``(query, relevant title)``: by default every grade-2 (direct tag)
 pair of the Semanlink **train** split, or a user TSV ``query<TAB>document`` per line.
 A batch of ``B`` pairs scores every query against every document of the batch (in-batch
-negatives) plus ``hard_negatives`` BM25 negatives per pair (Pyserini over the corpus,
+negatives) plus ``hard_negatives`` BM25 negatives per pair (Anserini over the corpus,
 see :mod:`esplade_eval.train.negatives`). A batch document that is relevant to another
 query of the batch is not used as that query's negative (its score is masked).
 
@@ -76,25 +76,18 @@ class FinetuneConfig:
     progress: bool = True
 
 
-def head_of(model):
-    """``(encoder, head)`` of a masked-LM model: ESPLADE's ``mlm_head`` or BERT's ``cls``."""
-    head = getattr(model, "mlm_head", None)
-    if head is None:
-        head = getattr(model, "cls", None) or getattr(model, "lm_head", None)
-    base = getattr(model, "base_model", None)
-    if head is None or base is None or base is model:
-        raise EspladeError(f"{type(model).__name__}: cannot find the encoder and MLM head")
-    return base, head
+def load_init(cfg: FinetuneConfig, device: str = "cpu"):
+    """``(encoder, output_vocab or None, description)`` for ``cfg.init``.
 
-
-def load_init(cfg: FinetuneConfig):
-    """``(model, tokenizer, output_vocab or None, description)`` for ``cfg.init``."""
-    from transformers import AutoModelForMaskedLM, AutoTokenizer
-
-    import esplade_eval.model.esplade  # noqa: F401  (registers model_type "esplade")
+    ``encoder`` is a ``SpladeEncoder`` (queries and documents cut at ``max_doc_length``)
+    around the model to train, on ``device``; ``output_vocab`` is the ESPLADE vocabulary
+    to save with the model, None for a WordPiece (SPLADE) head.
+    """
     from esplade_eval.model.checkpoint import OUTPUT_VOCAB, resolve_checkpoint
+    from esplade_eval.model.encoder import SpladeEncoder
     from esplade_eval.model.esplade import EspladeForMaskedLM
     from esplade_eval.train import common
+    from esplade_eval.train.evaluation import in_memory_encoder
     from esplade_eval.train.vocab import read_vocab
 
     if cfg.init == "random":
@@ -103,18 +96,14 @@ def load_init(cfg: FinetuneConfig):
         tokenizer = common.load_input_tokenizer()
         vocab = read_vocab(cfg.vocab)
         common.seed_everything(cfg.seed)
-        model = EspladeForMaskedLM(common.model_config(cfg.preset, len(vocab), len(tokenizer)))
-        return model, tokenizer, vocab, f"random ESPLADE ({cfg.preset}, vocab {len(vocab)} from {cfg.vocab})"
-    path = resolve_checkpoint(cfg.init)
-    tokenizer = AutoTokenizer.from_pretrained(path)
-    model = AutoModelForMaskedLM.from_pretrained(path)
-    out_dim = model.get_output_embeddings().weight.shape[0]
-    vocab = read_vocab(path / OUTPUT_VOCAB) if (path / OUTPUT_VOCAB).is_file() else None
-    if vocab is not None and len(vocab) != out_dim:
-        raise EspladeError(f"{path / OUTPUT_VOCAB}: output vocabulary has {len(vocab)} entries "
-                           f"but the MLM head predicts {out_dim}")
-    kind = "ESPLADE" if vocab is not None else "SPLADE (WordPiece output)"
-    return model, tokenizer, vocab, f"{kind} checkpoint {cfg.init}"
+        model = EspladeForMaskedLM(common.model_config(cfg.preset, len(vocab), len(tokenizer))).to(device)
+        encoder = in_memory_encoder(model, tokenizer, vocab, cfg.max_doc_length, device, name="random")
+        return encoder, vocab, f"random ESPLADE ({cfg.preset}, vocab {len(vocab)} from {cfg.vocab})"
+    # the encoder loads the checkpoint, its output vocabulary (or the tokenizer's) and checks the head size
+    encoder = SpladeEncoder.from_checkpoint(cfg.init, max_length=cfg.max_doc_length, device=device, batch_size=256)
+    if encoder.info.vocab_source == OUTPUT_VOCAB:
+        return encoder, read_vocab(resolve_checkpoint(cfg.init)), f"ESPLADE checkpoint {cfg.init}"
+    return encoder, None, f"SPLADE (WordPiece output) checkpoint {cfg.init}"
 
 
 def semanlink_pairs(collection, split: str = "train") -> tuple[list[tuple[str, str, str, str]], dict]:
@@ -161,9 +150,13 @@ def encode_train(model, tokenizer, texts, max_length: int, device: str, topk: in
     """Differentiable SPLADE vectors ``(len(texts), output vocab)``; head on real tokens only."""
     import torch
 
+    from esplade_eval.model.encoder import _find_head
     from esplade_eval.model.pooling import splade_segment_pool
 
-    base, head = head_of(model)
+    parts = _find_head(model)
+    if parts is None:
+        raise EspladeError(f"{type(model).__name__}: cannot find the encoder and MLM head")
+    base, head = parts
     ids, att = _tokenize(tokenizer, texts, max_length, device)
     hidden = base(input_ids=ids, attention_mask=att)[0]
     weights = splade_segment_pool(head(hidden[att.bool()]).float(), att.sum(1))
@@ -209,7 +202,7 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
 
     from esplade_eval.data.semanlink import ensure_semanlink
     from esplade_eval.train import common
-    from esplade_eval.train.evaluation import evaluate_encoder, in_memory_encoder, load_split
+    from esplade_eval.train.evaluation import evaluate_encoder, load_split
 
     if Path(out).exists() and not overwrite:
         raise FileExistsError(f"{out}: already exists (pass --overwrite to replace it)")
@@ -239,16 +232,16 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
         queries = {qid: q for qid, q, _, _ in pairs}
         negatives = bm25_negatives(collection, queries, qrels, depth=cfg.bm25_depth)
 
-    model, tokenizer, vocab, init_desc = load_init(cfg)
+    encoder, vocab, init_desc = load_init(cfg, device)
+    model, tokenizer = encoder.model, encoder.tokenizer
     common.seed_everything(cfg.seed)
     model.to(device).train()
     dev = load_split(collection, "dev") if cfg.validate else None
 
     def validate() -> dict:
         model.eval()
-        enc = in_memory_encoder(model, tokenizer, vocab, cfg.max_doc_length, device)
         # queries are encoded at the document length limit too (titles and tags are short)
-        res = evaluate_encoder(enc, dev)
+        res = evaluate_encoder(encoder, dev)
         model.train()
         return {"nDCG@10": res["aggregate"]["nDCG@10"], **res["stats"]}
 
@@ -344,7 +337,7 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
         "train_source": train_source,
         "train_pairs": len(pairs),
         "train_queries": len({p[0] for p in pairs}),
-        "output_vocab_size": len(vocab) if vocab is not None else model.get_output_embeddings().weight.shape[0],
+        "output_vocab_size": len(encoder.terms),
         "lr_schedule": common.schedule_record(cfg.lr, warm, total),
         "flops_schedule": {"lambda_q": cfg.lambda_q, "lambda_d": cfg.lambda_d, "warmup_steps": flops_warm,
                            "rule": "lambda * min(1, step / warmup_steps) ** 2"},

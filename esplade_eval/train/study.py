@@ -61,7 +61,10 @@ def _cached(folder: Path, key: str) -> bool:
 
 
 def _mark(folder: Path, key: str) -> None:
-    (folder / "study_key.txt").write_text(key + "\n")
+    from esplade_eval._io import atomic_file
+
+    with atomic_file(folder / "study_key.txt") as fh:
+        fh.write(key + "\n")
 
 
 def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str | os.PathLike,

@@ -26,8 +26,8 @@ from typing import Iterable
 from esplade_eval._io import atomic_file
 from esplade_eval.data.corpora import words
 from esplade_eval.errors import EspladeError
+from esplade_eval.model.checkpoint import OUTPUT_VOCAB
 
-OUTPUT_VOCAB = "output_vocab.txt"
 VOCAB_META = "output_vocab.json"
 
 
@@ -70,11 +70,12 @@ def write_vocab(folder: str | os.PathLike, vocab: list[str], meta: dict | None =
 
 
 def read_vocab(path: str | os.PathLike) -> list[str]:
-    """Read a vocabulary file, or ``output_vocab.txt`` inside a folder."""
+    """Read a vocabulary file, or ``output_vocab.txt`` inside a folder (as the encoder reads it)."""
+    from esplade_eval.model.encoder import read_output_vocab
+
     path = Path(path)
     if path.is_dir():
         path = path / OUTPUT_VOCAB
     if not path.is_file():
         raise EspladeError(f"{path}: no output vocabulary file")
-    with open(path, encoding="utf-8") as fh:
-        return [line.rstrip("\n") for line in fh]
+    return read_output_vocab(path)
