@@ -89,7 +89,7 @@ def test_empty_collection_folder_is_an_error(tmp_path):
 
 
 def test_duplicate_query_id_names_its_real_line(tmp_path):
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     path = tmp_path / "q.jsonl"
     path.write_text('{"id":"q1","contents":"a","vector":{"x":1}}\n\n{"id":"q1","contents":"b","vector":{"y":2}}\n')

@@ -96,7 +96,7 @@ def strictness(level: str) -> tuple:
 
 def load_queries(path: str | os.PathLike) -> dict[str, dict[str, int]]:
     """``{qid: {term: impact}}`` from a pre-encoded query file; a clear error when it is missing."""
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     if not Path(path).is_file():
         raise InputError(path, "query file not found (pre-encoded queries: JSONL with id, contents, vector)")

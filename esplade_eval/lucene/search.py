@@ -14,24 +14,11 @@ import time
 from typing import Mapping
 
 from esplade_eval.data.trec import write_run
-from esplade_eval.errors import InputError
-from esplade_eval.sparse.jsonvector import read_vectors
+from esplade_eval.sparse.jsonvector import read_query_vectors  # noqa: F401  (part of this module's API)
 
 log = logging.getLogger(__name__)
 
 Hits = list[tuple[str, float]]
-
-
-def read_query_vectors(path: str | os.PathLike) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
-    """``({qid: {term: impact}}, {qid: text})`` from a pre-encoded query JSONL file."""
-    vectors: dict[str, dict[str, int]] = {}
-    texts: dict[str, str] = {}
-    for lineno, (qid, text, vec) in read_vectors(path, with_lines=True):
-        if qid in vectors:
-            raise InputError(path, f"duplicate query id {qid!r}", line=lineno)
-        vectors[qid] = {t: w for t, w in vec.items() if w > 0}
-        texts[qid] = text
-    return vectors, texts
 
 
 class ImpactSearcher:

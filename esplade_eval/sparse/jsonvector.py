@@ -179,6 +179,18 @@ def validate_collection(folder: str | os.PathLike) -> dict:
     return {"documents": documents, "empty_vectors": empty, "postings": postings}
 
 
+def read_query_vectors(path: str | os.PathLike) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+    """``({qid: {term: impact}}, {qid: text})`` from a pre-encoded query JSONL file."""
+    vectors: dict[str, dict[str, int]] = {}
+    texts: dict[str, str] = {}
+    for lineno, (qid, text, vec) in read_vectors(path, with_lines=True):
+        if qid in vectors:
+            raise InputError(path, f"duplicate query id {qid!r}", line=lineno)
+        vectors[qid] = {t: w for t, w in vec.items() if w > 0}
+        texts[qid] = text
+    return vectors, texts
+
+
 def write_query_file(path_fh: IO[str], ids: Iterable[str], texts: Iterable[str], batch: SparseBatch,
                      terms: Sequence[str]) -> None:
     """Pyserini's pre-encoded query format: the same line shape as documents."""

@@ -75,9 +75,10 @@ def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Se
              name: str | None = None) -> FlowResult:
     """Run (or resume) the flow into ``out``; see the module docstring."""
     from esplade_eval.lucene.index import build_index
-    from esplade_eval.lucene.search import read_query_vectors, search_to_run
+    from esplade_eval.lucene.search import search_to_run
     from esplade_eval.model.encoder import SpladeEncoder
     from esplade_eval.model.export import export_corpus, export_topics
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     out = Path(out)
     threads = threads or os.cpu_count() or 1
