@@ -65,11 +65,10 @@ def test_head_shape_and_not_tied(checkpoint):
 
 def test_round_trip_gives_identical_vectors(checkpoint, titles):
     from esplade_eval.model.encoder import SpladeEncoder
-    from esplade_eval.train.evaluation import in_memory_encoder
 
     path, model, tokenizer, vocab = checkpoint
     texts = titles[:64]
-    before = in_memory_encoder(model, tokenizer, vocab, 64, "cpu").encode(texts)
+    before = SpladeEncoder.from_model(model, tokenizer, vocab, max_length=64, device="cpu").encode(texts)
     enc = SpladeEncoder.from_checkpoint(path, max_length=64, device="cpu")
     after = enc.encode(texts)
     assert enc.info.model_type == "esplade" and enc.info.vocab_source == "output_vocab.txt"

@@ -32,7 +32,7 @@ def test_exact_search_ranks_by_score_then_docid():
     import numpy as np
 
     from esplade_eval.sparse.vectors import SparseBatch
-    from esplade_eval.train.evaluation import Split, evaluate_encoder, exact_search
+    from esplade_eval.train.validation import Split, evaluate_encoder, exact_search
 
     docs = SparseBatch.from_dense(np.array([[2, 0, 1], [0, 3, 0], [2, 0, 1], [0, 0, 0]], dtype=np.int32))
     queries = SparseBatch.from_dense(np.array([[1, 0, 1], [0, 0, 0]], dtype=np.int32))

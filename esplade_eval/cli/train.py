@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from esplade_eval.cli._args import positive_int
+from esplade_eval.errors import EspladeError
+
 
 def _device_args(p):
     p.add_argument("--seed", type=int, default=0, help="random seed (same seed + inputs = same checkpoint on CPU)")
@@ -9,6 +12,16 @@ def _device_args(p):
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
+
+
+def _eval_doc_args(p):
+    g = p.add_mutually_exclusive_group()
+    g.add_argument("--exclude-eval-docs", nargs="+", metavar="CORPUS", default=["semanlink"],
+                   help="evaluation documents to keep out of the training texts: a corpus .jsonl, a collection "
+                        "folder, a text file or a bundled corpus name; a text equal to one after normalisation "
+                        "is dropped and counted (default: semanlink, the bundled evaluation collection's titles)")
+    g.add_argument("--allow-eval-docs", action="store_true",
+                   help="keep evaluation documents in the training texts (recorded as allowed)")
 
 
 def register(sub):
@@ -23,6 +36,7 @@ def register(sub):
     p.add_argument("--min-count", type=int, default=1, help="drop words seen fewer times")
     p.add_argument("--include-heldout", action="store_true",
                    help="count held-out texts too (default: training parts only, as pretrain does)")
+    _eval_doc_args(p)
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run_vocab)
 
@@ -34,9 +48,12 @@ def register(sub):
     p.add_argument("--vocab-size", type=int, default=10000, help="size of the vocabulary built when --vocab is absent")
     p.add_argument("--preset", default="tiny", help="tiny | small | base, or a JSON file of BertConfig fields")
     p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
-    p.add_argument("--repeats", type=int, default=1, help="passes over the corpus in the training stream")
+    p.add_argument("--repeats", type=positive_int, default=1,
+                   help="times every training text is in the stream: the budget is repeats x epochs passes "
+                        "(not allowed with --steps)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int, default=None, help="optimizer steps (the stream cycles if needed)")
+    g.add_argument("--steps", type=int, default=None,
+                   help="a fixed number of optimizer steps instead of passes (the stream cycles if needed)")
     g.add_argument("--epochs", type=float, default=1.0, help="passes over the stream (default 1)")
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--max-length", type=int, default=64, help="WordPiece tokens per text")
@@ -45,6 +62,7 @@ def register(sub):
     p.add_argument("--eval-texts", type=int, default=1000, help="held-out texts per arm for MLM accuracy (0: none)")
     p.add_argument("--init-encoder", default=None,
                    help="initialise the WordPiece encoder from a BERT/SPLADE checkpoint (e.g. splade-tiny)")
+    _eval_doc_args(p)
     p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
     _device_args(p)
     p.set_defaults(func=run_pretrain)
@@ -88,31 +106,38 @@ def run_vocab(args):
     import json
 
     from esplade_eval.data.corpora import iter_texts, load_corpus
+    from esplade_eval.train.texts import eval_docs
     from esplade_eval.train.vocab import count_words, top_words, write_vocab
 
+    docs = eval_docs(args.exclude_eval_docs, args.allow_eval_docs)
     counts = None
     for name in args.corpus:
-        texts = iter_texts(name) if args.include_heldout else load_corpus(name).train
+        texts = docs.filter(name, iter_texts(name) if args.include_heldout else load_corpus(name).train)
         c = count_words(texts)
         counts = c if counts is None else counts + c
     vocab = top_words(counts, args.size, args.min_count)
     path = write_vocab(args.out, vocab, {"corpora": args.corpus, "min_count": args.min_count,
-                                         "include_heldout": args.include_heldout,
+                                         "include_heldout": args.include_heldout, "eval_docs": docs.record(),
                                          "distinct_words": len(counts), "tokens": sum(counts.values())})
     print(json.dumps({"size": len(vocab), "head": vocab[:10], "path": str(path)}, ensure_ascii=False))
     return 0
 
 
 def run_pretrain(args):
+    if args.steps is not None and args.repeats != 1:  # refused before anything is read or trained
+        raise EspladeError(f"--steps {args.steps} with --repeats {args.repeats}: a fixed step budget ignores "
+                           "repeats; give --epochs (the budget is then repeats x epochs passes) or drop --repeats")
     from esplade_eval.train.pretrain import PretrainConfig, pretrain
 
     cfg = PretrainConfig(corpora=args.corpus, vocab=args.vocab, vocab_size=args.vocab_size, preset=args.preset,
                          lr=args.lr, repeats=args.repeats, epochs=args.epochs, steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, mask_rate=args.mask_rate,
                          warmup=args.warmup, init_encoder=args.init_encoder, eval_texts=args.eval_texts,
-                         seed=args.seed, threads=args.threads, device=args.device, progress=args.progress)
+                         seed=args.seed, threads=args.threads, device=args.device, progress=args.progress,
+                         exclude_eval_docs=args.exclude_eval_docs, allow_eval_docs=args.allow_eval_docs)
     out = pretrain(cfg, args.out, overwrite=args.overwrite)
-    _print_summary(out / "training_state.json", ["steps", "tokens_seen", "tokens_per_s", "wall_time_s", "heldout_mlm"])
+    _print_summary(out / "training_state.json", ["steps", "tokens_seen", "passes_per_corpus", "repeats_done",
+                                                 "tokens_per_s", "wall_time_s", "heldout_mlm"])
     return 0
 
 

@@ -16,7 +16,7 @@ import logging
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -66,9 +66,15 @@ class EncoderInfo:
 class SpladeEncoder:
     """Encode texts into sparse float vectors over the output vocabulary.
 
-    >>> enc = SpladeEncoder.from_checkpoint("splade-tiny")      # doctest: +SKIP
-    >>> batch = enc.encode(["boiling point of water"])           # doctest: +SKIP
-    >>> sorted(batch.to_dicts(enc.terms)[0].items(), key=lambda kv: -kv[1])[:3]  # doctest: +SKIP
+    The same object serves inference (:meth:`encode`: sparse vectors, no gradients) and
+    training (:meth:`weights` / :meth:`text_weights`: differentiable dense weights), so a
+    model is scored during training exactly as it is exported after it.
+
+    >>> enc = SpladeEncoder.from_checkpoint("splade-tiny", device="cpu")
+    >>> batch = enc.encode(["boiling point of water"])
+    >>> top = sorted(batch.to_dicts(enc.terms)[0].items(), key=lambda kv: -kv[1])[:5]
+    >>> {"boiling", "water"} <= {term for term, _ in top}
+    True
     """
 
     def __init__(self, model, tokenizer, terms: list[str], info: EncoderInfo, device: str = "cpu",
@@ -80,7 +86,7 @@ class SpladeEncoder:
         self.device = device
         self.batch_size = batch_size
         self.dtype = dtype
-        self._head = _find_head(model)
+        self._head = find_head(model)
 
     @classmethod
     def from_checkpoint(cls, name_or_path: str | os.PathLike, max_length: int = 256, device: str | None = None,
@@ -106,38 +112,80 @@ class SpladeEncoder:
         except (OSError, ValueError, KeyError) as exc:
             raise EspladeError(f"{path}: cannot load as a masked-LM checkpoint: {exc}") from exc
         model.eval().to(device)
+        vocab_file = Path(path) / OUTPUT_VOCAB
+        vocab = read_output_vocab(vocab_file) if vocab_file.is_file() else None
+        return cls.from_model(model, tokenizer, vocab, max_length=max_length, device=device, batch_size=batch_size,
+                              dtype=dtype, name=str(name_or_path), checkpoint_hash=checkpoint_hash(path),
+                              where=vocab_file if vocab is not None else path)
+
+    @classmethod
+    def from_model(cls, model, tokenizer, vocab: Sequence[str] | None = None, max_length: int = 256,
+                   device: str = "cpu", batch_size: int = 128, dtype: str = "float32", name: str = "<in-memory>",
+                   checkpoint_hash: str = "", where: str | os.PathLike | None = None) -> "SpladeEncoder":
+        """An encoder around a model in memory, e.g. one being trained (nothing read from disk).
+
+        ``vocab`` names the head's output dimensions (an ESPLADE output vocabulary); None
+        means the tokenizer's vocabulary (a plain SPLADE head). A size that differs from the
+        head's output is an error naming ``where`` (default: ``name``). The model is used
+        where it is: ``device`` is where inputs are sent.
+        """
         out_dim = model.get_output_embeddings().weight.shape[0] if model.get_output_embeddings() is not None \
             else model.config.vocab_size
-        vocab_file = Path(path) / OUTPUT_VOCAB
-        if vocab_file.is_file():
-            vocab = read_output_vocab(vocab_file)
-            source = OUTPUT_VOCAB
-        else:
+        if vocab is None:
             inv = {i: t for t, i in tokenizer.get_vocab().items()}
-            vocab = [inv.get(i, f"[id{i}]") for i in range(out_dim)]
-            source = "tokenizer"
+            vocab, source = [inv.get(i, f"[id{i}]") for i in range(out_dim)], "tokenizer"
+        else:
+            vocab, source = list(vocab), OUTPUT_VOCAB
         if len(vocab) != out_dim:
-            raise EspladeError(
-                f"{vocab_file if source == OUTPUT_VOCAB else path}: output vocabulary has {len(vocab)} entries "
-                f"but the MLM head predicts {out_dim}"
-            )
-        info = EncoderInfo(
-            checkpoint=str(name_or_path), checkpoint_hash=checkpoint_hash(path), model_type=model.config.model_type,
-            tokenizer=type(tokenizer).__name__, vocab_source=source, vocab_size=len(vocab), max_length=max_length,
-        )
+            raise EspladeError(f"{where or name}: output vocabulary has {len(vocab)} entries "
+                               f"but the MLM head predicts {out_dim}")
+        info = EncoderInfo(checkpoint=name, checkpoint_hash=checkpoint_hash, model_type=model.config.model_type,
+                           tokenizer=type(tokenizer).__name__, vocab_source=source, vocab_size=len(vocab),
+                           max_length=max_length)
         return cls(model, tokenizer, export_terms(vocab), info, device=device, batch_size=batch_size, dtype=dtype)
 
     @property
     def max_length(self) -> int:
         return self.info.max_length
 
-    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
-        enc = self.tokenizer(list(texts), max_length=self.max_length, truncation=True, add_special_tokens=True,
-                             return_attention_mask=False, return_token_type_ids=False)
+    def tokenize(self, texts: Sequence[str], max_length: int | None = None) -> list[list[int]]:
+        """WordPiece ids with special tokens, cut at ``max_length`` (default: the encoder's)."""
+        enc = self.tokenizer(list(texts), max_length=max_length or self.max_length, truncation=True,
+                             add_special_tokens=True, return_attention_mask=False, return_token_type_ids=False)
         return enc["input_ids"]
 
-    def encode(self, texts: Sequence[str]) -> SparseBatch:
-        """Encode texts (any order, any lengths) into one batch, rows in input order."""
+    def pad(self, batch_ids: Sequence[Sequence[int]]):
+        """``(input_ids, attention_mask)`` tensors on the encoder's device, right-padded."""
+        import torch
+
+        width = max(len(x) for x in batch_ids)
+        pad = self.tokenizer.pad_token_id or 0
+        input_ids = torch.full((len(batch_ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
+        for r, x in enumerate(batch_ids):
+            input_ids[r, :len(x)] = torch.tensor(x, dtype=torch.long)
+            mask[r, :len(x)] = 1
+        return input_ids.to(self.device), mask.to(self.device)
+
+    def weights(self, input_ids, attention_mask):
+        """Differentiable SPLADE weights ``(batch, terms)`` in float32.
+
+        Runs in the caller's grad mode and autocast (training backpropagates through it);
+        the MLM head runs on the real tokens only, and logits are cast to float32 before
+        pooling, so a bf16 forward still pools and activates in full precision.
+        """
+        return self._pooled(input_ids, attention_mask, upcast=True)
+
+    def text_weights(self, texts: Sequence[str], max_length: int | None = None):
+        """:meth:`weights` of ``texts`` (tokenised, cut at ``max_length``, padded)."""
+        return self.weights(*self.pad(self.tokenize(texts, max_length)))
+
+    def encode(self, texts: Sequence[str], progress: Callable[[int], object] | None = None) -> SparseBatch:
+        """Encode texts (any order, any lengths) into one batch, rows in input order.
+
+        ``progress``, when given, is called with the number of texts of each encoded batch
+        (e.g. a progress bar's ``update``).
+        """
         if not len(texts):
             return SparseBatch.concat([])
         ids = self.tokenize(texts)
@@ -147,6 +195,8 @@ class SpladeEncoder:
             chunk = order[s:s + self.batch_size]
             parts.append(self._encode_ids([ids[i] for i in chunk]))
             positions.extend(chunk)
+            if progress is not None:
+                progress(len(chunk))
         sorted_batch = SparseBatch.concat(parts)
         inverse = np.empty(len(positions), dtype=np.int64)
         inverse[np.asarray(positions)] = np.arange(len(positions))
@@ -155,17 +205,9 @@ class SpladeEncoder:
     def _encode_ids(self, batch_ids: list[list[int]]) -> SparseBatch:
         import torch
 
-        lengths = [len(x) for x in batch_ids]
-        width = max(lengths)
-        pad = self.tokenizer.pad_token_id or 0
-        input_ids = torch.full((len(batch_ids), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(batch_ids), width), dtype=torch.long)
-        for r, x in enumerate(batch_ids):
-            input_ids[r, :len(x)] = torch.tensor(x, dtype=torch.long)
-            mask[r, :len(x)] = 1
-        input_ids, mask = input_ids.to(self.device), mask.to(self.device)
+        input_ids, mask = self.pad(batch_ids)
         with torch.inference_mode(), _autocast(self.device, self.dtype):
-            weights = self._pooled(input_ids, mask, torch.tensor(lengths, device=self.device))
+            weights = self._pooled(input_ids, mask)
         weights = weights.float().cpu()
         rows, cols = torch.nonzero(weights, as_tuple=True)
         counts = torch.bincount(rows, minlength=len(batch_ids)).numpy()
@@ -173,16 +215,16 @@ class SpladeEncoder:
         np.cumsum(counts, out=indptr[1:])
         return SparseBatch(indptr, cols.numpy().astype(np.int32), weights[rows, cols].numpy().astype(np.float32))
 
-    def _pooled(self, input_ids, mask, lengths):
+    def _pooled(self, input_ids, mask, upcast: bool = False):
         from esplade_eval.model.pooling import splade_max_pool, splade_segment_pool
 
         if self._head is None:  # generic path: full logits, masked max
             logits = self.model(input_ids=input_ids, attention_mask=mask).logits
-            return splade_max_pool(logits, mask)
+            return splade_max_pool(logits.float() if upcast else logits, mask)
         base, head = self._head
         hidden = base(input_ids=input_ids, attention_mask=mask)[0]
-        packed = hidden[mask.bool()]  # (real tokens, hidden): rows in text order
-        return splade_segment_pool(head(packed), lengths)
+        logits = head(hidden[mask.bool()])  # (real tokens, terms): rows in text order
+        return splade_segment_pool(logits.float() if upcast else logits, mask.sum(1))
 
 
 def _take_rows(batch: SparseBatch, rows: np.ndarray) -> SparseBatch:
@@ -195,8 +237,12 @@ def _take_rows(batch: SparseBatch, rows: np.ndarray) -> SparseBatch:
     return SparseBatch(indptr, batch.indices[gather], batch.data[gather])
 
 
-def _find_head(model):
-    """(base encoder, MLM head) for packed evaluation, or None for the generic path."""
+def find_head(model):
+    """``(base encoder, MLM head)`` of a masked-LM, or None when it does not expose them.
+
+    With both parts the head runs on the real tokens only (packed, no padding rows);
+    without them the encoder pools the model's full logits (the generic path).
+    """
     head = getattr(model, "mlm_head", None)  # ESPLADE models expose their head explicitly
     if head is None:
         head = getattr(model, "cls", None) or getattr(model, "lm_head", None)

@@ -1,4 +1,7 @@
-"""Shared training plumbing: presets, seeding, devices, LR schedule, checkpoint writing."""
+"""Shared training plumbing: presets, seeding, devices, run set-up and records, checkpoint writing.
+
+The optimisation itself (optimizer, schedule, step, autocast) is :mod:`esplade_eval.train.loop`.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +9,6 @@ import json
 import os
 import random
 import time
-from contextlib import nullcontext
 from pathlib import Path
 
 import numpy as np
@@ -67,15 +69,6 @@ def pick_device(device: str | None = None) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
-def autocast(device: str, bf16: bool | None = None):
-    """bf16 autocast on CUDA devices that support it (CPU stays fp32: exact reproducibility)."""
-    import torch
-
-    if device.startswith("cuda") and (bf16 is None or bf16) and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return nullcontext()
-
-
 def set_threads(threads: int | None) -> None:
     import torch
 
@@ -83,38 +76,45 @@ def set_threads(threads: int | None) -> None:
         torch.set_num_threads(threads)
 
 
-def linear_schedule(optimizer, warmup_steps: int, total_steps: int):
-    """Linear warm-up from 0 to the peak LR, then linear decay to 0 at ``total_steps``."""
-    import torch
-
-    def factor(step: int) -> float:
-        if warmup_steps and step < warmup_steps:
-            return (step + 1) / warmup_steps
-        return max(0.0, (total_steps - step) / max(1, total_steps - warmup_steps))
-
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def schedule_record(lr: float, warmup_steps: int, total_steps: int) -> dict:
-    return {"type": "linear warmup + linear decay to 0", "peak_lr": lr, "warmup_steps": warmup_steps,
-            "total_steps": total_steps}
-
-
 def save_checkpoint(out: str | os.PathLike, model, tokenizer, output_vocab: list[str] | None,
-                    records: dict[str, dict], overwrite: bool = False) -> Path:
-    """Write model, tokenizer, ``output_vocab.txt`` and JSON records into ``out`` atomically."""
+                    records: dict[str, dict], overwrite: bool = False, vocab_meta: dict | None = None) -> Path:
+    """Write model, tokenizer, ``output_vocab.txt`` (its provenance ``vocab_meta`` in
+    ``output_vocab.json``) and JSON records into ``out`` atomically."""
     from esplade_eval._io import atomic_dir
     from esplade_eval.train.vocab import write_vocab
 
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    if backend is not None:  # the last call's truncation/padding is call state, not part of the checkpoint
+        backend.no_truncation()
+        backend.no_padding()
     with atomic_dir(out, overwrite=overwrite) as tmp:
         model.save_pretrained(tmp)
         tokenizer.save_pretrained(tmp)
         if output_vocab is not None:
-            write_vocab(tmp, output_vocab)
+            write_vocab(tmp, output_vocab, vocab_meta)
         for name, data in records.items():
             (tmp / name).write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n",
                                     encoding="utf-8")
     return Path(out)
+
+
+def start_run(out: str | os.PathLike, overwrite: bool, threads: int | None, device: str | None) -> str:
+    """Refuse an existing ``out`` (unless ``overwrite``), quiet transformers, set threads; the device."""
+    if Path(out).exists() and not overwrite:
+        raise FileExistsError(f"{out}: already exists (pass --overwrite to replace it)")
+    quiet_transformers()
+    set_threads(threads)
+    return pick_device(device)
+
+
+def environment(seed: int, device: str) -> dict:
+    """What a training record needs to say about where it ran."""
+    import platform
+
+    import torch
+
+    return {"seed": seed, "device": device, "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "platform": platform.platform()}
 
 
 class Timer:

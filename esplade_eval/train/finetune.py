@@ -18,9 +18,15 @@ Vectors are SPLADE max-pooled ``log(1 + ReLU(logits))``; ``train_topk_q`` /
 
 Validation: every ``eval_every`` steps and at the end, nDCG@10 on the Semanlink **dev**
 split with the shared ``SpladeEncoder``, ``Quantizer`` (rint x100) and an exact sparse
-dot product (:mod:`esplade_eval.train.evaluation`); the best validated weights are saved.
+dot product (:mod:`esplade_eval.train.validation`); the best validated weights are saved.
 Step 0 (the initial model) is validated and recorded unless ``validate_init`` is off;
-it is never a candidate.
+it is never a candidate. With ``progress`` on, a bar shows the dev documents and queries
+being encoded.
+
+Training vectors come from the same encoder that validates and exports
+(:meth:`esplade_eval.model.encoder.SpladeEncoder.text_weights`), and the optimisation
+(AdamW, warm-up and decay, autocast, clipping, records) is the loop shared with
+pre-training (:mod:`esplade_eval.train.loop`).
 
 Initialisation (``init``): an ESPLADE checkpoint (its ``output_vocab.txt`` is kept), a
 plain SPLADE / BERT masked-LM checkpoint such as ``splade-tiny`` (the output vocabulary
@@ -32,13 +38,13 @@ from __future__ import annotations
 
 import logging
 import os
-import platform
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from esplade_eval.errors import EspladeError, InputError
+from esplade_eval.train.loop import BestWeights, LoopConfig, TrainingLoop
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +93,6 @@ def load_init(cfg: FinetuneConfig, device: str = "cpu"):
     from esplade_eval.model.encoder import SpladeEncoder
     from esplade_eval.model.esplade import EspladeForMaskedLM
     from esplade_eval.train import common
-    from esplade_eval.train.evaluation import in_memory_encoder
     from esplade_eval.train.vocab import read_vocab
 
     if cfg.init == "random":
@@ -97,7 +102,8 @@ def load_init(cfg: FinetuneConfig, device: str = "cpu"):
         vocab = read_vocab(cfg.vocab)
         common.seed_everything(cfg.seed)
         model = EspladeForMaskedLM(common.model_config(cfg.preset, len(vocab), len(tokenizer))).to(device)
-        encoder = in_memory_encoder(model, tokenizer, vocab, cfg.max_doc_length, device, name="random")
+        encoder = SpladeEncoder.from_model(model, tokenizer, vocab, max_length=cfg.max_doc_length, device=device,
+                                           batch_size=256, name="random")
         return encoder, vocab, f"random ESPLADE ({cfg.preset}, vocab {len(vocab)} from {cfg.vocab})"
     # the encoder loads the checkpoint, its output vocabulary (or the tokenizer's) and checks the head size
     encoder = SpladeEncoder.from_checkpoint(cfg.init, max_length=cfg.max_doc_length, device=device, batch_size=256)
@@ -140,26 +146,11 @@ def tsv_pairs(path: str | os.PathLike) -> tuple[list[tuple[str, str, str, str]],
     return pairs, qrels
 
 
-def _tokenize(tokenizer, texts, max_length, device):
-    enc = tokenizer(list(texts), max_length=max_length, truncation=True, padding=True, return_tensors="pt",
-                    return_token_type_ids=False)
-    return enc["input_ids"].to(device), enc["attention_mask"].to(device)
-
-
-def encode_train(model, tokenizer, texts, max_length: int, device: str, topk: int | None = None):
-    """Differentiable SPLADE vectors ``(len(texts), output vocab)``; head on real tokens only."""
+def encode_train(encoder, texts, max_length: int, topk: int | None = None):
+    """Differentiable SPLADE vectors ``(len(texts), terms)``, optionally only the top-``k`` weights kept."""
     import torch
 
-    from esplade_eval.model.encoder import _find_head
-    from esplade_eval.model.pooling import splade_segment_pool
-
-    parts = _find_head(model)
-    if parts is None:
-        raise EspladeError(f"{type(model).__name__}: cannot find the encoder and MLM head")
-    base, head = parts
-    ids, att = _tokenize(tokenizer, texts, max_length, device)
-    hidden = base(input_ids=ids, attention_mask=att)[0]
-    weights = splade_segment_pool(head(hidden[att.bool()]).float(), att.sum(1))
+    weights = encoder.text_weights(texts, max_length)
     if topk:
         vals, idx = weights.topk(min(topk, weights.shape[1]), dim=1)
         weights = torch.zeros_like(weights).scatter(1, idx, vals)
@@ -195,168 +186,182 @@ def false_negative_mask(batch, doc_ids, qrels, device):
     return mask.to(device)
 
 
-def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Fine-tune ``cfg.init`` and write the best validated checkpoint to ``out``."""
-    import torch
-    from tqdm.auto import tqdm
+@dataclass
+class TrainPairs:
+    """Training pairs, their judgments, and BM25 negatives (``{qid: [docid]}``, titles by docid)."""
 
-    from esplade_eval.data.semanlink import ensure_semanlink
-    from esplade_eval.train import common
-    from esplade_eval.train.evaluation import evaluate_encoder, load_split
+    pairs: list[tuple[str, str, str, str]]
+    qrels: dict[str, dict[str, int]]
+    source: str
+    negatives: dict[str, list[str]] = field(default_factory=dict)
+    titles: dict[str, str] = field(default_factory=dict)
 
-    if Path(out).exists() and not overwrite:
-        raise FileExistsError(f"{out}: already exists (pass --overwrite to replace it)")
-    common.quiet_transformers()
-    common.set_threads(cfg.threads)
-    device = common.pick_device(cfg.device)
-    timer = common.Timer()
-    collection = ensure_semanlink(cfg.collection)
+
+def load_pairs(cfg: FinetuneConfig, collection) -> TrainPairs:
+    """The training pairs of ``cfg.train`` and, with ``hard_negatives``, BM25 negatives from the corpus."""
     if cfg.train == "semanlink":
-        pairs, qrels = semanlink_pairs(collection, "train")
-        train_source = f"semanlink train split ({cfg.collection})"
+        data = TrainPairs(*semanlink_pairs(collection, "train"), f"semanlink train split ({cfg.collection})")
     else:
-        pairs, qrels = tsv_pairs(cfg.train)
-        train_source = str(cfg.train)
-    if len(pairs) < 2:
-        raise EspladeError(f"{cfg.train}: need at least 2 training pairs, found {len(pairs)}")
-
-    negatives: dict[str, list[str]] = {}
-    titles: dict[str, str] = {}
+        data = TrainPairs(*tsv_pairs(cfg.train), str(cfg.train))
+    if len(data.pairs) < 2:
+        raise EspladeError(f"{cfg.train}: need at least 2 training pairs, found {len(data.pairs)}")
     if cfg.hard_negatives:
         if cfg.train != "semanlink":
             raise EspladeError("BM25 hard negatives are mined from the Semanlink corpus: use --train semanlink")
         from esplade_eval.data.trec import read_corpus
         from esplade_eval.train.negatives import bm25_negatives
 
-        titles = dict(read_corpus(collection.corpus))
-        queries = {qid: q for qid, q, _, _ in pairs}
-        negatives = bm25_negatives(collection, queries, qrels, depth=cfg.bm25_depth)
+        data.titles = dict(read_corpus(collection.corpus))
+        queries = {qid: q for qid, q, _, _ in data.pairs}
+        data.negatives = bm25_negatives(collection, queries, data.qrels, depth=cfg.bm25_depth)
+    return data
 
-    encoder, vocab, init_desc = load_init(cfg, device)
-    model, tokenizer = encoder.model, encoder.tokenizer
-    common.seed_everything(cfg.seed)
-    model.to(device).train()
-    dev = load_split(collection, "dev") if cfg.validate else None
 
-    def validate() -> dict:
-        model.eval()
-        # queries are encoded at the document length limit too (titles and tags are short)
-        res = evaluate_encoder(encoder, dev)
-        model.train()
-        return {"nDCG@10": res["aggregate"]["nDCG@10"], **res["stats"]}
+class PairBatches:
+    """Seeded batches: pairs in epochs of random order, plus ``hard_negatives`` per pair."""
 
-    # a fixed probe (first 64 pairs, no FLOPS) shows whether the contrastive loss went down
-    probe = pairs[:64]
+    def __init__(self, data: TrainPairs, batch_size: int, hard_negatives: int, seed: int):
+        self.data = data
+        self.batch_size = batch_size
+        self.hard_negatives = hard_negatives
+        self.rng = np.random.default_rng(seed)
+        self.order: list[int] = []
 
-    def probe_loss() -> float:
-        model.eval()
-        with torch.inference_mode():
-            q = encode_train(model, tokenizer, [p[1] for p in probe], cfg.max_query_length, device)
-            d = encode_train(model, tokenizer, [p[3] for p in probe], cfg.max_doc_length, device)
-            loss = contrastive_loss(q, d, false_negative_mask(probe, [p[2] for p in probe], qrels, device))
-        model.train()
-        return float(loss)
-
-    total = cfg.steps
-    warm = int(cfg.warmup) if cfg.warmup >= 1 else int(round(cfg.warmup * total))
-    flops_warm = cfg.flops_warmup if cfg.flops_warmup is not None else max(1, total // 2)
-    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
-    decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    sched = common.linear_schedule(opt, warm, total)
-
-    probe_before = probe_loss()
-    dev_history = []
-    if dev is not None and cfg.validate_init:
-        dev_history.append({"step": 0, **validate()})
-    best = {"step": None, "nDCG@10": -1.0}
-    best_state = None
-    rng = np.random.default_rng(cfg.seed)
-    order: list[int] = []
-    history = []
-    running = None
-    train_timer = common.Timer()
-    texts_seen = 0
-    val_seconds = 0.0  # validation inside the loop is not training time
-    bar = tqdm(total=total, desc="finetune", unit="step", disable=not cfg.progress, dynamic_ncols=True)
-    for step in range(1, total + 1):
-        if len(order) < cfg.batch_size:
-            order.extend(rng.permutation(len(pairs)).tolist())
-        idx, order = order[:cfg.batch_size], order[cfg.batch_size:]
-        batch = [pairs[i] for i in idx]
+    def next(self) -> tuple[list, list[str], list[str]]:
+        """``(pairs, document ids, document texts)``; the first ``len(pairs)`` documents are the positives."""
+        if len(self.order) < self.batch_size:
+            self.order.extend(self.rng.permutation(len(self.data.pairs)).tolist())
+        idx, self.order = self.order[:self.batch_size], self.order[self.batch_size:]
+        batch = [self.data.pairs[i] for i in idx]
         doc_ids = [p[2] for p in batch]
         doc_texts = [p[3] for p in batch]
         for qid, _, _, _ in batch:
-            cands = negatives.get(qid, [])
-            for _ in range(cfg.hard_negatives if cands else 0):
-                did = cands[int(rng.integers(len(cands)))]
+            cands = self.data.negatives.get(qid, [])
+            for _ in range(self.hard_negatives if cands else 0):
+                did = cands[int(self.rng.integers(len(cands)))]
                 doc_ids.append(did)
-                doc_texts.append(titles[did])
-        lam = min(1.0, step / flops_warm) ** 2
-        with common.autocast(device):
-            q = encode_train(model, tokenizer, [p[1] for p in batch], cfg.max_query_length, device, cfg.train_topk_q)
-            d = encode_train(model, tokenizer, doc_texts, cfg.max_doc_length, device, cfg.train_topk_d)
-            rank_loss = contrastive_loss(q, d, false_negative_mask(batch, doc_ids, qrels, device))
-            fq, fd = flops(q), flops(d)
-            loss = rank_loss + cfg.lambda_q * lam * fq + cfg.lambda_d * lam * fd
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        texts_seen += len(batch) + len(doc_texts)
-        value = loss.item()
-        running = value if running is None else 0.9 * running + 0.1 * value
-        if step % cfg.log_every == 0 or step == total:
-            history.append({"step": step, "loss": value, "rank_loss": rank_loss.item(), "flops_q": fq.item(),
-                            "flops_d": fd.item(), "lambda_factor": lam, "lr": sched.get_last_lr()[0],
-                            "elapsed_s": round(train_timer.seconds, 3)})
-        rate = texts_seen / max(train_timer.seconds - val_seconds, 1e-9)
-        bar.set_postfix(loss=f"{running:.3f}", texts_s=f"{rate:,.0f}")
-        bar.update(1)
-        if dev is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == total):
-            val_timer = common.Timer()
-            entry = {"step": step, **validate()}
-            val_seconds += val_timer.seconds
-            dev_history.append(entry)
-            log.info("dev nDCG@10 at step %d: %.4f", step, entry["nDCG@10"])
-            if entry["nDCG@10"] > best["nDCG@10"]:
-                best = {"step": step, "nDCG@10": entry["nDCG@10"]}
-                best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    bar.close()
-    train_seconds = train_timer.seconds - val_seconds
-    probe_after = probe_loss()
-    if best_state is not None and best["step"] != total:
-        model.load_state_dict(best_state)
-    del best_state
+                doc_texts.append(self.data.titles[did])
+        return batch, doc_ids, doc_texts
+
+
+def ranking_loss(encoder, cfg: FinetuneConfig, batch, doc_ids, doc_texts, qrels, lam: float) -> tuple:
+    """Contrastive loss plus the FLOPS terms at factor ``lam``; and the parts, for the records."""
+    q = encode_train(encoder, [p[1] for p in batch], cfg.max_query_length, cfg.train_topk_q)
+    d = encode_train(encoder, doc_texts, cfg.max_doc_length, cfg.train_topk_d)
+    rank_loss = contrastive_loss(q, d, false_negative_mask(batch, doc_ids, qrels, encoder.device))
+    fq, fd = flops(q), flops(d)
+    loss = rank_loss + cfg.lambda_q * lam * fq + cfg.lambda_d * lam * fd
+    return loss, {"rank_loss": rank_loss, "flops_q": fq, "flops_d": fd, "lambda_factor": lam}
+
+
+def probe_loss(encoder, probe, qrels, cfg: FinetuneConfig) -> float:
+    """Contrastive loss (no FLOPS) on a fixed probe: shows whether ranking improved."""
+    import torch
+
+    model = encoder.model
+    model.eval()
+    with torch.inference_mode():
+        q = encode_train(encoder, [p[1] for p in probe], cfg.max_query_length)
+        d = encode_train(encoder, [p[3] for p in probe], cfg.max_doc_length)
+        loss = contrastive_loss(q, d, false_negative_mask(probe, [p[2] for p in probe], qrels, encoder.device))
+    model.train()
+    return float(loss)
+
+
+class Validator:
+    """nDCG@10 on the dev split with the model as it is now; keeps the history and its own time."""
+
+    def __init__(self, encoder, dev, progress: bool):
+        self.encoder = encoder
+        self.dev = dev
+        self.progress = progress
+        self.history: list[dict] = []
+        self.seconds = 0.0
+
+    def __call__(self, step: int) -> dict:
+        from esplade_eval.train.common import Timer
+        from esplade_eval.train.validation import evaluate_encoder
+
+        timer = Timer()
+        self.encoder.model.eval()
+        # queries are encoded at the document length limit too (titles and tags are short)
+        res = evaluate_encoder(self.encoder, self.dev, progress=self.progress)
+        self.encoder.model.train()
+        entry = {"step": step, "nDCG@10": res["aggregate"]["nDCG@10"], **res["stats"]}
+        self.history.append(entry)
+        self.seconds += timer.seconds
+        return entry
+
+
+def train_ranking(encoder, data: TrainPairs, cfg: FinetuneConfig, validator: Validator | None):
+    """The shared loop over seeded batches, validating every ``eval_every`` steps and at the end."""
+    total = cfg.steps
+    flops_warm = cfg.flops_warmup if cfg.flops_warmup is not None else max(1, total // 2)
+    batches = PairBatches(data, cfg.batch_size, cfg.hard_negatives, cfg.seed)
+    best = BestWeights("nDCG@10")
+    loop_cfg = LoopConfig(total_steps=total, lr=cfg.lr, warmup=cfg.warmup, weight_decay=cfg.weight_decay,
+                          device=encoder.device, log_every=cfg.log_every, progress=cfg.progress, desc="finetune",
+                          unit="texts")
+    with TrainingLoop(encoder.model, loop_cfg) as loop:
+        while not loop.done:
+            batch, doc_ids, doc_texts = batches.next()
+            lam = min(1.0, (loop.step_count + 1) / flops_warm) ** 2
+            loop.step(ranking_loss, encoder, cfg, batch, doc_ids, doc_texts, data.qrels, lam,
+                      units=len(batch) + len(doc_texts))
+            step = loop.step_count
+            if validator is not None and ((cfg.eval_every and step % cfg.eval_every == 0) or step == total):
+                with loop.paused():
+                    entry = validator(step)
+                log.info("dev nDCG@10 at step %d: %.4f", step, entry["nDCG@10"])
+                best.offer(step, entry["nDCG@10"], encoder.model)
+    return loop, best, flops_warm
+
+
+def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Fine-tune ``cfg.init`` and write the best validated checkpoint to ``out``."""
+    from esplade_eval.data.semanlink import ensure_semanlink
+    from esplade_eval.train import common
+    from esplade_eval.train.validation import load_split
+
+    device = common.start_run(out, overwrite, cfg.threads, cfg.device)
+    timer = common.Timer()
+    collection = ensure_semanlink(cfg.collection)
+    data = load_pairs(cfg, collection)
+    encoder, vocab, init_desc = load_init(cfg, device)
+    model = encoder.model
+    common.seed_everything(cfg.seed)
+    model.to(device).train()
+    validator = Validator(encoder, load_split(collection, "dev"), cfg.progress) if cfg.validate else None
+    probe = data.pairs[:64]  # a fixed probe (no FLOPS) shows whether the contrastive loss went down
+    probe_before = probe_loss(encoder, probe, data.qrels, cfg)
+    if validator is not None and cfg.validate_init:
+        validator(0)
+    loop, best, flops_warm = train_ranking(encoder, data, cfg, validator)
+    probe_after = probe_loss(encoder, probe, data.qrels, cfg)
+    best.restore(model, cfg.steps)
     state = {
         "kind": "esplade-finetune",
         "config": asdict(cfg),
         "init": init_desc,
-        "train_source": train_source,
-        "train_pairs": len(pairs),
-        "train_queries": len({p[0] for p in pairs}),
+        "train_source": data.source,
+        "train_pairs": len(data.pairs),
+        "train_queries": len({p[0] for p in data.pairs}),
         "output_vocab_size": len(encoder.terms),
-        "lr_schedule": common.schedule_record(cfg.lr, warm, total),
+        "lr_schedule": loop.schedule_record(),
         "flops_schedule": {"lambda_q": cfg.lambda_q, "lambda_d": cfg.lambda_d, "warmup_steps": flops_warm,
                            "rule": "lambda * min(1, step / warmup_steps) ** 2"},
-        "steps": total,
-        "passes_over_pairs": total * cfg.batch_size / len(pairs),
+        "steps": loop.step_count,
+        "passes_over_pairs": loop.step_count * cfg.batch_size / len(data.pairs),
         "probe_loss_before": probe_before,
         "probe_loss_after": probe_after,
-        "dev": dev_history,
-        "best": best,
-        "train_wall_time_s": round(train_seconds, 2),
-        "validation_wall_time_s": round(val_seconds, 2),
+        "dev": validator.history if validator is not None else [],
+        "best": best.record(),
+        "train_wall_time_s": round(loop.train_seconds, 2),
+        "validation_wall_time_s": round(validator.seconds if validator is not None else 0.0, 2),
         "wall_time_s": round(timer.seconds, 2),
-        "seed": cfg.seed,
-        "device": device,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
+        **common.environment(cfg.seed, device),
     }
     model.to("cpu")
-    return common.save_checkpoint(out, model, tokenizer, vocab,
-                                  {"finetune_state.json": state, "trainer_log.json": {"history": history}},
+    return common.save_checkpoint(out, model, encoder.tokenizer, vocab,
+                                  {"finetune_state.json": state, "trainer_log.json": {"history": loop.history}},
                                   overwrite=overwrite)

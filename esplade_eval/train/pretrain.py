@@ -23,11 +23,31 @@ baseline always predicts the most frequent target of the training texts.
 
 Long texts are cut into chunks of at most ``max_words`` whitespace words before
 tokenisation, so truncation at ``max_length`` wastes little text. Batches are built from
-length-sorted windows (little padding), in a seeded random order.
+length-sorted windows (little padding), in a seeded random order; one *pass* is one
+batch of every training text, ``ceil(texts / batch_size)`` batches.
+
+**Budget.** By default the budget is in passes over the named corpora:
+``repeats x epochs`` passes, i.e. ``repeats x epochs x ceil(texts / batch_size)`` steps,
+so ``repeats=3`` trains on every text three times (and takes three times the steps and
+tokens of ``repeats=1``). A fixed ``steps`` overrides that; ``steps`` with ``repeats != 1``
+is refused, since the repeats would silently change nothing. ``training_state.json``
+records the budget, the steps taken, tokens seen, passes over each named corpus and the
+repeats that really happened.
+
+**Evaluation documents** (:mod:`esplade_eval.train.texts`) are kept out of the training
+texts, and so out of a vocabulary built here, unless ``allow_eval_docs``; the default
+``exclude_eval_docs`` names the bundled Semanlink titles. The count dropped per corpus is
+recorded. A prebuilt ``vocab`` is used exactly as given.
 
 >>> from esplade_eval.train.pretrain import PretrainConfig
 >>> PretrainConfig(steps=10).total_steps(n_examples=1000)
 10
+>>> [PretrainConfig(batch_size=64, repeats=r).total_steps(n_examples=1000) for r in (1, 3)]
+[16, 48]
+>>> PretrainConfig(steps=10, repeats=3)
+Traceback (most recent call last):
+...
+esplade_eval.errors.EspladeError: steps=10 with repeats=3: a fixed step budget ignores repeats; give the budget in passes (epochs) or set repeats=1
 """
 
 from __future__ import annotations
@@ -36,7 +56,6 @@ import json
 import logging
 import math
 import os
-import platform
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Iterator, Sequence
@@ -45,6 +64,8 @@ import numpy as np
 
 from esplade_eval.data.corpora import ARMS, load_corpus, words
 from esplade_eval.errors import EspladeError
+from esplade_eval.train.loop import LoopConfig, TrainingLoop, warmup_steps
+from esplade_eval.train.texts import DEFAULT_EVAL_DOCS
 
 log = logging.getLogger(__name__)
 
@@ -58,14 +79,14 @@ class PretrainConfig:
     """Everything that defines a pre-training run (recorded in ``training_state.json``)."""
 
     corpora: list[str] = field(default_factory=lambda: ["general", "titles"])
-    vocab: str | None = None  # folder or file with output_vocab.txt; None: build from the corpora
+    vocab: str | None = None  # folder or file with output_vocab.txt, used as is; None: build from the corpora
     vocab_size: int = 10000
     vocab_min_count: int = 2
     preset: str = "tiny"  # or a JSON file of BertConfig fields
     lr: float = 5e-4
-    repeats: int = 1  # passes over the corpus in the training stream
+    repeats: int = 1  # times every training text is in the stream (passes = repeats x epochs)
     epochs: float = 1.0  # passes over the stream (ignored when steps is given)
-    steps: int | None = None
+    steps: int | None = None  # a fixed step budget instead of passes (only with repeats=1)
     batch_size: int = 64
     max_length: int = 64
     max_words: int = 40
@@ -79,14 +100,35 @@ class PretrainConfig:
     eval_texts: int = 1000  # held-out texts per arm
     log_every: int = 10
     progress: bool = True
+    exclude_eval_docs: list[str] = field(default_factory=lambda: list(DEFAULT_EVAL_DOCS))  # see train.texts
+    allow_eval_docs: bool = False  # train on evaluation documents too (recorded)
+
+    def __post_init__(self):
+        if self.steps is not None and self.repeats != 1:
+            raise EspladeError(f"steps={self.steps} with repeats={self.repeats}: a fixed step budget ignores "
+                               "repeats; give the budget in passes (epochs) or set repeats=1")
+        if not isinstance(self.repeats, int) or self.repeats < 1:
+            raise EspladeError(f"repeats must be a whole number >= 1, got {self.repeats!r}")
+        if self.steps is None and not self.epochs > 0:
+            raise EspladeError(f"epochs must be > 0, got {self.epochs!r}")
+        if self.steps is not None and self.steps < 0:
+            raise EspladeError(f"steps must be >= 0, got {self.steps!r}")
+
+    @property
+    def passes(self) -> float | None:
+        """Passes over the training texts the budget asks for (None with a fixed ``steps``)."""
+        return None if self.steps is not None else self.repeats * self.epochs
 
     def total_steps(self, n_examples: int) -> int:
         if self.steps is not None:
             return int(self.steps)
-        return max(1, math.ceil(self.epochs * self.repeats * n_examples / self.batch_size))
+        per_pass = math.ceil(n_examples / self.batch_size)
+        whole = int(self.passes)
+        part = math.ceil(round((self.passes - whole) * per_pass, 9))  # a fraction of the last pass
+        return max(1, whole * per_pass + part)
 
     def warmup_steps(self, total: int) -> int:
-        return int(self.warmup) if self.warmup >= 1 else int(round(self.warmup * total))
+        return warmup_steps(self.warmup, total)
 
 
 @dataclass
@@ -234,7 +276,8 @@ def evaluate_mlm(model, examples: list[Example], tokenizer, rate: float, batch_s
     return out
 
 
-def _chunks(texts: Sequence[str], max_words: int) -> list[str]:
+def chunk_texts(texts: Sequence[str], max_words: int) -> list[str]:
+    """Every text cut into chunks of at most ``max_words`` whitespace words."""
     return [c for t in texts for c in chunk_text(t, max_words)]
 
 
@@ -281,140 +324,182 @@ def init_from_wordpiece(checkpoint: str, vocab: list[str], tokenizer):
     return model, record
 
 
+
+
+@dataclass
+class PretrainData:
+    """What a run trains and evaluates on, prepared before the model exists."""
+
+    corpora: list  # the named corpora (training parts without evaluation documents)
+    eval_docs: object  # the train.texts.EvalDocs kept out
+    vocab: list[str]
+    vocab_record: dict
+    tokenizer: object
+    examples: list[Example]
+    origin: np.ndarray  # index into ``corpora`` of each example
+    heldout: dict[str, list[Example]]  # arm -> held-out examples
+    baseline_id: int  # the most frequent training target (the frequency baseline)
+
+
+def _vocabulary(cfg: PretrainConfig, train_texts: list[str], eval_record: dict) -> tuple[list[str], dict]:
+    """The output vocabulary: ``cfg.vocab`` as is, or built from the (filtered) training texts."""
+    from esplade_eval.train.vocab import VOCAB_META, build_vocab, read_vocab
+
+    if cfg.vocab:
+        vocab = read_vocab(cfg.vocab)
+        folder = Path(cfg.vocab) if Path(cfg.vocab).is_dir() else Path(cfg.vocab).parent
+        meta = json.loads((folder / VOCAB_META).read_text(encoding="utf-8")) if (folder / VOCAB_META).is_file() \
+            else None
+        return vocab, {"size": len(vocab), "source": str(cfg.vocab), "built_with": meta}
+    vocab = build_vocab(train_texts, cfg.vocab_size, cfg.vocab_min_count)
+    return vocab, {"size": len(vocab), "source": f"built from the training texts of {'+'.join(cfg.corpora)}",
+                   "min_count": cfg.vocab_min_count, "eval_docs": eval_record}
+
+
+def prepare_data(cfg: PretrainConfig) -> PretrainData:
+    """Corpora minus evaluation documents, vocabulary, tokenised training and held-out examples."""
+    from esplade_eval.train import common
+    from esplade_eval.train.texts import eval_docs, training_corpora
+
+    if not cfg.corpora:
+        raise EspladeError("pre-training needs at least one corpus")
+    docs = eval_docs(cfg.exclude_eval_docs, cfg.allow_eval_docs)
+    corpora = training_corpora(cfg.corpora, docs)
+    train_texts = [t for c in corpora for t in c.train]
+    vocab, vocab_record = _vocabulary(cfg, train_texts, docs.record())
+    vocab_index = {w: i for i, w in enumerate(vocab)}
+    tokenizer = common.load_input_tokenizer()
+    chunks = [chunk_texts(c.train, cfg.max_words) for c in corpora]
+    examples = tokenize_examples(tokenizer, [t for part in chunks for t in part], vocab_index, cfg.max_length)
+    if not examples:
+        raise EspladeError("the training corpora hold no text")
+    origin = np.repeat(np.arange(len(corpora)), [len(part) for part in chunks])
+    heldout = {}
+    for arm in ARMS:
+        texts = chunk_texts(load_corpus(arm).heldout, cfg.max_words)[:cfg.eval_texts] if cfg.eval_texts > 0 else []
+        heldout[arm] = tokenize_examples(tokenizer, texts, vocab_index, cfg.max_length)
+    target_counts = np.bincount(np.concatenate([e.target[e.target >= 0] for e in examples]), minlength=len(vocab))
+    return PretrainData(corpora, docs, vocab, vocab_record, tokenizer, examples, origin, heldout,
+                        int(target_counts.argmax()))
+
+
+def build_model(cfg: PretrainConfig, data: PretrainData, device: str):
+    """The model to pre-train (seeded): from ``init_encoder`` or a random ``preset``; and the head transfer record."""
+    from esplade_eval.model.esplade import EspladeForMaskedLM
+    from esplade_eval.train import common
+
+    common.seed_everything(cfg.seed)
+    transfer = None
+    if cfg.init_encoder:
+        model, transfer = init_from_wordpiece(cfg.init_encoder, data.vocab, data.tokenizer)
+    else:
+        model = EspladeForMaskedLM(common.model_config(cfg.preset, len(data.vocab), len(data.tokenizer)))
+    model.to(device)
+    model.train()
+    return model, transfer
+
+
+@dataclass
+class Consumed:
+    """What the training stream consumed, per named corpus (index as in ``PretrainData.corpora``)."""
+
+    examples: np.ndarray
+    tokens: np.ndarray
+    predicted: int = 0
+
+
+def _mlm_loss(model, tensors) -> tuple:
+    return mlm_forward(model, *tensors)[0], {}
+
+
+def train_mlm(model, data: PretrainData, cfg: PretrainConfig, device: str) -> tuple[TrainingLoop, Consumed]:
+    """The training loop over the (seeded) stream of masked batches."""
+    tok = data.tokenizer
+    total = cfg.total_steps(len(data.examples))
+    rng = np.random.default_rng(cfg.seed)
+    batches = stream(np.array([len(e.ids) for e in data.examples]), cfg.batch_size, rng)
+    used = Consumed(np.zeros(len(data.corpora), dtype=np.int64), np.zeros(len(data.corpora), dtype=np.int64))
+    loop_cfg = LoopConfig(total_steps=total, lr=cfg.lr, warmup=cfg.warmup, weight_decay=cfg.weight_decay,
+                          device=device, log_every=cfg.log_every, progress=cfg.progress, desc="pretrain",
+                          unit="tokens")
+    with TrainingLoop(model, loop_cfg) as loop:
+        while not loop.done:
+            idx = next(batches)
+            ids, att, rows, cols, labels = mask_batch([data.examples[i] for i in idx], rng, cfg.mask_rate,
+                                                      tok.mask_token_id, tok.pad_token_id, len(tok))
+            np.add.at(used.examples, data.origin[idx], 1)
+            if not len(labels):  # no maskable in-vocabulary word in the whole batch: no step
+                continue
+            loop.step(_mlm_loss, model, [t.to(device) for t in (ids, att, rows, cols, labels)], units=int(att.sum()))
+            np.add.at(used.tokens, data.origin[idx], att.sum(1).numpy())
+            used.predicted += len(labels)
+    return loop, used
+
+
+def budget_record(cfg: PretrainConfig, data: PretrainData, loop: TrainingLoop, used: Consumed) -> dict:
+    """Budget asked for and what happened: steps, tokens, passes per named corpus, repeats done."""
+    sizes = np.bincount(data.origin, minlength=len(data.corpora))
+    passes = float(used.examples.sum() / len(data.examples))
+    names = [c.name for c in data.corpora]
+    return {
+        "budget": {"unit": "steps" if cfg.steps is not None else "passes", "passes": cfg.passes,
+                   "repeats": cfg.repeats, "epochs": None if cfg.steps is not None else cfg.epochs,
+                   "steps": loop.cfg.total_steps, "batches_per_pass": math.ceil(len(data.examples) / cfg.batch_size)},
+        "steps": loop.step_count,
+        "passes_over_corpus": passes,
+        "passes_per_corpus": {n: float(used.examples[i] / sizes[i]) if sizes[i] else 0.0 for i, n in enumerate(names)},
+        "repeats": cfg.repeats,
+        "repeats_done": passes / cfg.epochs if cfg.steps is None else passes,
+        "tokens_seen": int(loop.units_seen),
+        "tokens_per_corpus": {n: int(used.tokens[i]) for i, n in enumerate(names)},
+        "predicted_words": used.predicted,
+    }
+
+
 def pretrain(cfg: PretrainConfig, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Run pre-training and write the checkpoint folder ``out`` (atomically).
 
     Returns the folder; its ``training_state.json`` holds the records listed in the
     module docstring.
     """
-    import torch
-    from tqdm.auto import tqdm
-
-    from esplade_eval.model.esplade import EspladeForMaskedLM
     from esplade_eval.train import common
-    from esplade_eval.train.vocab import build_vocab, read_vocab
 
-    if Path(out).exists() and not overwrite:
-        raise FileExistsError(f"{out}: already exists (pass --overwrite to replace it)")
-    if not cfg.corpora:
-        raise EspladeError("pre-training needs at least one corpus")
-    common.quiet_transformers()
-    common.set_threads(cfg.threads)
-    device = common.pick_device(cfg.device)
+    device = common.start_run(out, overwrite, cfg.threads, cfg.device)
     timer = common.Timer()
-
-    corpora = [load_corpus(name) for name in cfg.corpora]
-    train_texts = [t for c in corpora for t in c.train]
-    if cfg.vocab:
-        vocab = read_vocab(cfg.vocab)
-        vocab_source = str(cfg.vocab)
-    else:
-        vocab = build_vocab(train_texts, cfg.vocab_size, cfg.vocab_min_count)
-        vocab_source = f"built from the training texts of {'+'.join(cfg.corpora)}"
-    vocab_index = {w: i for i, w in enumerate(vocab)}
-
-    tokenizer = common.load_input_tokenizer()
-    examples = tokenize_examples(tokenizer, _chunks(train_texts, cfg.max_words), vocab_index, cfg.max_length)
-    if not examples:
-        raise EspladeError("the training corpora hold no text")
-    heldout = {}
-    for arm in ARMS:
-        texts = _chunks(load_corpus(arm).heldout, cfg.max_words)[:cfg.eval_texts] if cfg.eval_texts > 0 else []
-        heldout[arm] = tokenize_examples(tokenizer, texts, vocab_index, cfg.max_length)
-    target_counts = np.bincount(np.concatenate([e.target[e.target >= 0] for e in examples]),
-                                minlength=len(vocab))
-    baseline_id = int(target_counts.argmax())
-
-    common.seed_everything(cfg.seed)
-    transfer = None
-    if cfg.init_encoder:
-        model, transfer = init_from_wordpiece(cfg.init_encoder, vocab, tokenizer)
-        model_cfg = model.config
-    else:
-        model_cfg = common.model_config(cfg.preset, len(vocab), len(tokenizer))
-        model = EspladeForMaskedLM(model_cfg)
-    model.to(device)
-    model.train()
-    total = cfg.total_steps(len(examples))
-    warm = cfg.warmup_steps(total)
-    no_decay = [p for n, p in model.named_parameters() if n.endswith("bias") or "LayerNorm" in n]
-    decay = [p for n, p in model.named_parameters() if not (n.endswith("bias") or "LayerNorm" in n)]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr)
-    sched = common.linear_schedule(opt, warm, total)
+    data = prepare_data(cfg)
+    model, transfer = build_model(cfg, data, device)
 
     def run_eval() -> dict:
-        return {arm: evaluate_mlm(model, ex, tokenizer, cfg.mask_rate, 128, device, baseline_id=baseline_id)
-                for arm, ex in heldout.items()}
+        return {arm: evaluate_mlm(model, ex, data.tokenizer, cfg.mask_rate, 128, device, baseline_id=data.baseline_id)
+                for arm, ex in data.heldout.items()}
 
     eval_before = run_eval()
-    rng = np.random.default_rng(cfg.seed)
-    lengths = np.array([len(e.ids) for e in examples])
-    batches = stream(lengths, cfg.batch_size, rng)
-    history, tokens_seen, examples_seen, predicted = [], 0, 0, 0
-    train_timer = common.Timer()
-    bar = tqdm(total=total, desc="pretrain", unit="step", disable=not cfg.progress, dynamic_ncols=True)
-    step, running = 0, None
-    while step < total:
-        idx = next(batches)
-        batch = [examples[i] for i in idx]
-        ids, att, rows, cols, labels = mask_batch(batch, rng, cfg.mask_rate, tokenizer.mask_token_id,
-                                                  tokenizer.pad_token_id, len(tokenizer))
-        examples_seen += len(batch)
-        if not len(labels):
-            continue
-        with common.autocast(device):
-            loss, _ = mlm_forward(model, ids.to(device), att.to(device), rows.to(device), cols.to(device),
-                                  labels.to(device))
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        sched.step()
-        opt.zero_grad(set_to_none=True)
-        step += 1
-        tokens_seen += int(att.sum())
-        predicted += len(labels)
-        value = loss.item()
-        running = value if running is None else 0.9 * running + 0.1 * value
-        if step % cfg.log_every == 0 or step == total:
-            history.append({"step": step, "loss": value, "loss_ema": running, "lr": sched.get_last_lr()[0],
-                            "tokens_seen": tokens_seen, "elapsed_s": round(train_timer.seconds, 3)})
-        bar.set_postfix(loss=f"{running:.3f}", tok_s=f"{tokens_seen / max(train_timer.seconds, 1e-9):,.0f}")
-        bar.update(1)
-    bar.close()
-    train_seconds = train_timer.seconds
+    loop, used = train_mlm(model, data, cfg, device)
     eval_after = run_eval()
-
-    n_params = sum(p.numel() for p in model.parameters())
+    train_seconds = loop.train_seconds
     state = {
         "kind": "esplade-pretrain",
         "config": asdict(cfg),
-        "corpora": [c.describe() for c in corpora],
-        "train_examples": len(examples),
-        "train_tokens_per_pass": int(lengths.sum()),
-        "output_vocab": {"size": len(vocab), "source": vocab_source, "min_count": cfg.vocab_min_count},
+        "corpora": [c.describe() for c in data.corpora],
+        "eval_docs": data.eval_docs.record(),
+        "train_examples": len(data.examples),
+        "train_tokens_per_pass": int(sum(len(e.ids) for e in data.examples)),
+        "output_vocab": data.vocab_record,
         "model": {"preset": None if cfg.init_encoder else cfg.preset, "init_encoder": cfg.init_encoder,
-                  "head_transfer": transfer, "parameters": n_params, "config": model_cfg.to_diff_dict()},
-        "lr_schedule": common.schedule_record(cfg.lr, warm, total),
-        "steps": step,
-        "passes_over_corpus": examples_seen / len(examples),
-        "repeats": cfg.repeats,
-        "tokens_seen": tokens_seen,
-        "predicted_words": predicted,
+                  "head_transfer": transfer, "parameters": sum(p.numel() for p in model.parameters()),
+                  "config": model.config.to_diff_dict()},
+        "lr_schedule": loop.schedule_record(),
+        **budget_record(cfg, data, loop, used),
         "train_wall_time_s": round(train_seconds, 2),
         "wall_time_s": round(timer.seconds, 2),
-        "tokens_per_s": round(tokens_seen / train_seconds, 1) if train_seconds else None,
-        "seed": cfg.seed,
-        "device": device,
-        "threads": torch.get_num_threads(),
-        "torch": torch.__version__,
-        "platform": platform.platform(),
-        "frequency_baseline_word": vocab[baseline_id],
+        "tokens_per_s": round(loop.units_seen / train_seconds, 1) if train_seconds else None,
+        **common.environment(cfg.seed, device),
+        "frequency_baseline_word": data.vocab[data.baseline_id],
         "heldout_mlm_before": eval_before,
         "heldout_mlm": eval_after,
-        "final_loss_ema": running,
+        "final_loss_ema": loop.loss_ema,
     }
     log.info("pre-training done: %s", json.dumps({k: state[k] for k in ("steps", "tokens_seen", "heldout_mlm")}))
-    return common.save_checkpoint(out, model, tokenizer, vocab,
-                                  {"training_state.json": state, "trainer_log.json": {"history": history}},
-                                  overwrite=overwrite)
+    return common.save_checkpoint(out, model, data.tokenizer, data.vocab,
+                                  {"training_state.json": state, "trainer_log.json": {"history": loop.history}},
+                                  overwrite=overwrite, vocab_meta=data.vocab_record)

@@ -1,7 +1,7 @@
 """The tiny pre-training study: does MLM pre-training of an ESPLADE model pay off?
 
 Four systems, all evaluated on the Semanlink **test** split (nDCG@10, exact sparse
-retrieval over quantised vectors, :mod:`esplade_eval.train.evaluation`):
+retrieval over quantised vectors, :mod:`esplade_eval.train.validation`):
 
 * ``a-esplade-pt-ft``: ESPLADE tiny, MLM pre-trained (``pretrain`` section), then fine-tuned;
 * ``b-esplade-random-ft``: the same architecture and output vocabulary, fine-tuned from random init;
@@ -77,7 +77,7 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
     from esplade_eval.data.semanlink import ensure_semanlink
     from esplade_eval.evaluate.metrics import evaluate as evaluate_runs
     from esplade_eval.model.encoder import SpladeEncoder
-    from esplade_eval.train.evaluation import evaluate_encoder, load_split
+    from esplade_eval.train.validation import evaluate_encoder, load_split
     from esplade_eval.train.finetune import FinetuneConfig, finetune
     from esplade_eval.train.pretrain import PretrainConfig, pretrain
 

@@ -1,4 +1,7 @@
-"""Exact sparse retrieval for validation and the study: encode, quantise, dot product, score.
+"""Validation by exact sparse retrieval: encode, quantise, dot product, score.
+
+(Named for what it is for: *scoring* lives in :mod:`esplade_eval.evaluate`, which this
+module calls; here is only what training needs to rank a split without an index.)
 
 Impact search in Lucene is an exact dot product of integer impacts, so a brute-force
 ``Q @ D.T`` over the same quantised vectors gives the same ranking (ties aside) without an
@@ -68,18 +71,20 @@ def exact_search(queries: SparseBatch, docs: SparseBatch, n_terms: int, qids: Se
 
 
 def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, k: int = 100,
-                     measures: Sequence[str] = ("nDCG@10",), doc_vectors: SparseBatch | None = None) -> dict:
+                     measures: Sequence[str] = ("nDCG@10",), doc_vectors: SparseBatch | None = None,
+                     progress: bool = False) -> dict:
     """Encode, quantise and search ``split`` with ``encoder`` (a ``SpladeEncoder``).
 
     Returns ``{"aggregate": {measure: mean}, "per_query": {measure: {qid: v}}, "run": ...,
-    "stats": {...}}``; means are over every query of the qrels.
+    "stats": {...}}``; means are over every query of the qrels. ``progress`` shows the
+    documents and queries being encoded.
     """
     from esplade_eval.evaluate import evaluate
 
     quantizer = quantizer or Quantizer()
     qids = list(split.topics)
-    docs = doc_vectors if doc_vectors is not None else encoder.encode(split.doc_texts)
-    queries = encoder.encode([split.topics[q] for q in qids])
+    docs = doc_vectors if doc_vectors is not None else _encode(encoder, split.doc_texts, "documents", progress)
+    queries = _encode(encoder, [split.topics[q] for q in qids], "queries", progress)
     dq, dropped_d = quantizer.apply(docs)
     qq, dropped_q = quantizer.apply(queries)
     run = exact_search(qq, dq, len(encoder.terms), qids, split.doc_ids, k=k)
@@ -95,17 +100,11 @@ def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, 
     return {"aggregate": aggregate, "per_query": per_query, "run": run, "stats": stats}
 
 
-def in_memory_encoder(model, tokenizer, output_vocab: Sequence[str], max_length: int, device: str,
-                      batch_size: int = 256, name: str = "<in-memory>"):
-    """A ``SpladeEncoder`` around a model being trained (no checkpoint on disk).
+def _encode(encoder, texts: Sequence[str], what: str, progress: bool) -> SparseBatch:
+    """``encoder.encode(texts)``, with a progress bar over the texts when ``progress``."""
+    if not progress:
+        return encoder.encode(texts)
+    from tqdm.auto import tqdm
 
-    ``output_vocab`` names the head's output dimensions (an ESPLADE vocabulary); a model
-    loaded from a checkpoint is wrapped by ``SpladeEncoder.from_checkpoint`` instead.
-    """
-    from esplade_eval.model.checkpoint import OUTPUT_VOCAB
-    from esplade_eval.model.encoder import EncoderInfo, SpladeEncoder, export_terms
-
-    info = EncoderInfo(checkpoint=name, checkpoint_hash="", model_type=model.config.model_type,
-                       tokenizer=type(tokenizer).__name__, vocab_source=OUTPUT_VOCAB, vocab_size=len(output_vocab),
-                       max_length=max_length)
-    return SpladeEncoder(model, tokenizer, export_terms(output_vocab), info, device=device, batch_size=batch_size)
+    with tqdm(total=len(texts), desc=f"validate: {what}", unit="text", leave=False, dynamic_ncols=True) as bar:
+        return encoder.encode(texts, progress=bar.update)
