@@ -52,7 +52,7 @@ def main(argv=None):
     from esplade_eval.data.corpora import load_corpus
     from esplade_eval.model.esplade import EspladeForMaskedLM
     from esplade_eval.train import common
-    from esplade_eval.train.pretrain import _chunks, batch_order, mask_batch, mlm_forward, tokenize_examples
+    from esplade_eval.train.pretrain import batch_order, chunk_texts, mask_batch, mlm_forward, tokenize_examples
     from esplade_eval.train.vocab import build_vocab
 
     torch.set_num_threads(args.threads)
@@ -63,7 +63,7 @@ def main(argv=None):
     tok = common.load_input_tokenizer()
     rng = np.random.default_rng(0)
     sample = [texts[i] for i in rng.choice(len(texts), size=6000, replace=False)]
-    examples = tokenize_examples(tok, _chunks(sample, 40), {w: i for i, w in enumerate(vocab)}, args.max_length)
+    examples = tokenize_examples(tok, chunk_texts(sample, 40), {w: i for i, w in enumerate(vocab)}, args.max_length)
     lengths = np.array([len(e.ids) for e in examples])
     need = args.steps * args.rounds + 3
     batches = [b for b in batch_order(lengths, args.batch_size, rng) if len(b) == args.batch_size][:need]

@@ -104,3 +104,32 @@ def test_checkpoint_hash_covers_the_model_not_its_training_logs(tmp_path):
     config = json.loads((ckpt / "config.json").read_text())
     (ckpt / "config.json").write_text(json.dumps({**config, "hidden_dropout_prob": 0.2}))
     assert checkpoint_hash(ckpt) != before
+
+
+def test_training_weights_are_the_exported_vectors_with_gradients(splade_tiny):
+    from esplade_eval.model.encoder import find_head
+
+    texts = ["semantic web", "boiling point of water at high altitude", ""]
+    weights = splade_tiny.text_weights(texts)
+    assert weights.requires_grad and weights.dtype == torch.float32
+    assert tuple(weights.shape) == (3, len(splade_tiny.terms))
+    batch = splade_tiny.encode(texts)
+    dense = np.zeros(tuple(weights.shape), dtype=np.float32)
+    dense[batch.row_ids(), batch.indices] = batch.data
+    np.testing.assert_allclose(weights.detach().numpy(), dense, rtol=1e-5, atol=1e-6)
+    weights.sum().backward()
+    base, head = find_head(splade_tiny.model)
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in head.parameters())
+    assert any(p.grad is not None and p.grad.abs().sum() > 0 for p in base.parameters())
+    splade_tiny.model.zero_grad(set_to_none=True)
+
+
+def test_an_encoder_around_a_model_in_memory(splade_tiny):
+    enc = SpladeEncoder.from_model(splade_tiny.model, splade_tiny.tokenizer, max_length=32)
+    assert enc.terms == splade_tiny.terms and enc.info.vocab_source == "tokenizer"
+    assert enc.info.max_length == 32 and enc.info.checkpoint == "<in-memory>" and enc.info.checkpoint_hash == ""
+    seen = []
+    enc.encode(["a", "b c", "d"] * 50, progress=seen.append)
+    assert sum(seen) == 150 and len(seen) == 2  # batches of 128
+    with pytest.raises(EspladeError, match=r"mine: output vocabulary has 2 entries but the MLM head predicts 30522"):
+        SpladeEncoder.from_model(splade_tiny.model, splade_tiny.tokenizer, ["x", "y"], name="mine")

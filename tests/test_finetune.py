@@ -162,3 +162,33 @@ def test_cli_finetune_from_a_user_tsv(tmp_path, collection, capsys):
     assert '"steps": 2' in capsys.readouterr().out
     state = json.loads((out / "finetune_state.json").read_text())
     assert state["train_source"] == str(tsv) and state["dev"] == []
+
+
+def test_validation_shows_documents_and_queries_encoded(splade_tiny, capsys):
+    from esplade_eval.train.validation import Split, evaluate_encoder
+
+    split = Split(["d1", "d2", "d3"], ["semantic web ontologies", "boiling point of water", "film noir"],
+                  {"q1": "semantic web"}, {"q1": {"d1": 2}})
+    res = evaluate_encoder(splade_tiny, split, progress=True)
+    err = capsys.readouterr().err
+    assert "validate: documents" in err and "0/3" in err  # a bar over the documents
+    assert "validate: queries" in err and "0/1" in err  # and one over the queries
+    assert next(iter(res["run"]["q1"])) == "d1"
+    evaluate_encoder(splade_tiny, split)
+    assert "validate:" not in capsys.readouterr().err  # quiet unless asked
+
+
+@pytest.mark.slow
+def test_same_seed_same_finetuned_checkpoint(tmp_path, collection):
+    from esplade_eval.model.checkpoint import checkpoint_hash
+
+    pairs, _ = semanlink_pairs(collection, "train")
+    tsv = tmp_path / "pairs.tsv"
+    tsv.write_text("".join(f"{q}\t{t}\n" for _, q, _, t in pairs[::40]), encoding="utf-8")
+
+    def run(name, seed):
+        cfg = FinetuneConfig(init="splade-tiny", train=str(tsv), collection=str(collection.root), steps=2,
+                             batch_size=8, validate=False, seed=seed, threads=2, progress=False)
+        return checkpoint_hash(finetune(cfg, tmp_path / name))
+
+    assert run("a", 1) == run("b", 1) != run("c", 2)

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from esplade_eval.data.corpora import iter_texts
+from esplade_eval.data.corpora import is_heldout, iter_texts, load_corpus, words
+from esplade_eval.errors import EspladeError
 from esplade_eval.train import common
 from esplade_eval.train.pretrain import NOT_A_WORD, PretrainConfig, mask_batch, pretrain, tokenize_examples
 
@@ -96,3 +97,94 @@ def test_cli_pretrain_writes_a_loadable_checkpoint(lee_file, tmp_path, capsys):
     enc = SpladeEncoder.from_checkpoint(out)
     assert enc.info.model_type == "esplade" and len(enc.terms) == 300
     assert main(["pretrain", "--corpus", str(lee_file), "--steps", "1", "--out", str(out)]) == 2  # exists: refused
+
+
+def _state(folder):
+    return json.loads((folder / "training_state.json").read_text())
+
+
+def test_budget_is_passes_and_steps_with_repeats_is_refused(tmp_path, capsys):
+    # ceil(1000 / 64) = 16 batches a pass; repeats and epochs both multiply passes
+    steps = [PretrainConfig(batch_size=64, repeats=r, epochs=e).total_steps(1000)
+             for r, e in [(1, 1.0), (3, 1.0), (1, 3.0), (2, 0.5), (1, 0.25)]]
+    assert steps == [16, 48, 48, 16, 4]
+    assert PretrainConfig(repeats=3).passes == 3.0 and PretrainConfig(steps=5).passes is None
+    with pytest.raises(EspladeError, match=r"steps=1500 with repeats=3: a fixed step budget ignores repeats"):
+        PretrainConfig(steps=1500, repeats=3)
+    with pytest.raises(EspladeError, match="repeats must be a whole number"):
+        PretrainConfig(repeats=0)
+    from esplade_eval.cli import main
+
+    out = tmp_path / "pt"
+    assert main(["pretrain", "--corpus", "lee", "--steps", "10", "--repeats", "3", "--out", str(out)]) == 2
+    assert "--steps 10 with --repeats 3" in capsys.readouterr().err and not out.exists()
+
+
+@pytest.mark.slow
+def test_three_repeats_train_three_times_the_steps_and_tokens(lee_file, tmp_path):
+    lines = lee_file.read_text(encoding="utf-8").splitlines()
+    parts = [tmp_path / "a.txt", tmp_path / "b.txt"]
+    parts[0].write_text("\n".join(lines[:14]) + "\n", encoding="utf-8")
+    parts[1].write_text("\n".join(lines[14:22]) + "\n", encoding="utf-8")
+    small = tmp_path / "small.json"  # a one-layer model: the budget is under test, not the model
+    small.write_text(json.dumps({"num_hidden_layers": 1, "hidden_size": 32, "num_attention_heads": 2,
+                                 "intermediate_size": 64, "max_position_embeddings": 64}))
+
+    def run(repeats):
+        cfg = PretrainConfig(corpora=[str(p) for p in parts], preset=str(small), vocab_size=300, repeats=repeats,
+                             batch_size=32, max_length=32, eval_texts=0, threads=2, progress=False, log_every=1000)
+        return _state(pretrain(cfg, tmp_path / f"r{repeats}"))
+
+    one, three = run(1), run(3)
+    assert one["budget"]["unit"] == three["budget"]["unit"] == "passes"
+    assert one["config"]["epochs"] == three["config"]["epochs"] == 1.0 and three["budget"]["passes"] == 3
+    assert one["steps"] == one["budget"]["batches_per_pass"] >= 3
+    assert three["steps"] == 3 * one["steps"] == three["lr_schedule"]["total_steps"]
+    assert one["tokens_seen"] == one["train_tokens_per_pass"]
+    assert three["tokens_seen"] == 3 * one["tokens_seen"]
+    assert (one["passes_over_corpus"], three["passes_over_corpus"]) == (1.0, 3.0)
+    assert three["passes_per_corpus"] == {str(p): 3.0 for p in parts} and three["repeats_done"] == 3.0
+    assert sum(three["tokens_per_corpus"].values()) == three["tokens_seen"]
+    assert [three["tokens_per_corpus"][str(p)] for p in parts] == [3 * one["tokens_per_corpus"][str(p)] for p in parts]
+
+
+@pytest.mark.slow
+def test_evaluation_documents_are_kept_out_and_counted(lee_file, tmp_path):
+    # Semanlink titles (the bundled evaluation documents) as another corpus might hold them
+    variants = [t.upper() + " !" for t in list(iter_texts("semanlink"))[:400:10] if words(t)]
+    mixed = tmp_path / "mixed.txt"
+    mixed.write_text("\n".join(lee_file.read_text(encoding="utf-8").splitlines()[:20] + variants) + "\n",
+                     encoding="utf-8")
+    in_train = sum(not is_heldout(v) for v in variants)  # held-out texts are never trained on anyway
+    base = dict(corpora=[str(mixed)], vocab_size=300, steps=1, batch_size=8, max_length=32, eval_texts=0,
+                threads=2, progress=False)
+    kept = _state(pretrain(PretrainConfig(**base), tmp_path / "kept"))
+    assert kept["eval_docs"]["excluded"] and kept["eval_docs"]["sources"] == ["semanlink"]
+    assert kept["eval_docs"]["dropped_texts"] == {str(mixed): in_train} and in_train > 30
+    assert kept["output_vocab"]["eval_docs"]["dropped_total"] == in_train  # the built vocabulary too
+    allowed = _state(pretrain(PretrainConfig(**base, allow_eval_docs=True), tmp_path / "allowed"))
+    assert allowed["eval_docs"]["excluded"] is False
+    assert allowed["corpora"][0]["train_texts"] == kept["corpora"][0]["train_texts"] + in_train
+    assert len(load_corpus(str(mixed)).train) == allowed["corpora"][0]["train_texts"]
+    with pytest.raises(EspladeError, match="name the evaluation documents"):
+        pretrain(PretrainConfig(**base, exclude_eval_docs=[]), tmp_path / "neither")
+    assert not (tmp_path / "neither").exists()
+
+
+@pytest.mark.slow
+def test_a_prebuilt_vocabulary_is_used_as_is_and_runs_are_identical(lee_file, tmp_path):
+    from esplade_eval.model.checkpoint import checkpoint_hash
+    from esplade_eval.train.vocab import write_vocab
+
+    # not in frequency order, with words the corpus lacks: a rebuilt vocabulary would differ
+    vocab = ["zygote", "the", "australia", "qwertyuiop", "of", "police", "a", "and"]
+    write_vocab(tmp_path / "vocab", vocab, {"note": "shared by every arm"})
+    cfg = PretrainConfig(corpora=[str(lee_file)], vocab=str(tmp_path / "vocab"), steps=3, batch_size=8,
+                         max_length=32, eval_texts=0, threads=2, progress=False)
+    a, b = pretrain(cfg, tmp_path / "a"), pretrain(cfg, tmp_path / "b")
+    assert (a / "output_vocab.txt").read_bytes() == (tmp_path / "vocab" / "output_vocab.txt").read_bytes()
+    state = _state(a)
+    assert state["output_vocab"]["source"] == str(tmp_path / "vocab")
+    assert state["output_vocab"]["built_with"]["note"] == "shared by every arm"
+    # the training run's identity: same seed and inputs give the same checkpoint hash
+    assert checkpoint_hash(a) == checkpoint_hash(b)

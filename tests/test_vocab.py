@@ -89,3 +89,40 @@ def test_strip_wiki_markup():
 def test_unknown_corpus_is_a_clear_error():
     with pytest.raises(EspladeError, match="neither a bundled corpus"):
         load_corpus("no-such-corpus")
+
+
+def test_evaluation_documents_in_the_bundled_corpora(semanlink):
+    from esplade_eval.train.texts import EvalDocs, text_key, training_corpora
+
+    docs = EvalDocs.read(["semanlink"])
+    # the bundled name, the built collection folder and its corpus.jsonl name the same documents
+    assert docs.keys == EvalDocs.read([str(semanlink.root)]).keys == EvalDocs.read([str(semanlink.corpus)]).keys
+    assert 7000 < len(docs.keys) <= 7300 - 61  # distinct non-empty titles
+    corpora = {c.name: c for c in training_corpora(["titles", "semanlink", "films", "lee"], docs)}
+    sem, films = load_corpus("semanlink"), load_corpus("films")
+    assert docs.dropped["semanlink"] == len(sem.train) and corpora["semanlink"].train == []
+    assert docs.dropped["titles"] == docs.dropped["semanlink"] + docs.dropped["films"]
+    assert 0 < docs.dropped["films"] < 100 and docs.dropped["lee"] == 0  # Semanlink bookmarks some films
+    assert "The Big Lebowski" in films.train and "The Big Lebowski" not in corpora["films"].train
+    assert len(corpora["films"].train) + docs.dropped["films"] == len(films.train)
+    assert corpora["films"].heldout == films.heldout  # held-out texts are never trained on: not filtered
+    assert not any(text_key(t) in docs.keys for c in corpora.values() for t in c.train)
+    assert docs.record()["dropped_total"] == sum(docs.dropped.values())
+
+
+def test_cli_vocab_keeps_evaluation_documents_out_unless_allowed(tmp_path, capsys):
+    import json
+
+    from esplade_eval.cli import main
+
+    out = tmp_path / "v"
+    assert main(["vocab", "--corpus", "semanlink", "--size", "100", "--out", str(out)]) == 2
+    assert "evaluation documents are dropped (--allow-eval-docs keeps them)" in capsys.readouterr().err
+    assert not out.exists()
+    assert main(["vocab", "--corpus", "semanlink", "--size", "100", "--allow-eval-docs", "--out", str(out)]) == 0
+    meta = json.loads((out / "output_vocab.json").read_text(encoding="utf-8"))
+    assert meta["eval_docs"]["excluded"] is False and len(read_vocab(out)) == 100
+    assert main(["vocab", "--corpus", "titles", "--size", "100", "--out", str(tmp_path / "t")]) == 0
+    meta = json.loads((tmp_path / "t" / "output_vocab.json").read_text(encoding="utf-8"))
+    assert meta["eval_docs"]["sources"] == ["semanlink"]
+    assert meta["eval_docs"]["dropped_texts"]["titles"] > len(load_corpus("semanlink").train)

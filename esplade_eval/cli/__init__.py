@@ -41,12 +41,12 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     for name in MODULES:
+        # a subcommand module that fails to import is an error, never a verb silently missing
         try:
             module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:  # a stage not built yet in this checkout
-            if exc.name == name:
-                continue
-            raise
+        except Exception as exc:
+            raise ImportError(f"esplade-eval: the subcommand module {name} failed to import: "
+                              f"{type(exc).__name__}: {exc}") from exc
         module.register(sub)
     return parser
 

@@ -38,13 +38,13 @@ def register(sub):
 
 
 def run(args):
-    from esplade_eval.evaluate import evaluate, render_frame
+    from esplade_eval.evaluate import compare, evaluate, render_frame
     from esplade_eval.evaluate.metrics import split_named
 
     result = evaluate(args.qrels, split_named(args.runs), args.measures, topics=args.topics)
     if args.per_query:
         text = render_frame(result.per_query(), args.format)
     else:
-        text = result.report().render(args.format)
+        text = compare(result, baseline=None, missing="zero").render(args.format)  # means, no tests
     emit(text, args.output)
     return 0

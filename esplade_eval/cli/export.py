@@ -22,9 +22,9 @@ def register(sub):
 
 
 def _name(topics):
-    from esplade_eval.model.export import _topics_name
+    from esplade_eval.model.export import topics_name
 
-    return _topics_name(topics)
+    return topics_name(topics)
 
 
 def run(args):

@@ -115,6 +115,10 @@ def run_vocab(args):
         texts = docs.filter(name, iter_texts(name) if args.include_heldout else load_corpus(name).train)
         c = count_words(texts)
         counts = c if counts is None else counts + c
+    if not counts:
+        raise EspladeError(f"{' '.join(args.corpus)}: no words to count" + (
+            f" once {sum(docs.dropped.values())} evaluation documents are dropped (--allow-eval-docs keeps them)"
+            if sum(docs.dropped.values()) else ""))
     vocab = top_words(counts, args.size, args.min_count)
     path = write_vocab(args.out, vocab, {"corpora": args.corpus, "min_count": args.min_count,
                                          "include_heldout": args.include_heldout, "eval_docs": docs.record(),

@@ -202,12 +202,6 @@ class Evaluation:
                 out.append(f"{name}: {self.ignored[name]} run queries outside the evaluated set ignored")
         return out
 
-    def report(self):
-        """A :class:`~esplade_eval.evaluate.report.Report` of the means (no tests)."""
-        from esplade_eval.evaluate.compare import compare
-
-        return compare(self, baseline=None, missing="zero")
-
 
 def _preview(items: Sequence[str], n: int = 10) -> str:
     shown = ", ".join(items[:n])

@@ -7,8 +7,8 @@ Significance markers (Markdown and LaTeX): a dagger (†, ``$^{\\dagger}$``) mar
 whose difference from the baseline is significant after the multiple-testing correction
 (``reject`` is true); without a correction it marks raw p < alpha, and the caption says so.
 
->>> from esplade_eval.evaluate.metrics import evaluate
->>> rep = evaluate({"q1": {"a": 1}}, {"s": {"q1": {"a": 1.0}}}, ["AP"]).report()
+>>> from esplade_eval.evaluate import compare, evaluate
+>>> rep = compare(evaluate({"q1": {"a": 1}}, {"s": {"q1": {"a": 1.0}}}, ["AP"]), missing="zero")
 >>> print(rep.to_markdown().splitlines()[2])
 | system | AP |
 """

@@ -141,7 +141,7 @@ def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLi
                          f"({manifest['encoder']['checkpoint']}); encode queries with the same one")
     pruning = pruning or pruning_of(manifest)
     quantizer = quantizer or quantizer_of(manifest)
-    name = name or _topics_name(topics)
+    name = name or topics_name(topics)
     manifest["queries"][name] = _write_queries(encoder, read_topics(topics), level_dir, name, pruning, quantizer,
                                                source=topics)
     write_manifest(level_dir, manifest)
@@ -152,7 +152,7 @@ def _read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
     """``{query file name: (source path, topics)}``, every file read and checked up front."""
     sets: dict[str, tuple[str, dict[str, str]]] = {}
     for path in paths:
-        name = _topics_name(path)
+        name = topics_name(path)
         if name in sets:
             raise ValueError(f"two topics files map to the query file name {name!r}: {sets[name][0]}, {path}")
         sets[name] = (os.fspath(path), read_topics(path))
@@ -194,7 +194,7 @@ def encode_queries(encoder, topics: dict[str, str], manifest: dict | None = None
     return dict(zip(topics, batch.to_dicts(encoder.terms)))
 
 
-def _topics_name(topics: str | os.PathLike) -> str:
+def topics_name(topics: str | os.PathLike) -> str:
     """``topics.test.tsv`` -> ``test``; otherwise the file stem."""
     stem = Path(topics).name
     for suffix in (".gz", ".tsv", ".txt"):

@@ -372,7 +372,10 @@ def prepare_data(cfg: PretrainConfig) -> PretrainData:
     chunks = [chunk_texts(c.train, cfg.max_words) for c in corpora]
     examples = tokenize_examples(tokenizer, [t for part in chunks for t in part], vocab_index, cfg.max_length)
     if not examples:
-        raise EspladeError("the training corpora hold no text")
+        dropped = sum(docs.dropped.values())
+        raise EspladeError("the training corpora hold no text" + (
+            f" once {dropped} evaluation documents are dropped (allow_eval_docs / --allow-eval-docs keeps them)"
+            if dropped else ""))
     origin = np.repeat(np.arange(len(corpora)), [len(part) for part in chunks])
     heldout = {}
     for arm in ARMS:

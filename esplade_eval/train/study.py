@@ -71,15 +71,9 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
               threads: int | None = None) -> str:
     """Run (or resume) the study; write ``<results>.md`` and ``<results>.json``; return the markdown."""
     import torch
-    from scipy import stats
 
     from esplade_eval._io import atomic_file
     from esplade_eval.data.semanlink import ensure_semanlink
-    from esplade_eval.evaluate.metrics import evaluate as evaluate_runs
-    from esplade_eval.model.encoder import SpladeEncoder
-    from esplade_eval.train.validation import evaluate_encoder, load_split
-    from esplade_eval.train.finetune import FinetuneConfig, finetune
-    from esplade_eval.train.pretrain import PretrainConfig, pretrain
 
     with open(config, encoding="utf-8") as fh:
         cfg = json.load(fh)
@@ -88,13 +82,41 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
         torch.set_num_threads(threads)
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    seed = cfg.get("seed", 0)
     collection = ensure_semanlink(cfg.get("collection", "artifacts/semanlink"))
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
-
     systems = dict(SYSTEMS) | (ABLATIONS if cfg.get("ablations") else {})
-    progress = cfg.get("progress", True)
+    pt_keys = _pretrain_systems(cfg, work, systems, threads, timings)
+    checkpoints = _finetune_systems(cfg, work, systems, collection, threads, pt_keys, timings)
+    test, runs, stats_by_system = _test_systems(cfg, collection, systems, checkpoints, threads, timings)
+    names = list(systems)
+    means, pairs, n_queries = _paired_tests(test.qrels, runs, names)
+    budget = _budget(work, names)
+    compute_s = sum(v.get("wall_time_s") or 0 for v in budget.values()) + sum(
+        v for k, v in timings.items() if k.startswith("test "))
+    total_s = time.perf_counter() - t0
+    out = {"config": cfg, "queries": n_queries, "documents": len(test.doc_ids), "means": means,
+           "pairs": pairs, "systems": {n: {"description": systems[n], "checkpoint": checkpoints[n], **stats_by_system[n]}
+                                       for n in names},
+           "budget": budget, "timings_this_run_s": {k: round(v, 1) for k, v in timings.items()},
+           "study_wall_time_this_run_s": round(total_s, 1),
+           "compute_time_all_stages_s": round(compute_s, 1), "threads": torch.get_num_threads(),
+           "platform": platform.platform(), "cpu_count": os.cpu_count()}
+    md = render_markdown(out)
+    results = Path(results)
+    results.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_file(results.with_suffix(".json")) as fh:
+        json.dump(out, fh, indent=2)
+    with atomic_file(results.with_suffix(".md")) as fh:
+        fh.write(md)
+    return md
+
+
+def _pretrain_systems(cfg: dict, work: Path, systems: dict, threads, timings: dict) -> dict[str, str]:
+    """Pre-train what the systems start from (cached by config); ``{system: pretrain key}``."""
+    from esplade_eval.train.pretrain import PretrainConfig, pretrain
+
+    seed = cfg.get("seed", 0)
     pt_keys = {}
     for name, (folder_name, overrides) in PRETRAINED.items():
         if name not in systems:
@@ -104,15 +126,23 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
         pt_keys[name] = _key(section | {"seed": seed})
         if not _cached(folder, pt_keys[name]):
             t = time.perf_counter()
-            pretrain(PretrainConfig(**{**section, "seed": seed, "threads": threads, "progress": progress}), folder,
-                     overwrite=True)
+            pretrain(PretrainConfig(**{**section, "seed": seed, "threads": threads,
+                                       "progress": cfg.get("progress", True)}), folder, overwrite=True)
             _mark(folder, pt_keys[name])
             timings[f"pretrain {folder_name}"] = time.perf_counter() - t
+    return pt_keys
 
+
+def _finetune_systems(cfg: dict, work: Path, systems: dict, collection, threads, pt_keys: dict,
+                      timings: dict) -> dict[str, str]:
+    """Fine-tune every system with the one recipe (cached by config); ``{system: checkpoint}``."""
+    from esplade_eval.train.finetune import FinetuneConfig, finetune
+
+    seed = cfg.get("seed", 0)
     # every pre-training run builds the same output vocabulary (same corpora, size, seed-free)
     pt_dir = work / PRETRAINED["a-esplade-pt-ft"][0]
     ft_common = {**cfg["finetune"], "collection": str(collection.root), "seed": seed, "threads": threads,
-                 "progress": progress}
+                 "progress": cfg.get("progress", True)}
     inits = {n: {"init": str(work / PRETRAINED[n][0])} for n in PRETRAINED if n in systems}
     inits["b-esplade-random-ft"] = {"init": "random", "vocab": str(pt_dir), "preset": cfg.get("preset", "tiny")}
     inits["d-splade-tiny-ft"] = {"init": "splade-tiny"}
@@ -129,6 +159,13 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
             _mark(folder, key)
             timings[f"finetune {name}"] = time.perf_counter() - t
         checkpoints[name] = str(folder)
+    return checkpoints
+
+
+def _test_systems(cfg: dict, collection, systems: dict, checkpoints: dict, threads, timings: dict):
+    """``(test split, {system: run}, {system: stats})`` on the test split."""
+    from esplade_eval.model.encoder import SpladeEncoder
+    from esplade_eval.train.validation import evaluate_encoder, load_split
 
     test = load_split(collection, "test")
     runs, stats_by_system = {}, {}
@@ -141,9 +178,17 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
         stats_by_system[name] = {**res["stats"], "vocab_size": enc.info.vocab_size, "vocab_source": enc.info.vocab_source,
                                  "nDCG@10 (own)": res["aggregate"]["nDCG@10"]}
         timings[f"test {name}"] = time.perf_counter() - t
+    return test, runs, stats_by_system
 
-    evaluation = evaluate_runs(test.qrels, runs, ["nDCG@10"])
-    names = list(systems)
+
+def _paired_tests(qrels, runs: dict, names: list[str]) -> tuple[dict, list[dict], int]:
+    """Means, every pair's paired t-test on per-query nDCG@10 (Holm over the pairs), query count."""
+    from scipy import stats
+
+    from esplade_eval.evaluate import correct  # statsmodels' multipletests
+    from esplade_eval.evaluate.metrics import evaluate as evaluate_runs
+
+    evaluation = evaluate_runs(qrels, runs, ["nDCG@10"])
     per_query = {n: evaluation.per_query(n)["nDCG@10"] for n in names}
     means = {n: float(per_query[n].mean()) for n in names}
     pairs = []
@@ -153,31 +198,10 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
         pairs.append({"a": x, "b": y, "mean_a": means[x], "mean_b": means[y], "delta": float((a - b).mean()),
                       "t": float(t_stat), "p": float(p), "wins": int((a > b).sum()), "ties": int((a == b).sum()),
                       "losses": int((a < b).sum())})
-    from esplade_eval.evaluate import correct  # statsmodels' multipletests
-
     adjusted, _ = correct(np.array([p["p"] for p in pairs]), "holm")
     for pair, padj in zip(pairs, adjusted.tolist()):
         pair["p_holm"] = padj
-
-    budget = _budget(work, names)
-    compute_s = sum(v.get("wall_time_s") or 0 for v in budget.values()) + sum(
-        v for k, v in timings.items() if k.startswith("test "))
-    total_s = time.perf_counter() - t0
-    out = {"config": cfg, "queries": len(evaluation.queries), "documents": len(test.doc_ids), "means": means,
-           "pairs": pairs, "systems": {n: {"description": systems[n], "checkpoint": checkpoints[n], **stats_by_system[n]}
-                                       for n in names},
-           "budget": budget, "timings_this_run_s": {k: round(v, 1) for k, v in timings.items()},
-           "study_wall_time_this_run_s": round(total_s, 1),
-           "compute_time_all_stages_s": round(compute_s, 1), "threads": torch.get_num_threads(),
-           "platform": platform.platform(), "cpu_count": os.cpu_count()}
-    md = render_markdown(out)
-    results = Path(results)
-    results.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(results.with_suffix(".json")) as fh:
-        json.dump(out, fh, indent=2)
-    with atomic_file(results.with_suffix(".md")) as fh:
-        fh.write(md)
-    return md
+    return means, pairs, len(evaluation.queries)
 
 
 def _budget(work: Path, names: list[str]) -> dict:
