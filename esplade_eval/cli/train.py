@@ -25,6 +25,13 @@ def _eval_doc_args(p):
 
 
 def register(sub):
+    _register_vocab(sub)
+    _register_pretrain(sub)
+    _register_finetune(sub)
+    _register_study(sub)
+
+
+def _register_vocab(sub):
     p = sub.add_parser("vocab", help="build an ESPLADE output vocabulary (most frequent whole words)",
                        description="The N most frequent normalised whole words (NFKC, lowercase, runs of "
                                    "Unicode letters/digits), ordered by count desc then word asc; no special "
@@ -40,6 +47,8 @@ def register(sub):
     p.add_argument("--out", required=True, help="output folder")
     p.set_defaults(func=run_vocab)
 
+
+def _register_pretrain(sub):
     p = sub.add_parser("pretrain", help="MLM pre-training of an ESPLADE model (whole-word masking)",
                        description="Whole-word-masking MLM pre-training over the expanded output vocabulary.")
     p.add_argument("--corpus", nargs="+", default=["general", "titles"],
@@ -67,6 +76,8 @@ def register(sub):
     _device_args(p)
     p.set_defaults(func=run_pretrain)
 
+
+def _register_finetune(sub):
     p = sub.add_parser("finetune", help="contrastive fine-tuning with FLOPS regularisation",
                        description="Fine-tune a SPLADE/ESPLADE checkpoint (or a random ESPLADE model) on "
                                    "(query, title) pairs; validate nDCG@10 on the Semanlink dev split.")
@@ -93,6 +104,8 @@ def register(sub):
     _device_args(p)
     p.set_defaults(func=run_finetune)
 
+
+def _register_study(sub):
     p = sub.add_parser("study", help="the tiny pre-training study (ESPLADE vs random vs SPLADE-tiny)",
                        description="Run the four-arm study of configs/study_tiny.json and write a results table.")
     p.add_argument("--config", default="configs/study_tiny.json")
