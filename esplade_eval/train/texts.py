@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from esplade_eval.data.corpora import Corpus, iter_texts, load_corpus, words
+from esplade_eval.errors import EspladeError
 
 #: the documents of the bundled evaluation collection (Semanlink titles)
 DEFAULT_EVAL_DOCS = ("semanlink",)
@@ -81,8 +82,6 @@ class EvalDocs:
 
 def eval_docs(exclude: Sequence[str], allow: bool) -> EvalDocs:
     """The :class:`EvalDocs` a run keeps out: none when ``allow``; naming none otherwise is an error."""
-    from esplade_eval.errors import EspladeError
-
     if allow:
         return EvalDocs()
     if not exclude:
