@@ -2,6 +2,11 @@
 
 A crash, a Ctrl-C or an input error part-way through leaves no file or folder under
 the final name, so nothing half-written ever looks complete.
+
+``tempfile`` creates its files 0600 and folders 0700 (private while being written); before
+the rename they get the mode an ordinary ``open``/``mkdir`` would have given them under the
+user's umask (0644 / 0755 under the usual 022), so collaborators and web servers can read
+runs, manifests, plots and submissions.
 """
 
 from __future__ import annotations
@@ -11,8 +16,25 @@ import gzip
 import os
 import shutil
 import tempfile
+import threading
 from pathlib import Path
 from typing import IO, Iterator
+
+
+_UMASK_LOCK = threading.Lock()
+
+
+def current_umask() -> int:
+    """The process umask (read by setting it and restoring it at once, under a lock)."""
+    with _UMASK_LOCK:
+        mask = os.umask(0o022)
+        os.umask(mask)
+    return mask
+
+
+def _publish_mode(path: str | os.PathLike, directory: bool = False) -> None:
+    """Give a temporary file (0600) or folder (0700) the mode ``open``/``mkdir`` would give."""
+    os.chmod(path, (0o777 if directory else 0o666) & ~current_umask())
 
 
 @contextlib.contextmanager
@@ -33,6 +55,7 @@ def atomic_file(path: str | os.PathLike, mode: str = "w", encoding: str | None =
             fh = open(tmp, mode, encoding=None if binary else encoding)
         with fh:
             yield fh
+        _publish_mode(tmp)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -54,6 +77,7 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:
         yield tmp
+        _publish_mode(tmp, directory=True)
         if path.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".old", dir=path.parent))
             os.rmdir(old)
