@@ -20,7 +20,6 @@ import threading
 from pathlib import Path
 from typing import IO, Iterator
 
-
 _UMASK_LOCK = threading.Lock()
 
 

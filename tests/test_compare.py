@@ -168,10 +168,11 @@ def test_report_renderings_carry_the_same_numbers(runs):
     mixed_row = next(line for line in md.splitlines() if line.startswith("| mixed | "))
     assert "†" not in mixed_row
 
-    tex = rep.to_latex()
+    tex = rep.to_latex(details=False)
     assert r"base\_line (baseline)" in tex and r"\toprule" in tex
     assert f"{table.at['better', 'RR@10']:.4f}}}$^{{\\dagger}}$" in tex  # bold best, dagger
     assert tex.count(r"$^{\dagger}$") == 1 + int(table.at["better", "AP reject"]) + 1  # + the caption's
+    assert rep.to_latex().startswith(tex)  # the details table follows
 
     back = pd.read_csv(StringIO(rep.to_csv()), index_col="system")
     assert list(back.columns) == list(table.columns)

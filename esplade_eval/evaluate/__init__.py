@@ -1,4 +1,8 @@
-"""Evaluation harness: ir_measures metrics, paired significance tests, reports, TREC run checks.
+"""Evaluation harness: ir_measures metrics, paired significance tests, reports, TREC run checks, fusion.
+
+Layers inside, imports pointing down: :mod:`.measures` (names) and :mod:`.metrics`
+(scoring, the :class:`Evaluation` data) < :mod:`.stats` (tests) < :mod:`.report`
+(renderings) < :mod:`.compare` (baseline and all-pairs comparisons).
 
 >>> from esplade_eval.evaluate import evaluate, compare
 >>> qrels = {"q1": {"a": 1}, "q2": {"b": 1}}
@@ -9,20 +13,31 @@
 """
 
 from esplade_eval.evaluate.checkrun import CheckResult, Problem, check_run, package_run
-from esplade_eval.evaluate.compare import compare, correct, paired_stats, wilcoxon_p
+from esplade_eval.evaluate.compare import compare, compare_all_pairs
+from esplade_eval.evaluate.measures import parse_measure, parse_measures, trec_eval_name
 from esplade_eval.evaluate.metrics import (
     DEFAULT_MEASURES,
     Evaluation,
     Evaluator,
     QuerySet,
     evaluate,
-    parse_measures,
     query_set,
 )
-from esplade_eval.evaluate.report import FORMATS, Report, render_frame
+from esplade_eval.evaluate.report import FORMATS, PairsReport, Report, render_frame
+from esplade_eval.evaluate.stats import (
+    CORRECTIONS,
+    TESTS,
+    bootstrap_ci,
+    correct,
+    paired_stats,
+    permutation_p,
+    wilcoxon_p,
+)
+from esplade_eval.evaluate.treceval import trec_eval_text
 
 __all__ = [
-    "DEFAULT_MEASURES", "FORMATS", "CheckResult", "Evaluation", "Evaluator", "Problem", "QuerySet", "Report",
-    "check_run", "compare", "correct", "evaluate", "package_run", "paired_stats", "parse_measures", "query_set",
-    "render_frame", "wilcoxon_p",
+    "CORRECTIONS", "DEFAULT_MEASURES", "FORMATS", "TESTS", "CheckResult", "Evaluation", "Evaluator", "PairsReport",
+    "Problem", "QuerySet", "Report", "bootstrap_ci", "check_run", "compare", "compare_all_pairs", "correct",
+    "evaluate", "package_run", "paired_stats", "parse_measure", "parse_measures", "permutation_p", "query_set",
+    "render_frame", "trec_eval_name", "trec_eval_text", "wilcoxon_p",
 ]

@@ -1,12 +1,15 @@
-"""Paired comparison of systems against a baseline, PyTerrier-style, with correction.
+"""Paired comparison of systems, PyTerrier-style against a baseline or ranx-style all pairs.
 
-For every measure and every system other than the baseline, over explicitly paired
-queries: mean, delta (system - baseline), paired t-test p-value (``scipy.stats.ttest_rel``),
-optionally the Wilcoxon signed-rank p-value, the 95% confidence interval of the mean
-difference (Student t), the effect size (Cohen's d for paired samples, d_z = mean of the
-differences / their standard deviation), win/tie/loss counts, and a multiple-testing
-correction across the systems of each measure (Holm by default, Bonferroni on request)
-by ``statsmodels.stats.multitest.multipletests``.
+Against a baseline (:func:`compare`), for every measure and every other system, over
+explicitly paired queries: mean, delta (system - baseline), the interval of the mean
+difference (Student t, or a percentile bootstrap), the effect size (Cohen's d for paired
+samples, d_z = mean of the differences / their standard deviation), win/tie/loss counts,
+the p-value of the chosen paired test (t-test by default, Wilcoxon signed-rank or a paired
+randomisation test), and a multiple-testing correction across the systems of each measure
+(Holm by default) by ``statsmodels.stats.multitest.multipletests``. All pairs
+(:func:`compare_all_pairs`): the same for every pair of systems, corrected across the pairs
+of each measure, rendered with ranx's superscript markers. The statistics themselves are in
+:mod:`esplade_eval.evaluate.stats`.
 
 Pairing is never silent. Every system must cover the same queries; when they do not, the
 comparison stops with an error naming the missing queries, unless the caller chooses
@@ -26,18 +29,28 @@ the uncovered queries 0, the ``trec_eval -c`` convention). For an :class:`Evalua
 
 from __future__ import annotations
 
-import contextlib
-import gc
-import warnings
-from typing import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Mapping
 
 import numpy as np
 
 from esplade_eval.errors import EspladeError
-from esplade_eval.evaluate.metrics import Evaluation, _preview
+from esplade_eval.evaluate.metrics import Evaluation, _preview, failure_notes
+from esplade_eval.evaluate.report import PairsReport, Report
+from esplade_eval.evaluate.stats import (  # noqa: F401  (re-exported: the historical home of these helpers)
+    CI_METHODS,
+    CORRECTIONS,
+    TESTS,
+    bootstrap_ci,
+    check_settings,
+    correct,
+    decide,
+    paired_stats,
+    permutation_p,
+    test_pvalues,
+    wilcoxon_p,
+)
 
-#: statsmodels ``multipletests`` methods accepted as ``correction``
-CORRECTIONS = ("holm", "bonferroni", "holm-sidak", "sidak", "fdr_bh", "fdr_by")
 MISSING = ("error", "intersect", "zero")
 _DEFAULT = object()  # "holm when there is a baseline": an explicit correction without one raises
 
@@ -126,105 +139,91 @@ def _align(systems: _Systems, missing: str) -> tuple[list[str], dict[str, np.nda
     return list(keep), aligned, notes
 
 
-def paired_stats(system: np.ndarray, baseline: np.ndarray, confidence: float = 0.95) -> dict[str, np.ndarray]:
-    """Paired statistics of systems vs a baseline, vectorised over systems and measures.
+@dataclass(frozen=True)
+class Settings:
+    """How a comparison tests: shared by the baseline and the all-pairs modes."""
 
-    Args:
-        system: ``(n_systems, n_queries, n_measures)`` per-query values.
-        baseline: ``(n_queries, n_measures)`` per-query values of the baseline, same query order.
-        confidence: level of the interval of the mean difference.
+    test: str = "t"
+    correction: str | None = "holm"
+    alpha: float = 0.05
+    confidence: float = 0.95
+    ci: str = "t"
+    wilcoxon: bool = False
+    permutations: int = 10_000
+    resamples: int = 10_000
+    seed: int = 0
 
-    Returns:
-        arrays of shape ``(n_systems, n_measures)``: ``delta``, ``sd``, ``ci low``, ``ci high``,
-        ``d`` (Cohen's d_z), ``t``, ``p-value`` (two-sided paired t-test, as
-        ``scipy.stats.ttest_rel``), ``+``, ``=``, ``-``.
-
-    >>> s = np.array([[[0.5], [0.7], [0.9]]]); b = np.array([[0.4], [0.5], [0.6]])
-    >>> round(float(paired_stats(s, b)["delta"][0, 0]), 4)
-    0.2
-    """
-    from scipy import stats
-
-    diff = system - baseline[None]
-    n = diff.shape[1]
-    with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        delta = diff.mean(axis=1)
-        sd = diff.std(axis=1, ddof=1) if n > 1 else np.full(delta.shape, np.nan)
-        half = stats.t.ppf(0.5 + confidence / 2, n - 1) * sd / np.sqrt(n) if n > 1 else np.full(delta.shape, np.nan)
-        # ttest_rel over the query axis: the same computation as one call per vector
-        test = stats.ttest_rel(system, np.broadcast_to(baseline[None], system.shape), axis=1)
-        d = delta / sd
-    return {
-        "delta": delta, "sd": sd, "ci low": delta - half, "ci high": delta + half, "d": d,
-        "t": np.asarray(test.statistic, dtype=float), "p-value": np.asarray(test.pvalue, dtype=float),
-        "+": (diff > 0).sum(axis=1), "=": (diff == 0).sum(axis=1), "-": (diff < 0).sum(axis=1),
-    }
+    def pair_columns(self, system: np.ndarray, baseline: np.ndarray) -> dict[str, np.ndarray]:
+        """Every per-pair statistic, ``(k, n_measures)`` arrays keyed by column suffix."""
+        st = paired_stats(system, baseline, self.confidence)
+        out = {key: st[key] for key in ("delta", "ci low", "ci high", "d", "+", "=", "-")}
+        if self.ci == "bootstrap":
+            out["ci low"], out["ci high"] = bootstrap_ci(system, baseline, self.confidence, self.resamples, self.seed)
+        out["p-value"] = st["p-value"] if self.test == "t" else test_pvalues(
+            self.test, system, baseline, self.permutations, self.seed)
+        if self.wilcoxon and self.test != "wilcoxon":
+            out["wilcoxon p-value"] = wilcoxon_p(system, baseline)
+        return out
 
 
-def wilcoxon_p(system: np.ndarray, baseline: np.ndarray) -> np.ndarray:
-    """Two-sided Wilcoxon signed-rank p-values, one ``scipy.stats.wilcoxon`` call per vector.
+def _settings(baseline_needed: bool, correction, alpha, test, wilcoxon, confidence, ci, permutations, resamples,
+              seed) -> Settings:
+    if correction is _DEFAULT:
+        correction = "holm" if baseline_needed else None
+    if correction is not None and not baseline_needed:
+        raise EspladeError(f"a multiple-testing correction ({correction!r}) needs a baseline: there are no tests to correct")
+    if correction is not None and correction not in CORRECTIONS:
+        raise EspladeError(f"unknown correction {correction!r}; choose one of {CORRECTIONS}")
+    confidence = check_settings(test, ci, alpha, confidence)
+    return Settings(test, correction, alpha, confidence, ci, bool(wilcoxon), int(permutations), int(resamples),
+                    int(seed))
 
-    Called per vector (not with ``axis=``) because scipy picks the exact or the normal method
-    per call, and the vectorised call can pick differently; NaN when every difference is 0.
-    """
-    from scipy import stats
 
-    out = np.full((system.shape[0], system.shape[2]), np.nan)
-    for k in range(system.shape[0]):
-        for m in range(system.shape[2]):
-            diff = system[k, :, m] - baseline[:, m]
-            if np.any(diff != 0):
-                with warnings.catch_warnings():
-                    warnings.simplefilter("ignore", RuntimeWarning)
-                    out[k, m] = stats.wilcoxon(diff).pvalue
+def _prepare(evaluation, missing: str):
+    """Aligned per-query values, their query ids, notes, measures and the failed measures."""
+    systems = _Systems.from_evaluation(evaluation) if isinstance(evaluation, Evaluation) else _Systems.from_frames(evaluation)
+    failed = dict(getattr(evaluation, "failed", {}) or {})
+    queries, aligned, notes = _align(systems, missing)
+    if not queries:
+        raise EspladeError("no queries left to compare")
+    bad = [j for j, m in enumerate(systems.measures) if m in failed]
+    for values in aligned.values():
+        values[:, bad] = np.nan  # a failed measure stays unknown, never 0
+    return systems, queries, aligned, notes + failure_notes(failed), failed
+
+
+def _ok_columns(measures, failed) -> list[int]:
+    return [j for j, m in enumerate(measures) if m not in failed]
+
+
+def _scatter(values: np.ndarray, ok: list[int], width: int) -> np.ndarray:
+    """``(k, len(ok))`` -> ``(k, width)``, NaN in the failed measures' columns."""
+    out = np.full((values.shape[0], width), np.nan)
+    out[:, ok] = values
     return out
 
 
-@contextlib.contextmanager
-def _gc_frozen() -> Iterator[None]:
-    """Keep the objects alive now out of garbage collection for the duration.
+def _per_query_frame(order, queries, aligned, measures):
+    import pandas as pd
 
-    statsmodels' Holm branch calls ``gc.collect()``, whose cost grows with every live
-    object: with ten 1,000-query x 1,000-hit runs in memory that is ~10 million objects and
-    most of a second per call. ``gc.freeze`` (CPython >= 3.7) hides them from that
-    collection; nothing is lost, they are handed back to the collector right after.
-    """
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
+    return pd.concat(
+        [pd.DataFrame(aligned[n], index=pd.Index(queries, name="qid"), columns=measures).assign(system=n)
+         .set_index("system", append=True).reorder_levels(["system", "qid"]) for n in order])
 
 
-def correct(pvalues: np.ndarray, method: str = "holm", alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Multiple-testing correction of one family of p-values (statsmodels ``multipletests``).
+def _means(order, aligned, measures):
+    import pandas as pd
 
-    NaN p-values (e.g. identical systems) are left out of the family and stay NaN, not
-    rejected.
-
-    >>> p, r = correct(np.array([0.01, 0.04, np.nan]), "holm")
-    >>> p.round(2).tolist(), r.tolist()
-    ([0.02, 0.04, nan], [True, True, False])
-    """
-    from statsmodels.stats.multitest import multipletests
-
-    if method not in CORRECTIONS:
-        raise EspladeError(f"unknown correction {method!r}; choose one of {CORRECTIONS}")
-    pvalues = np.asarray(pvalues, dtype=float)
-    corrected = np.full(pvalues.shape, np.nan)
-    reject = np.zeros(pvalues.shape, dtype=bool)
-    ok = np.isfinite(pvalues)
-    if ok.any():
-        with _gc_frozen():
-            rej, pc, _, _ = multipletests(pvalues[ok], alpha=alpha, method=method)
-        corrected[ok], reject[ok] = pc, rej
-    return corrected, reject
+    table = pd.DataFrame(index=pd.Index(order, name="system"))
+    for j, m in enumerate(measures):
+        table[m] = [float(aligned[n][:, j].mean()) for n in order]
+    return table
 
 
 def compare(evaluation: Evaluation | Mapping[str, object], baseline: str | None = None, *,
-            correction: str | None = _DEFAULT, alpha: float = 0.05, wilcoxon: bool = False,
-            missing: str = "error", confidence: float = 0.95):
+            correction: str | None = _DEFAULT, alpha: float = 0.05, test: str = "t", wilcoxon: bool = False,
+            missing: str = "error", confidence: float | None = None, ci: str = "t", permutations: int = 10_000,
+            resamples: int = 10_000, seed: int = 0) -> Report:
     """Compare systems with a baseline; returns a :class:`~esplade_eval.evaluate.report.Report`.
 
     Args:
@@ -235,69 +234,133 @@ def compare(evaluation: Evaluation | Mapping[str, object], baseline: str | None 
             statsmodels method), or ``None``; applied across systems, per measure. Asking for
             a correction without a baseline is an error (there are no tests to correct).
         alpha: family-wise significance level for ``reject``.
+        test: the paired test behind ``p-value`` and ``reject``: ``"t"`` (default),
+            ``"wilcoxon"`` or ``"permutation"`` (paired randomisation, ``permutations``
+            sign patterns, exact when ``2^n`` of them fit).
         wilcoxon: also report Wilcoxon signed-rank p-values (corrected the same way).
         missing: ``"error"`` (default), ``"intersect"`` or ``"zero"``: what to do when the
             systems cover different queries (see the module docstring).
-        confidence: level of the interval of the mean difference.
+        confidence: level of the interval of the mean difference; default ``1 - alpha``.
+        ci: ``"t"`` (Student t interval) or ``"bootstrap"`` (percentile, ``resamples``).
+        seed: seed of the randomisation test and the bootstrap (same seed, same numbers).
 
     Columns per measure ``m`` (PyTerrier's names where PyTerrier has them): ``m``, ``m delta``,
     ``m ci low``, ``m ci high``, ``m d``, ``m +``, ``m =``, ``m -``, ``m p-value``,
     ``m p-value corrected``, ``m reject`` (+ ``m wilcoxon p-value`` and
     ``m wilcoxon p-value corrected``).
     """
-    import pandas as pd
-
-    from esplade_eval.evaluate.report import Report
-
-    if correction is _DEFAULT:
-        correction = "holm" if baseline is not None else None
-    if correction is not None and baseline is None:
-        raise EspladeError(f"a multiple-testing correction ({correction!r}) needs a baseline: there are no tests to correct")
-    if correction is not None and correction not in CORRECTIONS:
-        raise EspladeError(f"unknown correction {correction!r}; choose one of {CORRECTIONS}")
-    if not 0 < alpha < 1:
-        raise EspladeError(f"alpha must be in (0, 1), got {alpha}")
-    systems = _Systems.from_evaluation(evaluation) if isinstance(evaluation, Evaluation) else _Systems.from_frames(evaluation)
+    settings = _settings(baseline is not None, correction, alpha, test, wilcoxon, confidence, ci, permutations,
+                         resamples, seed)
+    systems, queries, aligned, notes, failed = _prepare(evaluation, missing)
     names = list(systems.values)
     if baseline is not None and baseline not in systems.values:
         raise EspladeError(f"baseline {baseline!r} is not one of the systems {names}")
-    queries, aligned, notes = _align(systems, missing)
-    if not queries:
-        raise EspladeError("no queries left to compare")
     measures = systems.measures
     order = ([baseline] if baseline is not None else []) + [n for n in names if n != baseline]
+    table = _means(order, aligned, measures)
+    if baseline is not None and len(order) > 1:
+        _add_baseline_columns(table, order, aligned, measures, failed, settings)
+    return Report(table=table, measures=list(measures), baseline=baseline, queries=queries,
+                  correction=settings.correction, alpha=settings.alpha, wilcoxon=settings.wilcoxon,
+                  confidence=settings.confidence, notes=notes, per_query=_per_query_frame(order, queries, aligned,
+                                                                                            measures),
+                  test=settings.test if baseline is not None else None, ci=settings.ci, failed=failed,
+                  settings=_describe(settings))
 
-    table = pd.DataFrame(index=pd.Index(order, name="system"))
+
+def _add_baseline_columns(table, order, aligned, measures, failed, settings: Settings) -> None:
+    """The per-measure test columns of :func:`compare`, in place."""
+    import pandas as pd
+
+    ok = _ok_columns(measures, failed)
+    others = order[1:]
+    stack = np.stack([aligned[n][:, ok] for n in others])
+    cols = {key: _scatter(v, ok, len(measures)) for key, v in settings.pair_columns(stack, aligned[order[0]][:, ok]).items()}
+
+    def pad(values, dtype=None):
+        return pd.array([None] + list(values), dtype=dtype) if dtype else [np.nan] + [float(v) for v in values]
+
     for j, m in enumerate(measures):
-        table[m] = [float(aligned[n][:, j].mean()) for n in order]
-    others = order[1:] if baseline is not None else []
-    if others:
-        stack = np.stack([aligned[n] for n in others])
-        base = aligned[baseline]
-        st = paired_stats(stack, base, confidence)
-        wil = wilcoxon_p(stack, base) if wilcoxon else None
-        for j, m in enumerate(measures):
-            def col(values, dtype=None, _pad=np.nan):
-                return pd.array([_pad] + list(values), dtype=dtype) if dtype else [_pad] + [float(v) for v in values]
+        bad = m in failed
+        for key in ("delta", "ci low", "ci high", "d"):
+            table[f"{m} {key}"] = pad(cols[key][:, j])
+        for sign in ("+", "=", "-"):
+            table[f"{m} {sign}"] = pad([None if bad else int(v) for v in cols[sign][:, j]], "Int64")
+        pc, rej = decide(cols["p-value"][:, j], settings.correction, settings.alpha)
+        table[f"{m} p-value"] = pad(cols["p-value"][:, j])
+        table[f"{m} p-value corrected"] = pad(pc)
+        table[f"{m} reject"] = pad([None if bad else bool(r) for r in rej], "boolean")
+        if "wilcoxon p-value" in cols or (settings.wilcoxon and settings.test == "wilcoxon"):
+            raw = cols.get("wilcoxon p-value", cols["p-value"])[:, j]
+            table[f"{m} wilcoxon p-value"] = pad(raw)
+            table[f"{m} wilcoxon p-value corrected"] = pad(decide(raw, settings.correction, settings.alpha)[0])
 
-            table[f"{m} delta"] = col(st["delta"][:, j])
-            table[f"{m} ci low"] = col(st["ci low"][:, j])
-            table[f"{m} ci high"] = col(st["ci high"][:, j])
-            table[f"{m} d"] = col(st["d"][:, j])
-            for sign in ("+", "=", "-"):
-                table[f"{m} {sign}"] = col(st[sign][:, j].tolist(), "Int64", None)
-            table[f"{m} p-value"] = col(st["p-value"][:, j])
-            if correction is not None:
-                pc, rej = correct(st["p-value"][:, j], correction, alpha)
-            else:  # uncorrected decision, stated as such in the report
-                pc, rej = st["p-value"][:, j], np.nan_to_num(st["p-value"][:, j], nan=1.0) < alpha
-            table[f"{m} p-value corrected"] = col(pc)
-            table[f"{m} reject"] = col(rej.tolist(), "boolean", None)
-            if wil is not None:
-                table[f"{m} wilcoxon p-value"] = col(wil[:, j])
-                table[f"{m} wilcoxon p-value corrected"] = col(correct(wil[:, j], correction, alpha)[0] if correction else wil[:, j])
-    per_query = pd.concat(
-        [pd.DataFrame(aligned[n], index=pd.Index(queries, name="qid"), columns=measures).assign(system=n)
-         .set_index("system", append=True).reorder_levels(["system", "qid"]) for n in order])
-    return Report(table=table, measures=list(measures), baseline=baseline, queries=queries, correction=correction,
-                  alpha=alpha, wilcoxon=wilcoxon, confidence=confidence, notes=notes, per_query=per_query)
+
+def _describe(settings: Settings) -> dict:
+    return {"test": settings.test, "ci": settings.ci, "confidence": settings.confidence,
+            "permutations": settings.permutations if settings.test == "permutation" else None,
+            "resamples": settings.resamples if settings.ci == "bootstrap" else None,
+            "seed": settings.seed if "permutation" in (settings.test,) or settings.ci == "bootstrap" else None}
+
+
+def compare_all_pairs(evaluation: Evaluation | Mapping[str, object], *, correction: str | None = "holm",
+                      alpha: float = 0.05, test: str = "t", missing: str = "error", confidence: float | None = None,
+                      ci: str = "t", permutations: int = 10_000, resamples: int = 10_000,
+                      seed: int = 0) -> PairsReport:
+    """Every pair of systems, ranx-style; returns a :class:`~esplade_eval.evaluate.report.PairsReport`.
+
+    For systems in the given order ``s_1 ... s_k`` and each measure, every pair
+    ``(s_i, s_j)``, ``i < j``, is tested with the chosen paired test on ``s_j - s_i``; the
+    correction (Holm by default, ``None`` for raw p < alpha) runs across the ``k(k-1)/2``
+    pairs of each measure. In the rendered table a system's mean carries the letters of the
+    systems it is significantly better than (ranx's superscript markers). Options as in
+    :func:`compare`.
+
+    >>> from esplade_eval.evaluate.metrics import evaluate
+    >>> qrels = {f"q{i}": {"a": 1} for i in range(8)}
+    >>> runs = {"bad": {f"q{i}": {"x": 2.0, "a": 1.0} for i in range(8)},
+    ...         "good": {f"q{i}": {"a": 1.0} for i in range(8)}}
+    >>> rep = compare_all_pairs(evaluate(qrels, runs, ["RR@10"]), correction=None)
+    >>> rep.markers("good", "RR@10"), rep.markers("bad", "RR@10")
+    ('a', '')
+    """
+    if correction is not None and correction not in CORRECTIONS:
+        raise EspladeError(f"unknown correction {correction!r}; choose one of {CORRECTIONS}")
+    settings = Settings(test, correction, alpha, check_settings(test, ci, alpha, confidence), ci, False,
+                        int(permutations), int(resamples), int(seed))
+    systems, queries, aligned, notes, failed = _prepare(evaluation, missing)
+    order = list(systems.values)
+    if len(order) < 2:
+        raise EspladeError(f"all-pairs comparison needs at least two systems, got {order}")
+    measures = systems.measures
+    pairs = _pairs_frame(order, aligned, measures, failed, settings)
+    return PairsReport(table=_means(order, aligned, measures), pairs=pairs, measures=list(measures),
+                       queries=queries, correction=correction, alpha=alpha, confidence=settings.confidence,
+                       notes=notes, per_query=_per_query_frame(order, queries, aligned, measures), test=test,
+                       ci=ci, failed=failed, settings=_describe(settings))
+
+
+def _pairs_frame(order, aligned, measures, failed, settings: Settings):
+    """One row per (measure, pair): means, delta = system - other, interval, d, counts, p, corrected p, reject."""
+    import pandas as pd
+
+    ok = _ok_columns(measures, failed)
+    index = [(i, j) for i in range(len(order)) for j in range(i + 1, len(order))]
+    system = np.stack([aligned[order[j]][:, ok] for _, j in index])
+    other = np.stack([aligned[order[i]][:, ok] for i, _ in index])
+    cols = settings.pair_columns(system, other)
+    rows = []
+    for c, j in enumerate(ok):
+        m = measures[j]
+        pc, rej = decide(cols["p-value"][:, c], settings.correction, settings.alpha)
+        for k, (a, b) in enumerate(index):
+            rows.append({"measure": m, "system": order[b], "other": order[a],
+                         "mean": float(aligned[order[b]][:, j].mean()), "other mean": float(aligned[order[a]][:, j].mean()),
+                         **{key: _plain(cols[key][k, c]) for key in ("delta", "ci low", "ci high", "d", "+", "=", "-")},
+                         "p-value": float(cols["p-value"][k, c]), "p-value corrected": float(pc[k]),
+                         "reject": bool(rej[k])})
+    return pd.DataFrame(rows)
+
+
+def _plain(value):
+    return int(value) if isinstance(value, (np.integer,)) else float(value)

@@ -10,7 +10,13 @@ Policy, in one place:
 * hits for queries outside the set are ignored (and counted).
 
 Metrics are never re-implemented: values come from one ``ir_measures.evaluator`` built once
-per qrels and reused for every run.
+per qrels and reused for every run. A measure whose provider fails (gdeval's ``ERR@10``
+refuses query ids that are not numbers) is isolated: its values are NaN, the reason is in
+:attr:`Evaluation.failed`, and every other measure is still computed.
+
+This module holds data and scoring only; rendering lives in
+:mod:`esplade_eval.evaluate.report` and tests in :mod:`esplade_eval.evaluate.compare`
+(``compare(evaluation)`` without a baseline gives the table of means).
 
 >>> qrels = {"q1": {"d1": 1}, "q2": {"d2": 1}}
 >>> ev = Evaluator(qrels, ["nDCG@10", "RR@10"])
@@ -29,6 +35,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from esplade_eval.errors import EspladeError
+from esplade_eval.evaluate.measures import parse_measures
 
 #: measures ``esplade-eval evaluate`` reports when none are named
 DEFAULT_MEASURES: tuple[str, ...] = ("nDCG@10", "R@100", "R@1000", "RR@10")
@@ -37,33 +44,38 @@ RunLike = Mapping[str, Mapping[str, float]] | str | os.PathLike
 QrelsLike = Mapping[str, Mapping[str, int]] | str | os.PathLike
 
 
-def parse_measures(measures: Iterable[str | object]) -> list:
-    """ir_measures measure objects from strings such as ``"nDCG@10"`` or ``"AP"``.
+#: accepted DataFrame columns (ir_measures' names first, then PyTerrier's and others')
+_FRAME_COLUMNS = {
+    "query": ("query_id", "qid"),
+    "doc": ("doc_id", "docno", "docid"),
+    "score": ("score",),
+    "grade": ("relevance", "label", "grade"),
+}
 
-    A measure is identified by its canonical text (``str(measure)``); asking for the same
-    measure twice is an error rather than a silently duplicated column.
 
-    >>> [str(m) for m in parse_measures(["nDCG@10", "AP"])]
-    ['nDCG@10', 'AP']
-    """
-    import ir_measures
+def _column(frame, role: str, kind: str) -> str:
+    for name in _FRAME_COLUMNS[role]:
+        if name in frame.columns:
+            return name
+    raise EspladeError(f"a {kind} DataFrame needs a column {' or '.join(map(repr, _FRAME_COLUMNS[role]))}; "
+                       f"it has {list(frame.columns)}")
 
-    parsed, seen = [], set()
-    for spec in measures:
-        if isinstance(spec, str):
-            try:
-                m = ir_measures.parse_measure(spec.strip())
-            except (ValueError, NameError, SyntaxError) as exc:
-                raise EspladeError(f"unknown measure {spec!r}: {exc} (examples: nDCG@10, R@1000, RR@10, AP, Judged@10)") from None
-        else:
-            m = spec
-        if str(m) in seen:
-            raise EspladeError(f"measure {str(m)!r} requested twice")
-        seen.add(str(m))
-        parsed.append(m)
-    if not parsed:
-        raise EspladeError("no measures requested")
-    return parsed
+
+def _is_frame(obj) -> bool:
+    return type(obj).__name__ == "DataFrame" and hasattr(obj, "columns")
+
+
+def _nested_from_frame(frame, value_role: str, kind: str, cast) -> dict[str, dict[str, float]]:
+    """``{qid: {docid: value}}`` from a long DataFrame (ir_measures / PyTerrier column names);
+    a document listed twice for a query is an error, never a silent overwrite."""
+    q, d, v = (_column(frame, r, kind) for r in ("query", "doc", value_role))
+    out: dict[str, dict[str, float]] = {}
+    for qid, docid, value in zip(frame[q].astype(str), frame[d].astype(str), frame[v]):
+        docs = out.setdefault(qid, {})
+        if docid in docs:
+            raise EspladeError(f"{kind} DataFrame lists document {docid!r} twice for query {qid!r}")
+        docs[docid] = cast(value)
+    return out
 
 
 def _load_qrels(qrels: QrelsLike) -> dict[str, dict[str, int]]:
@@ -71,6 +83,8 @@ def _load_qrels(qrels: QrelsLike) -> dict[str, dict[str, int]]:
         from esplade_eval.data.trec import read_qrels
 
         return read_qrels(qrels)
+    if _is_frame(qrels):
+        return _nested_from_frame(qrels, "grade", "qrels", int)
     return {str(q): {str(d): int(g) for d, g in docs.items()} for q, docs in qrels.items()}
 
 
@@ -81,14 +95,23 @@ def _load_topic_ids(topics) -> set[str] | None:
         from esplade_eval.data.trec import read_topics
 
         return set(read_topics(topics))
+    if _is_frame(topics):
+        return set(topics[_column(topics, "query", "topics")].astype(str))
     return {str(q) for q in topics}  # a mapping qid -> text, or an iterable of qids
 
 
 def _load_run(run: RunLike) -> Mapping[str, Mapping[str, float]]:
+    """A run from a TREC file, ``{qid: {docid: score}}``, or a long DataFrame
+    (``query_id``/``qid``, ``doc_id``/``docno``, ``score``); anything else is refused."""
     if isinstance(run, (str, os.PathLike)):
         from esplade_eval.data.trec import read_run
 
         return read_run(run)
+    if _is_frame(run):
+        return _nested_from_frame(run, "score", "run", float)
+    if not isinstance(run, Mapping):
+        raise EspladeError(f"a run must be a TREC run path, {{qid: {{docid: score}}}} or a DataFrame; "
+                           f"got {type(run).__name__}")
     return run
 
 
@@ -147,6 +170,7 @@ class Evaluation:
         scores: system name -> array ``(n_queries, n_measures)``, rows in ``queries`` order.
         answered: system name -> evaluated queries the run has at least one hit for.
         ignored: system name -> number of run queries outside the evaluated set.
+        failed: measure -> why its provider failed (its values are NaN; the others are kept).
     """
 
     query_set: QuerySet
@@ -154,6 +178,7 @@ class Evaluation:
     scores: dict[str, np.ndarray] = field(default_factory=dict)
     answered: dict[str, frozenset[str]] = field(default_factory=dict)
     ignored: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, str] = field(default_factory=dict)
 
     @property
     def queries(self) -> tuple[str, ...]:
@@ -200,7 +225,17 @@ class Evaluation:
                 out.append(f"{name}: no hits for {len(miss)} of {len(self.queries)} queries (scored 0): {_preview(miss)}")
             if self.ignored.get(name):
                 out.append(f"{name}: {self.ignored[name]} run queries outside the evaluated set ignored")
-        return out
+        return out + failure_notes(self.failed)
+
+
+def failure_notes(failed: Mapping[str, str]) -> list[str]:
+    """One note per measure that could not be computed."""
+    return [f"{m}: could not be computed ({why}); its cells are marked 'failed'" for m, why in failed.items()]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0][:200] if text else type(exc).__name__
 
 
 def _preview(items: Sequence[str], n: int = 10) -> str:
@@ -232,39 +267,67 @@ class Evaluator:
         self._qset = frozenset(self.queries)
         self._row = {q: i for i, q in enumerate(self.queries)}
         self._col = {m: j for j, m in enumerate(self.measures)}
-        qrels_in = {q: all_qrels[q] for q in self.queries}
+        self._qrels_in = {q: all_qrels[q] for q in self.queries}
         # Built once: ir_measures (pytrec_eval underneath) prepares the qrels here, so each
         # further run costs only its own scoring.
-        self._evaluator = ir_measures.evaluator(self.measure_objects, qrels_in)
+        self._evaluator = ir_measures.evaluator(self.measure_objects, self._qrels_in)
+        self._single: dict[str, object] = {}  # per-measure evaluators, built only after a failure
 
     def score(self, run: RunLike) -> tuple[np.ndarray, frozenset[str], int]:
         """``(values, answered, ignored)`` for one run.
 
         ``values`` is ``(n_queries, n_measures)`` in :attr:`queries` x :attr:`measures`
-        order, 0 where the run has no hits for a query.
+        order, 0 where the run has no hits for a query, NaN for a measure whose provider
+        failed (see :meth:`score_run`).
         """
+        values, answered, ignored, _ = self.score_run(run)
+        return values, answered, ignored
+
+    def score_run(self, run: RunLike) -> tuple[np.ndarray, frozenset[str], int, dict[str, str]]:
+        """:meth:`score` plus ``{measure: reason}`` for the measures that could not be computed."""
         run = _load_run(run)
         inside = {q: docs for q, docs in run.items() if q in self._qset and len(docs)}
         ignored = sum(1 for q in run if q not in self._qset)
         values = np.zeros((len(self.queries), len(self.measures)))
+        failed: dict[str, str] = {}
         if inside:
-            row, col = self._row, self._col
             try:
-                for metric in self._evaluator.iter_calc(inside):
-                    values[row[metric.query_id], col[str(metric.measure)]] = metric.value
-            except Exception as exc:  # a provider's own failure (e.g. gdeval's subprocess): name the measures
-                raise EspladeError(f"ir_measures could not compute {', '.join(self.measures)}: "
-                                   f"{type(exc).__name__}: {exc}") from exc
-        return values, frozenset(inside), ignored
+                self._fill(self._evaluator, inside, values)
+            except Exception:  # a provider's own failure: find which measures, keep the rest
+                values[:] = 0.0
+                failed = self._fill_one_by_one(inside, values)
+        return values, frozenset(inside), ignored, failed
+
+    def _fill(self, evaluator, run, values: np.ndarray) -> None:
+        row, col = self._row, self._col
+        for metric in evaluator.iter_calc(run):
+            values[row[metric.query_id], col[str(metric.measure)]] = metric.value
+
+    def _fill_one_by_one(self, run, values: np.ndarray) -> dict[str, str]:
+        import ir_measures
+
+        failed = {}
+        for measure in self.measure_objects:
+            name = str(measure)
+            try:
+                if name not in self._single:
+                    self._single[name] = ir_measures.evaluator([measure], self._qrels_in)
+                self._fill(self._single[name], run, values)
+            except Exception as exc:  # e.g. gdeval's subprocess refusing non-numeric query ids
+                values[:, self._col[name]] = np.nan
+                failed[name] = f"{type(exc).__name__}: {_first_line(exc)}"
+        return failed
 
     def evaluate(self, runs: Mapping[str, RunLike]) -> Evaluation:
         """An :class:`Evaluation` of named runs (dicts or TREC run paths)."""
         result = Evaluation(self.query_set, self.measures)
         for name, run in runs.items():
-            values, answered, ignored = self.score(run)
+            values, answered, ignored, failed = self.score_run(run)
             result.scores[name] = values
             result.answered[name] = answered
             result.ignored[name] = ignored
+            for measure, why in failed.items():
+                result.failed.setdefault(measure, why)
         return result
 
 
