@@ -1,0 +1,118 @@
+"""Run fusion for hybrid rows (BM25 + learned sparse): reciprocal rank fusion and score interpolation.
+
+* **RRF** (Cormack, Clarke and Büttcher, SIGIR 2009): ``score(d) = sum_r 1 / (k + rank_r(d))``
+  over the runs ``r`` that retrieve ``d`` within their top ``depth``; ``k = 60`` by default.
+* **Interpolation**: each run's scores are min-max normalised per query,
+  ``(s - min) / (max - min)`` over its top ``depth`` (all 1 when every score is equal), then
+  ``score(d) = sum_r w_r * norm_r(d)``; a run that misses ``d`` adds 0. Weights default to
+  equal and sum to 1.
+
+Every run is first ranked by (-score, docid), the tie-break Pyserini uses and our runs are
+written in, so ranks never depend on the order lines happen to have in a file; the fused
+run is ranked the same way, cut at ``hits``, and written with full-precision scores (six
+decimals would tie RRF scores that differ by 1e-7 and let trec_eval reorder them).
+
+>>> a = {"q1": {"d1": 3.0, "d2": 2.0}}
+>>> b = {"q1": {"d2": 9.0, "d3": 1.0}}
+>>> fused = rrf([a, b], k=60)["q1"]
+>>> [d for d, _ in sorted(fused.items(), key=lambda x: (-x[1], x[0]))]
+['d2', 'd1', 'd3']
+>>> round(fused["d2"], 6) == round(1 / 62 + 1 / 61, 6)
+True
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Mapping, Sequence
+
+from esplade_eval.errors import EspladeError
+
+Run = Mapping[str, Mapping[str, float]]
+METHODS = ("rrf", "interpolate")
+
+
+def _ranked_lists(runs: Sequence[Run], depth: int | None):
+    from esplade_eval.data.trec import ranked
+
+    if len(runs) < 2:
+        raise EspladeError(f"fusion needs at least two runs, got {len(runs)}")
+    if depth is not None and depth < 1:
+        raise EspladeError(f"depth must be at least 1, got {depth}")
+    return [{q: ranked(docs, depth) for q, docs in run.items() if len(docs)} for run in runs]
+
+
+def _cut(fused: dict[str, dict[str, float]], hits: int | None) -> dict[str, dict[str, float]]:
+    from esplade_eval.data.trec import ranked
+
+    if hits is None:
+        return fused
+    return {q: dict(ranked(docs, hits)) for q, docs in fused.items()}
+
+
+def rrf(runs: Sequence[Run], k: float = 60, depth: int | None = 1000, hits: int | None = 1000) -> dict:
+    """Reciprocal rank fusion of ``{qid: {docid: score}}`` runs; returns the fused run."""
+    if k < 0:
+        raise EspladeError(f"RRF k must be non-negative, got {k}")
+    fused: dict[str, dict[str, float]] = {}
+    for lists in _ranked_lists(runs, depth):
+        for qid, hits_of_run in lists.items():
+            docs = fused.setdefault(qid, {})
+            for rank, (docid, _) in enumerate(hits_of_run, 1):
+                docs[docid] = docs.get(docid, 0.0) + 1.0 / (k + rank)
+    return _cut(fused, hits)
+
+
+def _weights(weights: Sequence[float] | None, n: int) -> list[float]:
+    if weights is None:
+        return [1.0 / n] * n
+    weights = [float(w) for w in weights]
+    if len(weights) != n:
+        raise EspladeError(f"{len(weights)} weights for {n} runs")
+    if any(w < 0 for w in weights) or not sum(weights) > 0:
+        raise EspladeError(f"weights must be non-negative and not all 0, got {weights}")
+    return weights
+
+
+def interpolate(runs: Sequence[Run], weights: Sequence[float] | None = None, depth: int | None = 1000,
+                hits: int | None = 1000) -> dict:
+    """Weighted sum of per-query min-max normalised scores; returns the fused run."""
+    lists = _ranked_lists(runs, depth)
+    fused: dict[str, dict[str, float]] = {}
+    for w, run_lists in zip(_weights(weights, len(runs)), lists):
+        for qid, ranked_hits in run_lists.items():
+            scores = [s for _, s in ranked_hits]
+            low, high = min(scores), max(scores)
+            docs = fused.setdefault(qid, {})
+            for docid, s in ranked_hits:
+                norm = 1.0 if high == low else (s - low) / (high - low)
+                docs[docid] = docs.get(docid, 0.0) + w * norm
+    return _cut(fused, hits)
+
+
+def fuse(runs: Sequence[Run | str | os.PathLike], method: str = "rrf", k: float = 60,
+         weights: Sequence[float] | None = None, depth: int | None = 1000, hits: int | None = 1000) -> dict:
+    """Fuse runs (TREC paths or dicts) with ``"rrf"`` or ``"interpolate"``."""
+    from esplade_eval.data.trec import read_run
+
+    loaded = [read_run(r) if isinstance(r, (str, os.PathLike)) else r for r in runs]
+    if method == "rrf":
+        if weights is not None:
+            raise EspladeError("weights apply to interpolation; RRF weighs every run equally")
+        return rrf(loaded, k=k, depth=depth, hits=hits)
+    if method == "interpolate":
+        return interpolate(loaded, weights=weights, depth=depth, hits=hits)
+    raise EspladeError(f"unknown fusion method {method!r}; choose one of {METHODS}")
+
+
+def write_fused(path: str | os.PathLike, run: Run, tag: str = "fused") -> None:
+    """Write a fused run atomically, ranked by (-score, docid), scores at full precision."""
+    from esplade_eval._io import atomic_file
+    from esplade_eval.data.trec import format_run_lines, ranked
+
+    if not tag or any(ch.isspace() for ch in tag):
+        raise EspladeError(f"run tag must be a non-empty string without whitespace: {tag!r}")
+    with atomic_file(path) as fh:
+        for qid in sorted(run):
+            hits = [(d, float(s)) for d, s in ranked(run[qid])]
+            fh.writelines(format_run_lines(qid, hits, tag, "{!r}"))
