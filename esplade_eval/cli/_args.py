@@ -49,3 +49,22 @@ def positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {value}")
     return value
+
+
+def define_progress_args(parser: argparse.ArgumentParser) -> None:
+    """``--progress`` / ``--quiet``: bars show on a terminal by default, never in a pipe or log."""
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
+                   help="always show progress bars (default: only when stderr is a terminal)")
+    g.add_argument("--quiet", dest="progress", action="store_const", const=False,
+                   help="no progress bars")
+
+
+def progress_of(args) -> bool | None:
+    """The progress setting of parsed arguments (None: automatic); ``--quiet`` silences every bar."""
+    from esplade_eval._progress import set_quiet
+
+    value = getattr(args, "progress", None)
+    if value is False:
+        set_quiet(True)
+    return value

@@ -7,7 +7,7 @@ Examples::
     esplade-eval cost-table --flow artifacts/demo --split test --plots artifacts/demo/plots
 """
 
-from esplade_eval.cli._args import positive_int
+from esplade_eval.cli._args import define_progress_args, positive_int, progress_of
 
 
 def _define_timing_args(p):
@@ -16,7 +16,7 @@ def _define_timing_args(p):
     g.add_argument("--repeats", type=positive_int, default=5, help="timed passes over the query set")
     g.add_argument("--warmup", type=int, default=2, help="untimed passes first (JIT, caches)")
     g.add_argument("--no-latency", action="store_true", help="skip timing (postings and FLOPS only)")
-
+    define_progress_args(p)
 
 
 def register(sub):
@@ -43,7 +43,9 @@ def register(sub):
     t.add_argument("--qrels", help="TREC qrels (default: OUT/data/qrels.<split>.txt of the first --flow)")
     t.add_argument("--topics", help="restrict evaluation to these topics (default: the flow's topics.<split>.tsv)")
     t.add_argument("--measures", nargs="+", default=["nDCG@10", "R@100"], help="ir_measures names")
-    t.add_argument("--output", help="write the table (.md, .csv or .json)")
+    t.add_argument("--output", help="write the table (.md, .csv or .json: CSV and JSON hold every column)")
+    t.add_argument("--all-columns", action="store_true",
+                   help="print every cost column (default: the ones papers report)")
     t.add_argument("--plots", metavar="DIR", help="write pareto.png and posting_lengths.png here")
     _define_timing_args(t)
     t.set_defaults(func=run_table, repeats=3)
@@ -53,16 +55,15 @@ def run_cost(args):
 
     from esplade_eval._io import atomic_file, write_json
     from esplade_eval.cost.queries import query_costs, set_flops, summarize
-    from esplade_eval.cost.report import load_queries
-    from esplade_eval.lucene.postings import LatencyProbe, check_index, read_index_terms
+    from esplade_eval.cost.report import load_queries, time_queries
+    from esplade_eval.lucene.postings import check_index, read_index_terms
 
     check_index(args.index)
     queries = load_queries(args.queries)
     terms = read_index_terms(args.index)
     times = None
     if not args.no_latency:
-        with LatencyProbe(args.index) as probe:
-            times = probe.time(queries, k=args.hits, repeats=args.repeats, warmup=args.warmup)
+        times = time_queries(args.index, queries, args.hits, args.repeats, args.warmup, progress_of(args))
     costs = query_costs(terms, queries, times)
     summary = {"index": str(args.index), "queries_file": str(args.queries), "documents": terms.documents,
                "hits": args.hits, **summarize(costs, set_flops(terms, queries))}
@@ -97,7 +98,13 @@ def run_table(args):
     from pathlib import Path
 
     from esplade_eval._io import atomic_file
-    from esplade_eval.cost.report import cost_rows, levels_in_folder, plot_pareto, plot_posting_lengths
+    from esplade_eval.cost.report import (
+        cost_rows,
+        levels_in_folder,
+        plot_pareto,
+        plot_posting_lengths,
+        render_cost_table,
+    )
     from esplade_eval.errors import EspladeError
 
     specs = [s for out in args.flow for s in levels_in_folder(out, split=args.split)]
@@ -110,18 +117,15 @@ def run_table(args):
         qrels = qrels or (data / f"qrels.{args.split}.txt" if (data / f"qrels.{args.split}.txt").is_file() else None)
         topics = topics or (data / f"topics.{args.split}.tsv" if (data / f"topics.{args.split}.tsv").is_file() else None)
     table, _ = cost_rows(specs, qrels=qrels, measures=args.measures, topics=topics, hits=args.hits,
-                         repeats=args.repeats, warmup=args.warmup, latency=not args.no_latency)
-    shown = table.drop(columns=["checkpoint", "level"])
-    print(shown.to_markdown(floatfmt=".4g"))
+                         repeats=args.repeats, warmup=args.warmup, latency=not args.no_latency,
+                         progress=progress_of(args))
+    columns = "all" if args.all_columns else "paper"
+    print(render_cost_table(table, columns=columns), end="")
     if args.output:
         out = Path(args.output)
+        fmt = {".csv": "csv", ".json": "json"}.get(out.suffix, "markdown")
         with atomic_file(out) as fh:
-            if out.suffix == ".csv":
-                table.to_csv(fh)
-            elif out.suffix == ".json":
-                fh.write(table.to_json(orient="index", indent=2))
-            else:
-                fh.write(shown.to_markdown(floatfmt=".4g") + "\n")
+            fh.write(render_cost_table(table, fmt, columns=columns))
         print(f"\ntable -> {out}")
     if args.plots:
         if qrels is None:

@@ -1,6 +1,13 @@
 """``esplade-eval export``: checkpoint + corpus/topics -> JsonVectorCollection(s) + manifest."""
 
-from esplade_eval.cli._args import define_encoder_args, define_quantization_args, load_encoder, pruning_type
+from esplade_eval.cli._args import (
+    define_encoder_args,
+    define_progress_args,
+    define_quantization_args,
+    load_encoder,
+    progress_of,
+    pruning_type,
+)
 
 
 def register(sub):
@@ -17,7 +24,7 @@ def register(sub):
                    help="pruning level, e.g. full, d64-q16, d32-q8-w0.1 (repeatable; default: full)")
     p.add_argument("--shard-size", type=int, default=100_000, help="documents per collection file")
     p.add_argument("--overwrite", action="store_true", help="replace existing level folders")
-    p.add_argument("--progress", action="store_true", help="show a progress bar")
+    define_progress_args(p)
     p.set_defaults(func=run)
 
 
@@ -41,7 +48,7 @@ def run(args):
     encoder = load_encoder(args)
     if args.corpus:
         folders = export_corpus(encoder, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
-                                shard_size=args.shard_size, overwrite=args.overwrite, progress=args.progress,
+                                shard_size=args.shard_size, overwrite=args.overwrite, progress=progress_of(args),
                                 topics=args.topics)
     else:  # topics only, into existing levels, with each level's own pruning and quantisation
         folders = {p.name: Path(args.out) / p.name for p in levels}

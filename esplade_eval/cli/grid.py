@@ -2,7 +2,7 @@
 
 import os
 
-from esplade_eval.cli._args import positive_int, pruning_type
+from esplade_eval.cli._args import define_progress_args, positive_int, progress_of, pruning_type
 
 
 def register(sub):
@@ -21,6 +21,7 @@ def register(sub):
     p.add_argument("--measures", nargs="+", default=["nDCG@10", "R@100"])
     p.add_argument("--repeats", type=positive_int, default=3, help="timed passes for latency")
     p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1)
+    define_progress_args(p)
     p.set_defaults(func=run)
 
 
@@ -44,6 +45,6 @@ def run(args):
 
     result = run_grid(parse_checkpoints(args.checkpoint), args.out, levels=args.levels or DEFAULT_LEVELS,
                       split=args.split, threads=args.threads, max_length=args.max_length, measures=args.measures,
-                      repeats=args.repeats, results=args.results)
+                      repeats=args.repeats, results=args.results, progress=progress_of(args))
     print(result["markdown"])
     return 0

@@ -2,7 +2,7 @@
 
 import os
 
-from esplade_eval.cli._args import positive_int
+from esplade_eval.cli._args import define_progress_args, positive_int, progress_of
 
 
 def register(sub):
@@ -17,6 +17,7 @@ def register(sub):
                    help="skip the line-by-line check (positive integer weights, no whitespace in terms, unique ids)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false", help="do not merge to one segment")
     p.add_argument("--overwrite", action="store_true", help="replace an existing index")
+    define_progress_args(p)
     p.set_defaults(func=run)
 
 
@@ -24,6 +25,6 @@ def run(args):
     from esplade_eval.lucene.index import build_index
 
     info = build_index(args.collection, args.index, threads=args.threads, validate=args.validate,
-                       optimize=args.optimize, overwrite=args.overwrite)
+                       optimize=args.optimize, overwrite=args.overwrite, progress=progress_of(args))
     print(f"indexed {info['documents_indexed']} documents into {args.index} in {info['seconds']:.1f}s")
     return 0

@@ -103,17 +103,28 @@ def load_queries(path: str | os.PathLike) -> dict[str, dict[str, int]]:
     return read_query_vectors(path)[0]
 
 
+def time_queries(index, queries, hits: int = 1000, repeats: int = 3, warmup: int = 2,
+                 progress: bool | None = None, desc: str = "latency") -> dict:
+    """Per-query latencies (:class:`~esplade_eval.lucene.postings.LatencyProbe`), with a bar
+    over the ``(warmup + repeats) x queries`` searches (None: only on a terminal)."""
+    from esplade_eval._progress import bar
+    from esplade_eval.lucene.postings import LatencyProbe
+
+    with bar(total=(warmup + repeats) * len(queries), desc=desc, unit="query", enabled=progress) as b, \
+            LatencyProbe(index) as probe:
+        return probe.time(queries, k=hits, repeats=repeats, warmup=warmup, progress=b.update)
+
+
 def measure_level(spec: LevelSpec, hits: int = 1000, repeats: int = 3, warmup: int = 2,
-                  latency: bool = True) -> LevelCost:
+                  latency: bool = True, progress: bool | None = None) -> LevelCost:
     """Read the index's posting lists, cost every query, and (optionally) time them."""
-    from esplade_eval.lucene.postings import LatencyProbe, read_index_terms
+    from esplade_eval.lucene.postings import read_index_terms
 
     terms = read_index_terms(spec.index)
     queries = load_queries(spec.queries)
     times = None
     if latency:
-        with LatencyProbe(spec.index) as probe:
-            times = probe.time(queries, k=hits, repeats=repeats, warmup=warmup)
+        times = time_queries(spec.index, queries, hits, repeats, warmup, progress, desc=f"latency {spec.label}")
     costs = query_costs(terms, queries, times)
     summary = summarize(costs, set_flops(terms, queries))
     return LevelCost(spec, terms, postings_statistics(terms, queries), costs, summary)
@@ -129,8 +140,30 @@ def effectiveness(qrels: str | os.PathLike, run: str | os.PathLike, measures: Se
     return {m: float(v) for m, v in row.items()}
 
 
+def _cost_columns(lc: LevelCost, latency: bool) -> dict:
+    pl, ql, s = lc.postings["posting_lengths"], lc.postings["queries"]["posting_lengths"], lc.summary
+    row = {
+        "postings_mean": s["postings_mean"],
+        "postings_p95": s["postings_p95"],
+        "flops": s["flops"],
+        "query_length_mean": s["query_length_mean"],
+        "doc_length_mean": lc.postings["mean_vector_length"],
+        "terms": lc.postings["terms"],
+        "df_variance": pl["variance"],
+        "df_cv": pl["cv"],
+        "df_gini": pl["gini"],
+        "query_df_variance": ql["variance"],
+        "query_df_cv": ql["cv"],
+        "index_MiB": lc.postings["index_bytes"] / 2**20,
+    }
+    if latency:
+        row.update({f"latency_ms_{k}": s[f"latency_ms_{k}"] for k in ("mean", "p50", "p95", "p99")})
+    return row
+
+
 def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = DEFAULT_MEASURES, topics=None,
-              hits: int = 1000, repeats: int = 3, warmup: int = 2, latency: bool = True):
+              hits: int = 1000, repeats: int = 3, warmup: int = 2, latency: bool = True,
+              progress: bool | None = None, correction: str | None = "holm"):
     """``(DataFrame, {label: LevelCost})`` for explicit levels; see :func:`cost_table`."""
     import pandas as pd
 
@@ -140,38 +173,56 @@ def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = 
     single = len({s.checkpoint for s in specs}) == 1
     rows, details = [], {}
     for spec in specs:
-        lc = measure_level(spec, hits=hits, repeats=repeats, warmup=warmup, latency=latency)
+        lc = measure_level(spec, hits=hits, repeats=repeats, warmup=warmup, latency=latency, progress=progress)
         label = spec.level if single else spec.label
         details[label] = lc
-        row = {"checkpoint": spec.checkpoint, "level": spec.level}
-        if qrels is not None and spec.run is not None:
-            row.update(effectiveness(qrels, spec.run, measures, topics))
-        pl, ql = lc.postings["posting_lengths"], lc.postings["queries"]["posting_lengths"]
-        s = lc.summary
-        row.update({
-            "postings_mean": s["postings_mean"],
-            "postings_p95": s["postings_p95"],
-            "flops": s["flops"],
-            "query_length_mean": s["query_length_mean"],
-            "doc_length_mean": lc.postings["mean_vector_length"],
-            "terms": lc.postings["terms"],
-            "df_variance": pl["variance"],
-            "df_cv": pl["cv"],
-            "df_gini": pl["gini"],
-            "query_df_variance": ql["variance"],
-            "query_df_cv": ql["cv"],
-            "index_MiB": lc.postings["index_bytes"] / 2**20,
-        })
-        if latency:
-            row.update({f"latency_ms_{k}": s[f"latency_ms_{k}"] for k in ("mean", "p50", "p95", "p99")})
-        rows.append(row)
+        rows.append({"checkpoint": spec.checkpoint, "level": spec.level, **_cost_columns(lc, latency)})
     frame = pd.DataFrame(rows, index=pd.Index(list(details), name="level" if single else "system"))
+    baselines = {}
+    if qrels is not None:
+        effect, baselines = _effectiveness(frame.index, specs, qrels, list(measures), topics, correction)
+        frame = pd.concat([frame[["checkpoint", "level"]], effect, frame.drop(columns=["checkpoint", "level"])], axis=1)
     frame.attrs["posting_lengths"] = {label: lc.terms.df for label, lc in details.items()}
+    frame.attrs["baselines"] = baselines
     return frame, details
 
 
+def _effectiveness(index, specs, qrels, measures, topics, correction):
+    """Means of each level's run, and every level vs its checkpoint's first level (normally
+    unpruned): Δ, corrected p and the decision of the paired t-test, per measure.
+
+    Returns ``(DataFrame on index, {checkpoint: baseline row label})``.
+    """
+    import pandas as pd
+
+    from esplade_eval.evaluate import Evaluator, compare
+
+    evaluator = Evaluator(qrels, measures, topics=topics)
+    columns = [*evaluator.measures] + [f"{m} {c}" for m in evaluator.measures for c in ("delta", "p-value corrected")]
+    effect = pd.DataFrame(np.nan, index=index, columns=columns)
+    for m in evaluator.measures:
+        effect[f"{m} reject"] = False
+    labels = dict(zip((s.label for s in specs), index))
+    groups: dict[str, list[str]] = {}
+    for spec in specs:
+        if spec.run is not None:
+            groups.setdefault(spec.checkpoint, []).append(labels[spec.label])
+    runs = {labels[s.label]: str(s.run) for s in specs if s.run is not None}
+    for members in groups.values():
+        tested = len(members) > 1
+        report = compare(evaluator.evaluate({m: runs[m] for m in members}), baseline=members[0] if tested else None,
+                         correction=correction if tested else None, missing="zero")
+        table = report.to_dataframe()
+        for column in effect.columns:
+            if column in table.columns:
+                values = table[column]
+                effect.loc[table.index, column] = (values.fillna(False).astype(bool) if column.endswith(" reject")
+                                                   else values.astype(float))
+    return effect, {ck: members[0] for ck, members in groups.items()}
+
+
 def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 1000, repeats: int = 3,
-               warmup: int = 2, latency: bool = True):
+               warmup: int = 2, latency: bool = True, progress: bool | None = None, correction: str | None = "holm"):
     """Effectiveness vs cost, one row per (checkpoint, pruning level) of one or more flows.
 
     ``flows`` is a :class:`~esplade_eval.study.flow.FlowResult` or a list of them (their
@@ -181,9 +232,12 @@ def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 10
     ``query_length_mean``, ``doc_length_mean``, ``terms``, ``df_variance``, ``df_cv``,
     ``df_gini`` (posting-list lengths over the vocabulary), ``query_df_variance``,
     ``query_df_cv`` (over the query terms), ``index_MiB`` and ``latency_ms_{mean,p50,p95,p99}``
-    (per-query medians over ``repeats`` timed passes, top-``hits``, one thread).
+    (per-query medians over ``repeats`` timed passes, top-``hits``, one thread); and, per
+    measure ``m``, ``m delta``, ``m p-value corrected`` and ``m reject``: each level against
+    its checkpoint's first level (the unpruned one, when levels are given from unpruned to
+    strict), paired t-test, ``correction`` across the checkpoint's levels.
     ``table.attrs["posting_lengths"]`` holds each row's df array for
-    :func:`plot_posting_lengths`.
+    :func:`plot_posting_lengths`; :func:`render_cost_table` prints the table for readers.
     """
     flows = [flows] if hasattr(flows, "levels") else list(flows)
     if not flows:
@@ -194,8 +248,80 @@ def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 10
             raise EspladeError(f"flows are judged with different qrels ({qrels} vs {f.qrels}): not comparable")
     specs = [s for f in flows for s in levels_of(f)]
     frame, _ = cost_rows(specs, qrels=qrels, measures=measures, topics=topics, hits=hits, repeats=repeats,
-                         warmup=warmup, latency=latency)
+                         warmup=warmup, latency=latency, progress=progress, correction=correction)
     return frame
+
+
+#: column -> header of the rendered table, in the order shown (the "paper" selection)
+COLUMN_LABELS = {
+    "postings_mean": "postings/query", "flops": "FLOPS", "query_length_mean": "query terms",
+    "doc_length_mean": "doc terms", "df_variance": "df variance", "query_df_variance": "query-term df variance",
+    "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
+}
+#: every other column, shown with ``columns="all"``
+MORE_LABELS = {
+    "postings_p95": "postings/query p95", "terms": "vocabulary", "df_cv": "df CV", "df_gini": "df Gini",
+    "query_df_cv": "query-term df CV", "index_MiB": "index MiB", "latency_ms_mean": "latency mean (ms)",
+    "latency_ms_p99": "latency p99 (ms)",
+}
+
+
+def table_measures(table) -> list[str]:
+    """The effectiveness columns of a cost table (the measures, without their test columns)."""
+    return [c for c in table.columns if f"{c} delta" in table.columns]
+
+
+def render_cost_table(table, fmt: str = "markdown", columns: str = "paper", digits: int = 4) -> str:
+    """A cost table for readers: each measure with Δ vs its checkpoint's first level and a †
+    when significant (Holm), then cost columns with plain headers; ``columns="all"`` adds the
+    rest. ``fmt``: markdown, csv (every column, machine names, no duplicate) or json."""
+    if fmt == "csv":
+        return table.to_csv(index=False)
+    if fmt == "json":
+        return table.reset_index(drop=True).to_json(orient="records", indent=2) + "\n"
+    if fmt != "markdown":
+        raise EspladeError(f"format must be markdown, csv or json, got {fmt!r}")
+    labels = {c: h for c, h in {**COLUMN_LABELS, **(MORE_LABELS if columns == "all" else {})}.items()
+              if c in table.columns}
+    measures = table_measures(table)
+    keys = (["checkpoint"] if table["checkpoint"].nunique() > 1 else []) + ["level"]
+    header = keys + measures + list(labels.values())
+    aligns = ["---"] * len(keys) + ["---:"] * (len(header) - len(keys))
+    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(aligns) + " |"]
+    for _, row in table.iterrows():
+        cells = [str(row[k]) for k in keys] + [_measure_cell(row, m, digits) for m in measures]
+        lines.append("| " + " | ".join(cells + [_fmt(row[c]) for c in labels]) + " |")
+    note = _significance_note(table)
+    return "\n".join(lines + ([""] + [note] if note else [])) + "\n"
+
+
+def _measure_cell(row, measure: str, digits: int) -> str:
+    value = row[measure]
+    if value != value:  # NaN: no run for this level
+        return "–"
+    text = f"{value:.{digits}f}"
+    delta = row.get(f"{measure} delta")
+    if delta == delta and delta is not None:
+        text += f" ({delta:+.{digits}f})" + ("†" if bool(row.get(f"{measure} reject")) else "")
+    return text
+
+
+def _fmt(value) -> str:
+    if isinstance(value, (int, np.integer)):
+        return f"{value:,}"
+    if value != value:
+        return "–"
+    return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
+
+
+def _significance_note(table) -> str:
+    baselines = table.attrs.get("baselines") or {}
+    if not table_measures(table) or not baselines:
+        return ""
+    base = ", ".join(f"{b}" for b in baselines.values())
+    return (f"Δ = level − first level of its checkpoint ({base}); † = significant (paired t-test, Holm across the "
+            "checkpoint's levels, alpha 0.05). Postings/query: postings traversed by exhaustive evaluation; df: "
+            "posting-list length (over the vocabulary / the query terms).")
 
 
 def pareto_front(cost: Sequence[float], effect: Sequence[float]) -> np.ndarray:
@@ -232,18 +358,21 @@ def _figure(width=6.4, height=4.8, ncols=1):
     return fig, fig.subplots(1, ncols)
 
 
+#: the narrowest effectiveness range a Pareto plot shows: smaller differences stay visibly small
+MIN_Y_SPAN = 0.05
+
+
 def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str | None = None,
-                title: str | None = None) -> Path:
+                title: str | None = None, min_span: float = MIN_Y_SPAN) -> Path:
     """Effectiveness (``y``, default the first measure column) against cost (``x``), one
-    marker series per checkpoint, each point labelled by its level; the Pareto front over
-    all points is drawn as a dashed step line. Writes a PNG and returns its path."""
+    marker series per checkpoint, each point labelled by its level (``†``: significantly
+    different from its checkpoint's first level); the Pareto front over all points is drawn
+    as a dashed step line. The y axis spans at least ``min_span`` (0.05), so a +0.0002
+    change does not fill the plot like a trend. Writes a PNG and returns its path."""
     if x not in table.columns:
         raise EspladeError(f"column {x!r} not in the table ({', '.join(table.columns)})")
     if y is None:
-        known = {"checkpoint", "level"} | {c for c in table.columns if c.startswith(("postings", "flops", "query_",
-                                                                                       "doc_", "terms", "df_",
-                                                                                       "index_", "latency"))}
-        measures = [c for c in table.columns if c not in known]
+        measures = table_measures(table)
         if not measures:
             raise EspladeError("the table has no effectiveness column (was it built with qrels?)")
         y = measures[0]
@@ -252,7 +381,10 @@ def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str
         part = part.sort_values(x)
         ax.plot(part[x], part[y], marker="o", label=str(ck))
         for _, row in part.iterrows():
-            ax.annotate(str(row["level"]), (row[x], row[y]), textcoords="offset points", xytext=(4, 4), fontsize=8)
+            mark = "†" if bool(row.get(f"{y} reject", False)) else ""
+            ax.annotate(f"{row['level']}{mark}", (row[x], row[y]), textcoords="offset points", xytext=(4, 4),
+                        fontsize=8)
+    ax.set_ylim(*_y_limits(table[y], min_span))
     front = table[pareto_front(table[x], table[y])].sort_values(x)
     ax.step(front[x], front[y], where="post", linestyle="--", color="grey", linewidth=1, label="Pareto front")
     if (table[x] > 0).all() and table[x].max() / max(table[x].min(), 1e-12) > 20:
@@ -264,6 +396,19 @@ def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return _save(fig, path)
+
+
+def _y_limits(values, min_span: float) -> tuple[float, float]:
+    """Limits around the values, at least ``min_span`` wide, inside [0, 1] where they fit."""
+    low, high = float(np.nanmin(values)), float(np.nanmax(values))
+    span = max(high - low, min_span) * 1.2
+    centre = (low + high) / 2
+    bottom, top = centre - span / 2, centre + span / 2
+    if bottom < 0 <= low:
+        bottom, top = 0.0, span
+    if top > 1 >= high and bottom - (top - 1) >= 0:
+        bottom, top = bottom - (top - 1), 1.0
+    return bottom, top
 
 
 def _df_arrays(stats_by_level) -> dict[str, np.ndarray]:

@@ -57,13 +57,16 @@ def resolve_collection(path: str | os.PathLike) -> tuple[Path, dict | None]:
 
 
 def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads: int = 1, validate: bool = True,
-                optimize: bool = True, overwrite: bool = False, heap: str = DEFAULT_HEAP) -> dict:
+                optimize: bool = True, overwrite: bool = False, heap: str = DEFAULT_HEAP,
+                progress: bool | None = None) -> dict:
     """Index a JsonVectorCollection as an impact index (``-impact -pretokenized``).
 
     ``validate`` checks every line first (positive integer weights, whitespace-free
     terms, unique ids) so a bad collection fails with its file and line before Lucene
     starts; ``optimize`` merges to one segment (Anserini's ``-optimize``).
-    Returns statistics written to the index's ``esplade_eval.json``.
+    Returns statistics written to the index's ``esplade_eval.json``. ``progress`` shows a bar
+    of documents indexed (Anserini reports each collection file as it completes; None: only on
+    a terminal).
     """
     folder, manifest = resolve_collection(collection)
     collection_files(folder)  # a clear error for a missing or empty folder
@@ -75,21 +78,22 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
             "io.anserini.index.IndexCollection",
             "-collection", "JsonVectorCollection", "-input", str(folder), "-index", str(tmp),
             "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads), "-impact", "-pretokenized",
-            *(["-optimize"] if optimize else []), heap=heap,
+            "-verbose", *(["-optimize"] if optimize else []), heap=heap,
         )
         log.debug("running %s", " ".join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
-        if proc.returncode != 0 or not any(tmp.glob("segments_*")):
-            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
-            raise EspladeError(f"Anserini indexing of {folder} failed (exit {proc.returncode}):\n{tail}")
-        indexed, empty = _parse_counter(proc.stdout + proc.stderr, "indexed"), _parse_counter(
-            proc.stdout + proc.stderr, "empty")
+        total = counts["documents"] if counts is not None else None
+        returncode, output = _run_anserini(cmd, total, f"index {index.name}", progress)
+        if returncode != 0 or not any(tmp.glob("segments_*")):
+            tail = "\n".join(line for line in output.strip().splitlines() if " DEBUG " not in line)
+            tail = "\n".join(tail.splitlines()[-15:])
+            raise EspladeError(f"Anserini indexing of {folder} failed (exit {returncode}):\n{tail}")
+        indexed, empty = _parse_counter(output, "indexed"), _parse_counter(output, "empty")
         # Anserini skips documents whose vector is empty (nothing to index, never retrievable)
         if counts is not None and indexed is not None and (indexed, empty) != (
                 counts["documents"] - counts["empty_vectors"], counts["empty_vectors"]):
             raise EspladeError(f"Anserini indexed {indexed} and skipped {empty} empty of {counts['documents']} "
                                f"documents ({counts['empty_vectors']} empty) in {folder}; its log:\n"
-                               f"{proc.stdout[-2000:]}")
+                               f"{output[-2000:]}")
         info = {
             "collection": str(Path(collection).resolve()),
             "documents_indexed": indexed,
@@ -103,6 +107,28 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
         (tmp / INDEX_MANIFEST).write_text(json.dumps(info, indent=2) + "\n")
     log.info("indexed %s documents into %s in %.1fs", indexed, index, time.perf_counter() - started)
     return info
+
+
+def _run_anserini(cmd: list[str], total: int | None, desc: str, progress: bool | None) -> tuple[int, str]:
+    """Run Anserini's indexer, a bar advancing as it reports each file (``-verbose``:
+    ``<file>: N docs added.``); returns the exit status and the whole log."""
+    import re
+
+    from esplade_eval._progress import bar
+
+    added = re.compile(r": ([\d,]+) docs added")
+    lines = []
+    with bar(total=total, desc=desc, unit="doc", enabled=progress) as b, subprocess.Popen(
+            cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
+        for line in proc.stdout:
+            lines.append(line)
+            m = added.search(line)
+            if m:
+                b.update(int(m.group(1).replace(",", "")))
+        returncode = proc.wait()
+        if returncode == 0 and total:
+            b.update(max(0, total - b.n))  # empty vectors are skipped, not "added"
+    return returncode, "".join(lines)
 
 
 def _parse_counter(log_text: str, name: str) -> int | None:

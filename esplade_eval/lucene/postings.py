@@ -185,12 +185,13 @@ class LatencyProbe:
         return self._generator.buildQuery(FIELD, jq) if jq.size() else None
 
     def time(self, queries: Mapping[str, Mapping[str, int]], k: int = 1000, repeats: int = 5,
-             warmup: int = 2) -> dict[str, np.ndarray]:
+             warmup: int = 2, progress=None) -> dict[str, np.ndarray]:
         """Seconds per query per repetition: ``{qid: array(repeats)}``.
 
         ``warmup`` untimed passes over all queries come first (JIT, page cache); each timed
         pass then runs every query once, in order, so a query's repetitions are spread
-        over the run rather than back to back. An empty query times as 0.
+        over the run rather than back to back. An empty query times as 0. ``progress``, when
+        given, is called with the number of queries after each pass (outside the timed calls).
         """
         if repeats < 1:
             raise ValueError(f"repeats must be >= 1, got {repeats}")
@@ -203,6 +204,8 @@ class LatencyProbe:
             for jq in built:
                 if jq is not None:
                     search(jq, k)
+            if progress is not None:
+                progress(len(qids))
         out = np.zeros((len(qids), repeats), dtype=np.float64)
         for r in range(repeats):
             for i, jq in enumerate(built):
@@ -211,6 +214,8 @@ class LatencyProbe:
                 t0 = clock()
                 search(jq, k)
                 out[i, r] = (clock() - t0) * 1e-9
+            if progress is not None:
+                progress(len(qids))
         return {q: out[i] for i, q in enumerate(qids)}
 
     def close(self) -> None:

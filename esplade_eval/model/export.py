@@ -52,13 +52,15 @@ def _batched(items: Iterable, size: int):
 
 def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, prunings: Sequence[Pruning] = (Pruning(),),
                   quantizer: Quantizer = Quantizer(), shard_size: int = 100_000, chunk: int = 4096,
-                  overwrite: bool = False, progress: bool = False,
+                  overwrite: bool = False, progress: bool | None = None,
                   topics: Sequence[str | os.PathLike] = ()) -> dict[str, Path]:
     """Encode ``corpus`` (JSONL ``id``/``contents``) once and write one collection per level.
 
     ``topics`` files are read before any encoding (a bad file fails first) and their query
     files are written inside each level's folder before it is renamed into place, so a
     level never looks complete without its queries. Returns ``{level name: level folder}``.
+    ``progress``: a bar over the documents (total counted first) updated after every forward
+    pass; None shows it only on a terminal (:mod:`esplade_eval._progress`).
     """
     names = [p.name for p in prunings]
     if len(set(names)) != len(names):
@@ -85,21 +87,19 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
                    for name in names}
         dropped = dict.fromkeys(names, 0)
         pruned_away = dict.fromkeys(names, 0)
-        bar = _progress(progress, "encode documents")
+        bar = _progress(progress, "encode documents", corpus)
+        stack.callback(bar.close)
         for docs in _batched(read_corpus(corpus), chunk):
             ids = [d for d, _ in docs]
             texts = [t for _, t in docs]
-            batch = encoder.encode(texts)
+            batch = encoder.encode(texts, progress=bar.update) if not bar.disable else encoder.encode(texts)
             for p in prunings:
                 pruned = p.apply(batch, "doc")
                 pruned_away[p.name] += batch.nnz - pruned.nnz
                 impacts, lost = quantizer.apply(pruned)
                 dropped[p.name] += lost
                 writers[p.name].write(ids, texts, impacts)
-            if bar is not None:
-                bar.update(len(docs))
-        if bar is not None:
-            bar.close()
+        bar.close()
         encoded_topics = {t: encoder.encode(list(m.values())) for t, (_, m) in topic_sets.items()}  # once, all levels
         for p in prunings:
             w = writers[p.name]
@@ -202,9 +202,14 @@ def topics_name(topics: str | os.PathLike) -> str:
     return stem.removeprefix("topics.") or "topics"
 
 
-def _progress(enabled: bool, desc: str):
-    if not enabled:
-        return None
-    from tqdm import tqdm
+def _progress(enabled: bool | None, desc: str, corpus):
+    """A bar over the corpus' documents; its total is its line count (cheap next to encoding)."""
+    from esplade_eval._progress import bar, shown
 
-    return tqdm(desc=desc, unit="doc")
+    total = None
+    if shown(enabled):
+        from esplade_eval._io import open_text
+
+        with open_text(corpus) as fh:
+            total = sum(1 for line in fh if line.strip())
+    return bar(total=total, desc=desc, unit="doc", enabled=enabled)

@@ -72,8 +72,9 @@ def _manifest_matches(level_dir: Path, checkpoint_hash: str, quantizer: Quantize
 def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Sequence[Pruning] = DEFAULT_LEVELS,
              split: str = "test", threads: int | None = None, hits: int = 1000, quantizer: Quantizer = Quantizer(),
              max_length: int = 256, collection: Collection | None = None, encoder=None,
-             name: str | None = None) -> FlowResult:
-    """Run (or resume) the flow into ``out``; see the module docstring."""
+             name: str | None = None, progress: bool | None = None) -> FlowResult:
+    """Run (or resume) the flow into ``out``; see the module docstring. ``progress``: bars for
+    encoding and indexing (None: only on a terminal)."""
     from esplade_eval.lucene.index import build_index
     from esplade_eval.lucene.search import search_to_run
     from esplade_eval.model.encoder import SpladeEncoder
@@ -94,7 +95,7 @@ def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Se
     if stale:
         log.info("exporting %s", ", ".join(p.name for p in stale))
         export_corpus(encoder, result.collection.corpus, vec_root, stale, quantizer, overwrite=True,
-                      topics=[result.collection.topics(split)])
+                      topics=[result.collection.topics(split)], progress=progress)
         for p in stale:
             for stale_path in (idx_root / p.name, run_root / f"run.{split}.{p.name}.txt"):
                 if stale_path.is_dir():
@@ -114,7 +115,7 @@ def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Se
         index = idx_root / p.name
         t0 = time.perf_counter()
         if not index.exists():
-            build_index(level_dir, index, threads=threads)
+            build_index(level_dir, index, threads=threads, progress=progress)
         t_idx += time.perf_counter() - t0
         run = run_root / f"run.{split}.{p.name}.txt"
         t0 = time.perf_counter()

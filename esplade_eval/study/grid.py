@@ -33,7 +33,7 @@ TABLE_COLUMNS = ("postings_mean", "flops", "query_length_mean", "doc_length_mean
 def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Sequence[Pruning] = DEFAULT_LEVELS,
              split: str = "test", threads: int | None = None, max_length: int = 256,
              measures: Sequence[str] = ("nDCG@10", "R@100"), repeats: int = 3, results: str | os.PathLike | None = None,
-             collection=None, echo=print) -> dict:
+             collection=None, echo=print, progress: bool | None = None) -> dict:
     """Run (or resume) the grid into ``out``; write ``<results>.md/.json`` and plots when asked.
 
     ``checkpoints`` maps a display name to a checkpoint (folder or name). Returns
@@ -52,8 +52,8 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
     for name, checkpoint in checkpoints.items():
         echo(f"grid: {name} ({checkpoint})")
         flows.append(run_flow(out / name, checkpoint=checkpoint, levels=levels, split=split, threads=threads,
-                              max_length=max_length, collection=collection, name=name))
-    table = cost_table(flows, measures=measures, repeats=repeats)
+                              max_length=max_length, collection=collection, name=name, progress=progress))
+    table = cost_table(flows, measures=measures, repeats=repeats, progress=progress)
 
     evaluator = Evaluator(collection.qrels(split), list(measures), topics=collection.topics(split))
     comparisons = {}
