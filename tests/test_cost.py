@@ -6,6 +6,7 @@ import json
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from esplade_eval.cost.queries import query_costs, set_flops, summarize
@@ -51,6 +52,16 @@ def test_set_flops_equals_mean_per_query_flops(seed):
     oracle = sum(n_docs.get(t, 0) / 1000 * c / len(queries) for t, c in contains.items())
     assert set_flops(terms, queries) == pytest.approx(oracle)
     assert query_costs(terms, queries).flops.mean() == pytest.approx(oracle)
+
+
+def test_pareto_axis_is_never_tighter_than_the_minimum_span():
+    from esplade_eval.cost.report import MIN_Y_SPAN, _y_limits
+
+    low, high = _y_limits(pd.Series([0.4301, 0.4303]), MIN_Y_SPAN)
+    assert high - low >= MIN_Y_SPAN and low < 0.4301 and high > 0.4303
+    low, high = _y_limits(pd.Series([0.1, 0.6]), MIN_Y_SPAN)
+    assert low <= 0.1 and high >= 0.6 and high - low < 0.7
+    assert _y_limits(pd.Series([0.0, 0.01]), MIN_Y_SPAN)[0] == 0.0
 
 
 def test_pareto_front_and_level_order():
@@ -125,6 +136,18 @@ def test_cost_table_and_plots(flow, tmp_path):
     for png in (plot_pareto(table, tmp_path / "pareto.png"), plot_posting_lengths(table, tmp_path / "df.png")):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
+    # significance beside cost: d16-q4 vs full, the same numbers compare() gives on the two runs
+    from esplade_eval.evaluate import compare, evaluate
+
+    direct = compare(evaluate(flow.qrels, {k: str(v) for k, v in flow.runs.items()}, ["nDCG@10", "R@100"],
+                              topics=flow.topics), baseline="full", missing="zero").to_dataframe()
+    for col in ("nDCG@10 delta", "nDCG@10 p-value corrected", "R@100 delta"):
+        assert table.at["d16-q4", col] == pytest.approx(direct.at["d16-q4", col])
+    assert bool(table.at["d16-q4", "nDCG@10 reject"]) == bool(direct.at["d16-q4", "nDCG@10 reject"])
+    assert np.isnan(table.at["full", "nDCG@10 delta"])
+    # the same table from the flow's folder
+    folder = cost_table(flow.levels["full"].index.parent.parent, measures=("nDCG@10", "R@100"), latency=False)
+    assert folder["nDCG@10"].tolist() == pytest.approx(table["nDCG@10"].tolist())
 
 
 @pytest.mark.slow
@@ -142,10 +165,14 @@ def test_cost_cli(flow, tmp_path, capsys):
     table = tmp_path / "table.csv"
     assert main(["cost-table", "--flow", str(flow_dir), "--qrels", str(flow.qrels), "--topics", str(flow.topics),
                  "--no-latency", "--output", str(table), "--plots", str(tmp_path / "plots")]) == 0
-    text = table.read_text()
-    assert "nDCG@10" in text and "full" in text and "d16-q4" in text
+    frame = pd.read_csv(table)
+    assert not any(c.endswith(".1") for c in frame.columns)  # no duplicated column (pandas would rename it)
+    assert list(frame["level"]) == ["full", "d16-q4"] and "nDCG@10 p-value corrected" in frame.columns
     assert (tmp_path / "plots" / "pareto.png").is_file()
-    assert "postings_mean" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    header = next(line for line in out.splitlines() if line.startswith("| level |"))
+    assert header.count("|") - 1 <= 12 and "postings/query" in header and "postings_mean" not in header
+    assert "Δ = level − first level of its checkpoint (full)" in out
 
 
 def test_cost_cli_bad_queries(tmp_path, capsys):

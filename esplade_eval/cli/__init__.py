@@ -26,6 +26,7 @@ MODULES = [
     "esplade_eval.cli.compare",
     "esplade_eval.cli.runs",
     "esplade_eval.cli.fuse",
+    "esplade_eval.cli.notebook",
     "esplade_eval.cli.postings",
     "esplade_eval.cli.cost",
     "esplade_eval.cli.train",

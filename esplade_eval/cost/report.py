@@ -222,11 +222,13 @@ def _effectiveness(index, specs, qrels, measures, topics, correction):
 
 
 def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 1000, repeats: int = 3,
-               warmup: int = 2, latency: bool = True, progress: bool | None = None, correction: str | None = "holm"):
+               warmup: int = 2, latency: bool = True, progress: bool | None = None, correction: str | None = "holm",
+               split: str = "test"):
     """Effectiveness vs cost, one row per (checkpoint, pruning level) of one or more flows.
 
-    ``flows`` is a :class:`~esplade_eval.study.flow.FlowResult` or a list of them (their
-    qrels and topics must be the same). Rows are indexed by level name for one checkpoint,
+    ``flows`` is a :class:`~esplade_eval.study.flow.FlowResult`, a flow output folder (the
+    ``--out`` of ``esplade-eval demo``: ``indexes/``, ``vectors/``, ``runs/``, ``data/``; its
+    ``split`` is read), or a list of them (their qrels must be the same). Rows are indexed by level name for one checkpoint,
     by ``checkpoint/level`` otherwise. Columns: ``checkpoint``, ``level``, each measure,
     ``postings_mean`` (postings traversed per query), ``postings_p95``, ``flops``,
     ``query_length_mean``, ``doc_length_mean``, ``terms``, ``df_variance``, ``df_cv``,
@@ -239,16 +241,28 @@ def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 10
     ``table.attrs["posting_lengths"]`` holds each row's df array for
     :func:`plot_posting_lengths`; :func:`render_cost_table` prints the table for readers.
     """
-    flows = [flows] if hasattr(flows, "levels") else list(flows)
+    if isinstance(flows, (str, os.PathLike)) or hasattr(flows, "levels"):
+        flows = [flows]
+    flows = list(flows)
     if not flows:
         raise EspladeError("no flows to report")
-    qrels, topics = Path(flows[0].qrels), Path(flows[0].topics)
-    for f in flows[1:]:
-        if Path(f.qrels).resolve() != qrels.resolve():
-            raise EspladeError(f"flows are judged with different qrels ({qrels} vs {f.qrels}): not comparable")
-    specs = [s for f in flows for s in levels_of(f)]
-    frame, _ = cost_rows(specs, qrels=qrels, measures=measures, topics=topics, hits=hits, repeats=repeats,
-                         warmup=warmup, latency=latency, progress=progress, correction=correction)
+    specs, judged = [], []
+    for f in flows:
+        if isinstance(f, (str, os.PathLike)):
+            specs += levels_in_folder(f, split=split)
+            judged.append((Path(f) / "data" / f"qrels.{split}.txt", Path(f) / "data" / f"topics.{split}.tsv"))
+        else:
+            specs += levels_of(f)
+            judged.append((Path(f.qrels), Path(f.topics)))
+    qrels, topics = judged[0]
+    for other, _ in judged[1:]:
+        if other.resolve() != qrels.resolve():
+            raise EspladeError(f"flows are judged with different qrels ({qrels} vs {other}): not comparable")
+    if not qrels.is_file():
+        raise InputError(qrels, "qrels not found (expected the data/ folder of `esplade-eval demo --out`)")
+    frame, _ = cost_rows(specs, qrels=qrels, measures=measures, topics=topics if topics.is_file() else None,
+                         hits=hits, repeats=repeats, warmup=warmup, latency=latency, progress=progress,
+                         correction=correction)
     return frame
 
 

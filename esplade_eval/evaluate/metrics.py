@@ -233,6 +233,17 @@ def failure_notes(failed: Mapping[str, str]) -> list[str]:
     return [f"{m}: could not be computed ({why}); its cells are marked 'failed'" for m, why in failed.items()]
 
 
+def _failure(exc: BaseException) -> str:
+    """Why a provider failed, in a line (a subprocess: the program and its exit status)."""
+    import subprocess
+
+    if isinstance(exc, subprocess.CalledProcessError):
+        program = Path(str(exc.cmd[0] if isinstance(exc.cmd, (list, tuple)) else exc.cmd)).name
+        hint = " (gdeval, ir_measures' ERR provider, accepts numeric query ids only)" if program == "perl" else ""
+        return f"CalledProcessError: {program} exited with status {exc.returncode}{hint}"
+    return f"{type(exc).__name__}: {_first_line(exc)}"
+
+
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0][:200] if text else type(exc).__name__
@@ -315,7 +326,7 @@ class Evaluator:
                 self._fill(self._single[name], run, values)
             except Exception as exc:  # e.g. gdeval's subprocess refusing non-numeric query ids
                 values[:, self._col[name]] = np.nan
-                failed[name] = f"{type(exc).__name__}: {_first_line(exc)}"
+                failed[name] = _failure(exc)
         return failed
 
     def evaluate(self, runs: Mapping[str, RunLike]) -> Evaluation:
