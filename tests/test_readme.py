@@ -8,7 +8,6 @@ the README itself, so an edit that breaks an example fails here.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -40,7 +39,7 @@ def _demo_layout(root: Path, flow) -> None:
     for part in ("indexes", "vectors"):
         (demo / part).symlink_to(flow_dir / part)
     (demo / "runs").mkdir()  # a real folder: the examples write fused runs here, never into the fixture
-    for name, level in flow.levels.items():
+    for level in flow.levels.values():
         (demo / "runs" / level.run.name).symlink_to(level.run)
 
 
