@@ -6,6 +6,7 @@ from __future__ import annotations
 import ast
 import json
 import math
+import os
 import subprocess
 import sys
 from io import StringIO
@@ -371,14 +372,40 @@ def test_evaluate_package_has_no_import_cycle():
 
 
 # -- ir_datasets: local cache only ----------------------------------------------------------------------------
-def test_irds_names_without_ir_datasets_or_cache_are_clear_errors(runs, capsys, monkeypatch, tmp_path):
+def _esplade_eval(args, home, cwd):
+    env = dict(os.environ, IR_DATASETS_HOME=str(home))  # read by ir_datasets when it is imported
+    return subprocess.run([sys.executable, "-m", "esplade_eval", *args], env=env, cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_irds_reads_a_locally_created_cache_and_never_downloads(tmp_path):
+    pytest.importorskip("ir_datasets")
+    home = tmp_path / "irds"
+    (home / "vaswani").mkdir(parents=True)
+    # ir_datasets' own cache files for "vaswani", in its formats (query: id, text, "/"; qrels: id, docs, "   /")
+    (home / "vaswani" / "queries.txt").write_text("1\nMEASUREMENT OF DIELECTRIC CONSTANT\n/\n2\nTRANSISTORS\n/\n")
+    (home / "vaswani" / "qrels.txt").write_text("1\n 3 7\n 12\n   /\n2\n 5\n   /\n")
+    run = tmp_path / "run.txt"
+    run.write_text("1 Q0 7 1 3.0 r\n1 Q0 9 2 2.0 r\n1 Q0 3 3 1.0 r\n2 Q0 5 1 1.0 r\n")
+    done = _esplade_eval(["evaluate", "--qrels", "irds:vaswani", "--topics", "irds:vaswani", str(run), "--measures",
+                          "AP", "--per-query", "--format", "csv"], home, tmp_path)
+    assert done.returncode == 0, done.stderr
+    frame = pd.read_csv(StringIO(done.stdout), dtype={"qid": str}).set_index("qid")
+    assert frame.loc["1", "AP"] == pytest.approx((1 + 2 / 3) / 3) and frame.loc["2", "AP"] == 1.0
+    missing = _esplade_eval(["evaluate", "--qrels", "irds:vaswani", str(run)], tmp_path / "empty-home", tmp_path)
+    assert missing.returncode == 2
+    assert "irds:vaswani: its qrels are not in ir_datasets' local cache" in missing.stderr
+    assert "nothing is downloaded" in missing.stderr and "Download failed" not in missing.stderr
+    unknown = _esplade_eval(["evaluate", "--qrels", "irds:no-such-set", str(run)], home, tmp_path)
+    assert unknown.returncode == 2 and "ir_datasets has no dataset of that name" in unknown.stderr
+
+
+def test_irds_without_ir_datasets_is_a_clear_error(runs, tmp_path):
     qrels, paths = runs
-    monkeypatch.setenv("IR_DATASETS_HOME", str(tmp_path / "irds-home"))
-    assert main(["evaluate", "--qrels", "irds:vaswani", str(paths["base"])]) == 2
-    err = capsys.readouterr().err
-    try:
-        import ir_datasets  # noqa: F401
-    except ImportError:
-        assert "irds:vaswani: ir_datasets is not installed" in err
-    else:
-        assert "not in ir_datasets' local cache" in err and "nothing is downloaded" in err
+    code = ("import sys; sys.modules['ir_datasets'] = None\n"  # as if it were not installed
+            "from esplade_eval.cli import main\n"
+            f"sys.exit(main(['evaluate', '--qrels', 'irds:vaswani', {str(paths['base'])!r}]))\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                          env=dict(os.environ, IR_DATASETS_HOME=str(tmp_path / "home")))
+    assert done.returncode == 2
+    assert "irds:vaswani: ir_datasets is not installed" in done.stderr and "esplade_eval[irds]" in done.stderr

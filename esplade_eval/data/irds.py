@@ -30,17 +30,23 @@ class _NoNetwork(OSError):
 
 @contextlib.contextmanager
 def _no_network() -> Iterator[None]:
-    """Refuse every outgoing connection while ir_datasets runs (it would download what is missing)."""
-    original = socket.socket.connect
+    """Refuse every outgoing connection and name lookup while ir_datasets runs (it would
+    download what is missing)."""
+    connect, lookup = socket.socket.connect, socket.getaddrinfo
 
-    def refuse(self, address):
-        raise _NoNetwork(f"network access refused (esplade_eval reads ir_datasets' local cache only): {address}")
+    def refuse(*args, **kwargs):
+        raise _NoNetwork(f"network access refused (esplade_eval reads ir_datasets' local cache only): {args[-1]}")
 
-    socket.socket.connect = refuse
+    import logging
+
+    quiet = logging.root.manager.disable
+    socket.socket.connect, socket.getaddrinfo = refuse, refuse
+    logging.disable(logging.WARNING)  # ir_datasets logs every refused retry; the error below says it once
     try:
         yield
     finally:
-        socket.socket.connect = original
+        socket.socket.connect, socket.getaddrinfo = connect, lookup
+        logging.disable(quiet)
 
 
 def _dataset(name: str):
