@@ -65,12 +65,12 @@ def time_ir_measures(qrels, runs) -> float:
     return time.perf_counter() - t0
 
 
-def time_harness(qrels, runs) -> tuple[float, object]:
+def time_harness(qrels, runs, test: str = "t", ci: str = "t") -> tuple[float, object]:
     from esplade_eval.evaluate import Evaluator, compare
 
     t0 = time.perf_counter()
     evaluation = Evaluator(qrels, MEASURES).evaluate(runs)
-    report = compare(evaluation, baseline=next(iter(runs)))
+    report = compare(evaluation, baseline=next(iter(runs)), test=test, ci=ci)
     report.to_markdown()
     return time.perf_counter() - t0, report
 
@@ -81,6 +81,9 @@ def main(argv=None) -> int:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--hits", type=int, default=1000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--test", choices=["t", "wilcoxon", "permutation"], default="t",
+                        help="the paired test of the harness (permutation: 10,000 sign patterns)")
+    parser.add_argument("--ci", choices=["t", "bootstrap"], default="t", help="interval (bootstrap: 10,000 resamples)")
     args = parser.parse_args(argv)
 
     t0 = time.perf_counter()
@@ -95,12 +98,13 @@ def main(argv=None) -> int:
     base, ours = [], []
     for i in range(args.repeat):
         base.append(time_ir_measures(qrels, runs))
-        took, report = time_harness(qrels, runs)
+        took, report = time_harness(qrels, runs, args.test, args.ci)
         ours.append(took)
         print(f"repeat {i + 1}: ir_measures alone {base[-1]:.2f}s, harness with paired tests {ours[-1]:.2f}s")
     ratio = min(ours) / min(base)
     significant = int(sum(report.significant(s, m) for s in report.systems for m in report.measures))
-    print(f"{len(report.systems) - 1} systems x {len(MEASURES)} measures tested, {significant} significant after Holm")
+    print(f"{len(report.systems) - 1} systems x {len(MEASURES)} measures tested ({args.test} test, {args.ci} interval), "
+          f"{significant} significant after Holm")
     print(f"fastest: ir_measures alone {min(base):.2f}s, harness {min(ours):.2f}s")
     print(f"ratio harness / ir_measures = {ratio:.3f} (target <= 1.2): {'OK' if ratio <= 1.2 else 'OVER'}")
     return 0

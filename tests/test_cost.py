@@ -145,8 +145,13 @@ def test_cost_table_and_plots(flow, tmp_path):
         assert table.at["d16-q4", col] == pytest.approx(direct.at["d16-q4", col])
     assert bool(table.at["d16-q4", "nDCG@10 reject"]) == bool(direct.at["d16-q4", "nDCG@10 reject"])
     assert np.isnan(table.at["full", "nDCG@10 delta"])
-    # the same table from the flow's folder
-    folder = cost_table(flow.levels["full"].index.parent.parent, measures=("nDCG@10", "R@100"), latency=False)
+    # the same table from a flow folder laid out like the demo's (data/ beside indexes/, vectors/, runs/)
+    demo = tmp_path / "demo"
+    demo.mkdir()
+    (demo / "data").symlink_to(flow.collection.root)
+    for part in ("indexes", "vectors", "runs"):
+        (demo / part).symlink_to(flow.levels["full"].index.parent.parent / part)
+    folder = cost_table(demo, measures=("nDCG@10", "R@100"), latency=False)
     assert folder["nDCG@10"].tolist() == pytest.approx(table["nDCG@10"].tolist())
 
 

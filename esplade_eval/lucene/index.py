@@ -140,13 +140,15 @@ def _parse_counter(log_text: str, name: str) -> int | None:
 
 
 def check_index(index: str | os.PathLike) -> Path:
-    """The index folder, or :class:`InputError` naming it when it is not a Lucene index."""
+    """The index folder (absolute), or :class:`InputError` naming it when it is not a Lucene index."""
     index = Path(index)
     if not index.is_dir():
         raise InputError(index, "index folder not found")
     if not any(index.glob("segments_*")):
         raise InputError(index, "not a Lucene index (no segments file)")
-    return index
+    # absolute: the JVM resolves a relative path against its own start folder, which is not
+    # this process's folder once it changed (os.chdir in a notebook or a test)
+    return index.absolute()
 
 
 def read_index_manifest(index: str | os.PathLike) -> dict | None:
