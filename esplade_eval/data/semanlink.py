@@ -20,12 +20,14 @@ import hashlib
 import json
 import os
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from esplade_eval._io import atomic_dir, atomic_file
-from esplade_eval.data.carriers import carrier_path
-from esplade_eval.data.trec import write_qrels, write_topics
+from esplade_eval.data.carriers import CARRIERS, carrier_path
+from esplade_eval.data.collection import Collection, fingerprint_of, summarise, write_record
+from esplade_eval.data.trec import corpus_line, write_qrels, write_topics
+
+__all__ = ["Collection", "SPLITS", "build_semanlink", "doc_id", "ensure_semanlink", "split_of"]
 
 TAG_PREFIX = "http://www.semanlink.net/tag/"
 SPLITS = ("train", "dev", "test")
@@ -40,21 +42,9 @@ def split_of(tag_uri: str) -> str:
     return "train" if bucket < 6 else "dev" if bucket < 8 else "test"
 
 
-@dataclass(frozen=True)
-class Collection:
-    """Paths of a built collection (see :func:`build_semanlink`)."""
-
-    root: Path
-
-    @property
-    def corpus(self) -> Path:
-        return self.root / "corpus.jsonl"
-
-    def topics(self, split: str) -> Path:
-        return self.root / f"topics.{split}.tsv"
-
-    def qrels(self, split: str) -> Path:
-        return self.root / f"qrels.{split}.txt"
+def semanlink_fingerprint(min_docs: int) -> str:
+    """What decides a build: the pinned carrier and ``min_docs`` (the construction is fixed)."""
+    return fingerprint_of({"builtin": "semanlink", "cherche": CARRIERS["cherche"], "min_docs": min_docs})
 
 
 def load_raw(source: str | os.PathLike | None = None) -> tuple[list[dict], dict[str, dict]]:
@@ -104,8 +94,7 @@ def build_semanlink(out: str | os.PathLike, min_docs: int = 5, source: str | os.
     with atomic_dir(out, overwrite=overwrite) as tmp:
         with atomic_file(tmp / "corpus.jsonl") as fh:
             for d in docs:
-                contents = " ".join(d["title"].split())
-                fh.write(json.dumps({"id": doc_id(d["document"]), "contents": contents}, ensure_ascii=False) + "\n")
+                fh.write(corpus_line(doc_id(d["document"]), d["title"]))
         with atomic_file(tmp / "docids.tsv") as fh:
             for d in docs:
                 fh.write(f"{doc_id(d['document'])}\t{d['document']}\n")
@@ -122,23 +111,31 @@ def build_semanlink(out: str | os.PathLike, min_docs: int = 5, source: str | os.
         }
         with atomic_file(tmp / "stats.json") as fh:
             json.dump(stats, fh, indent=2)
+        summary = summarise(set(ids), stats["empty_documents"], topics, qrels,
+                            {s: tmp / f"qrels.{s}.txt" for s in SPLITS})
+        write_record(tmp, "semanlink", {"builtin": "semanlink", "cherche": CARRIERS["cherche"], "min_docs": min_docs},
+                     semanlink_fingerprint(min_docs), summary,
+                     "Semanlink web-document titles; queries are tag labels, relevance is tagging")
     return Collection(Path(out))
 
 
 def ensure_semanlink(out: str | os.PathLike) -> Collection:
-    """Build the collection unless ``out`` already holds a complete one.
+    """Build the collection unless ``out`` already holds a prepared one.
 
-    A folder that exists but is not a built collection (no ``stats.json``) is an error, never
-    replaced: it may hold somebody's files.
+    A prepared collection in ``out`` (Semanlink, or a user's prepared by
+    :func:`esplade_eval.data.collection.load_collection`) is used as it is. A folder that
+    exists but holds no prepared collection is an error, never replaced: it may hold
+    somebody's files.
     """
+    from esplade_eval.data.collection import RECORD
     from esplade_eval.errors import EspladeError
 
     col = Collection(Path(out))
-    if (col.root / "stats.json").exists():
+    if (col.root / "stats.json").exists() or (col.root / RECORD).exists():
         return col
     if col.root.exists() and any(col.root.iterdir()):
-        raise EspladeError(f"{col.root}: exists and is not a built Semanlink collection (no stats.json); "
-                           "give an empty or new folder")
+        raise EspladeError(f"{col.root}: exists and is not a built Semanlink collection (no stats.json) nor another "
+                           f"prepared collection (no {RECORD}); give an empty or new folder")
     if col.root.exists():
         col.root.rmdir()
     return build_semanlink(out)

@@ -1,9 +1,11 @@
 """Strict readers and atomic writers for the standard IR file formats.
 
-* topics: ``qid<TAB>text`` per line (Pyserini / Anserini ``TsvString`` topics);
-* qrels: ``qid iter docid grade`` (TREC), grade an integer;
 * runs: ``qid Q0 docid rank score tag`` (TREC), ranked by (-score, docid);
-* corpus: JSONL with ``{"id": ..., "contents": ...}`` per line.
+* written by this toolkit (the canonical forms): topics ``qid<TAB>text``, TREC qrels
+  ``qid iter docid grade``, corpus JSON lines ``{"id", "contents"}``;
+* read in every format users hold (TSV, TREC topics, JSON lines, BEIR qrels, gzipped or
+  not, detected from the content): :func:`read_topics`, :func:`read_qrels` and
+  :func:`read_corpus`, from :mod:`esplade_eval.data.formats`.
 
 Every reader raises :class:`~esplade_eval.errors.InputError` naming the file and line
 of the first problem. Duplicates are errors, never silently overwritten.
@@ -23,30 +25,14 @@ import os
 from typing import Iterable, Iterator, Mapping
 
 from esplade_eval._io import atomic_file, open_text
+from esplade_eval.data.formats import read_corpus, read_qrels, read_topics
 from esplade_eval.errors import InputError
+
+__all__ = ["Qrels", "Run", "corpus_line", "format_run_lines", "ranked", "read_corpus", "read_qrels", "read_run",
+           "read_topics", "write_qrels", "write_run", "write_topics"]
 
 Run = dict[str, dict[str, float]]
 Qrels = dict[str, dict[str, int]]
-
-
-def read_topics(path: str | os.PathLike) -> dict[str, str]:
-    """Read ``qid<TAB>text`` topics; a repeated qid or a line without a tab is an error."""
-    topics: dict[str, str] = {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\n").rstrip("\r")
-            if not line.strip():
-                continue
-            qid, sep, text = line.partition("\t")
-            if not sep:
-                raise InputError(path, "expected 'qid<TAB>text', found no tab", line=lineno)
-            qid = qid.strip()
-            if not qid:
-                raise InputError(path, "empty query id", line=lineno)
-            if qid in topics:
-                raise InputError(path, f"duplicate query id {qid!r}", line=lineno)
-            topics[qid] = text.strip()
-    return topics
 
 
 def write_topics(path: str | os.PathLike, topics: Mapping[str, str]) -> None:
@@ -55,28 +41,6 @@ def write_topics(path: str | os.PathLike, topics: Mapping[str, str]) -> None:
         for qid, text in topics.items():
             clean = " ".join(str(text).split())
             fh.write(f"{qid}\t{clean}\n")
-
-
-def read_qrels(path: str | os.PathLike) -> Qrels:
-    """Read TREC qrels ``qid iter docid grade``; the grade must be an integer."""
-    qrels: Qrels = {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 4:
-                raise InputError(path, f"expected 4 columns 'qid iter docid grade', found {len(parts)}", line=lineno)
-            qid, _, docid, grade = parts
-            try:
-                value = int(grade)
-            except ValueError:
-                raise InputError(path, f"relevance grade is not an integer: {grade!r}", line=lineno) from None
-            docs = qrels.setdefault(qid, {})
-            if docid in docs:
-                raise InputError(path, f"duplicate judgment for query {qid!r}, document {docid!r}", line=lineno)
-            docs[docid] = value
-    return qrels
 
 
 def write_qrels(path: str | os.PathLike, qrels: Mapping[str, Mapping[str, int]]) -> None:
@@ -143,26 +107,6 @@ def write_run(path: str | os.PathLike, run: Mapping[str, Mapping[str, float]], t
             fh.writelines(format_run_lines(qid, hits, tag, fmt))
 
 
-def read_corpus(path: str | os.PathLike) -> Iterator[tuple[str, str]]:
-    """Stream ``(id, contents)`` from a JSONL corpus, checking ids are unique."""
-    seen: set[str] = set()
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise InputError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
-            if not isinstance(obj, dict) or "id" not in obj:
-                raise InputError(path, "expected a JSON object with 'id' and 'contents'", line=lineno)
-            docid = str(obj["id"])
-            if not docid or any(ch.isspace() for ch in docid):
-                raise InputError(path, f"document id must be non-empty without whitespace: {docid!r}", line=lineno)
-            if docid in seen:
-                raise InputError(path, f"duplicate document id {docid!r}", line=lineno)
-            seen.add(docid)
-            contents = obj.get("contents", "")
-            if not isinstance(contents, str):
-                raise InputError(path, "'contents' must be a string", line=lineno)
-            yield docid, contents
+def corpus_line(docid: str, text: str) -> str:
+    """One line of the canonical corpus: ``{"id", "contents"}``, whitespace runs made one space."""
+    return json.dumps({"id": docid, "contents": " ".join(text.split())}, ensure_ascii=False) + "\n"
