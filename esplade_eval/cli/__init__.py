@@ -19,6 +19,7 @@ from esplade_eval.errors import EspladeError
 #: subcommand modules, in the order ``--help`` lists them
 MODULES = [
     "esplade_eval.cli.data",
+    "esplade_eval.cli.collection",
     "esplade_eval.cli.export",
     "esplade_eval.cli.index",
     "esplade_eval.cli.search",

@@ -68,3 +68,16 @@ def progress_of(args) -> bool | None:
     if value is False:
         set_quiet(True)
     return value
+
+
+def define_collection_args(parser: argparse.ArgumentParser, default: str | None = "semanlink",
+                           split: bool = True) -> None:
+    """``--collection SPEC`` (registry name, TOML file or folder), ``--registry FILE``, ``--split``."""
+    g = parser.add_argument_group("collection")
+    g.add_argument("--collection", default=default, metavar="SPEC",
+                   help="a registry name (semanlink, or one of --registry), a registry .toml holding one "
+                        f"collection, or a folder{f' (default: {default})' if default else ''}")
+    g.add_argument("--registry", default=None, metavar="FILE",
+                   help="registry of named collections (default: $ESPLADE_EVAL_COLLECTIONS, else ./collections.toml)")
+    if split:
+        g.add_argument("--split", default="test", help="which split's topics and qrels (any name the collection has)")

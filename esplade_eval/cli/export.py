@@ -1,6 +1,7 @@
 """``esplade-eval export``: checkpoint + corpus/topics -> JsonVectorCollection(s) + manifest."""
 
 from esplade_eval.cli._args import (
+    define_collection_args,
     define_encoder_args,
     define_progress_args,
     define_quantization_args,
@@ -17,8 +18,13 @@ def register(sub):
                     "(collection/*.jsonl, queries.<name>.jsonl, manifest.json).")
     define_encoder_args(p)
     define_quantization_args(p)
-    p.add_argument("--corpus", help="JSONL corpus with id and contents (omit to export only topics)")
-    p.add_argument("--topics", action="append", default=[], help="qid<TAB>text topics (repeatable)")
+    p.add_argument("--corpus", help="corpus: JSON lines (id, contents) or id<TAB>text, gzipped or not "
+                                    "(omit to export only topics)")
+    p.add_argument("--topics", action="append", default=[],
+                   help="topics: qid<TAB>text, TREC <top> or JSON lines, gzipped or not (repeatable)")
+    define_collection_args(p, default=None, split=False)
+    p.add_argument("--split", action="append", default=None,
+                   help="with --collection: the splits whose topics to encode (repeatable; default: all)")
     p.add_argument("--out", required=True, help="output folder; one sub-folder per pruning level")
     p.add_argument("--prune", action="append", type=pruning_type, default=None, metavar="LEVEL",
                    help="pruning level, e.g. full, d64-q16, d32-q8-w0.1 (repeatable; default: full)")
@@ -43,13 +49,14 @@ def run(args):
     from esplade_eval.sparse.quantize import Quantizer
 
     levels = args.prune or [Pruning()]
+    provenance = _use_collection(args) if args.collection else None
     if not args.corpus and not args.topics:
-        raise EspladeError("nothing to export: give --corpus and/or --topics")
+        raise EspladeError("nothing to export: give --corpus and/or --topics, or --collection")
     encoder = load_encoder(args)
     if args.corpus:
         folders = export_corpus(encoder, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
                                 shard_size=args.shard_size, overwrite=args.overwrite, progress=progress_of(args),
-                                topics=args.topics)
+                                topics=args.topics, collection=provenance)
     else:  # topics only, into existing levels, with each level's own pruning and quantisation
         folders = {p.name: Path(args.out) / p.name for p in levels}
         for folder in folders.values():
@@ -59,3 +66,17 @@ def run(args):
         print(f"{name}: {folder} (manifest.json, collection/, "
               + ", ".join(f"queries.{_name(t)}.jsonl" for t in args.topics) + ")")
     return 0
+
+
+def _use_collection(args) -> dict:
+    """``--collection``: its canonical corpus and the topics of ``--split`` (all by default)."""
+    from esplade_eval.data.collection import load_collection
+    from esplade_eval.errors import EspladeError
+
+    if args.corpus or args.topics:
+        raise EspladeError("--collection gives the corpus and topics: leave out --corpus and --topics")
+    col = load_collection(args.collection, registry=args.registry)
+    for split in args.split or []:
+        col.require_split(split, qrels=False)
+    args.corpus, args.topics = str(col.corpus), [str(col.topics(s)) for s in args.split or col.splits]
+    return col.provenance()

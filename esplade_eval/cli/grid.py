@@ -2,21 +2,21 @@
 
 import os
 
-from esplade_eval.cli._args import define_progress_args, positive_int, progress_of, pruning_type
+from esplade_eval.cli._args import define_collection_args, define_progress_args, positive_int, progress_of, pruning_type
 
 
 def register(sub):
     p = sub.add_parser("grid", help="checkpoints x pruning levels: effectiveness beside Lucene cost, with tests",
-                       description="Run the flow for every checkpoint at every pruning level on the Semanlink "
-                                   "titles, then one effectiveness-vs-cost table and per-level paired t-tests "
-                                   "against the first checkpoint. Re-running resumes.")
+                       description="Run the flow for every checkpoint at every pruning level on a collection "
+                                   "(default: the bundled Semanlink titles), then one effectiveness-vs-cost table "
+                                   "and per-level paired t-tests against the first checkpoint. Re-running resumes.")
     p.add_argument("--checkpoint", action="append", required=True, metavar="NAME=CKPT",
                    help="a named checkpoint (folder or splade-tiny), repeatable; the first is the baseline")
     p.add_argument("--levels", nargs="+", type=pruning_type, default=None,
                    help="pruning levels (default: full d32-q16 d16-q8 d8-q4)")
     p.add_argument("--out", default="artifacts/grid", help="artifacts folder")
     p.add_argument("--results", default=None, help="write RESULTS.md, RESULTS.json and RESULTS_plots/")
-    p.add_argument("--split", default="test", choices=["train", "dev", "test"])
+    define_collection_args(p)
     p.add_argument("--max-length", type=int, default=256)
     p.add_argument("--measures", nargs="+", default=["nDCG@10", "R@100"])
     p.add_argument("--repeats", type=positive_int, default=3, help="timed passes for latency")
@@ -45,6 +45,7 @@ def run(args):
 
     result = run_grid(parse_checkpoints(args.checkpoint), args.out, levels=args.levels or DEFAULT_LEVELS,
                       split=args.split, threads=args.threads, max_length=args.max_length, measures=args.measures,
-                      repeats=args.repeats, results=args.results, progress=progress_of(args))
+                      repeats=args.repeats, results=args.results, progress=progress_of(args),
+                      collection=args.collection, registry=args.registry)
     print(result["markdown"])
     return 0

@@ -188,7 +188,7 @@ def _study_grid(args):
     import json
     from pathlib import Path
 
-    from esplade_eval.data.semanlink import ensure_semanlink
+    from esplade_eval.data.collection import collection_from_config
     from esplade_eval.sparse.prune import Pruning
     from esplade_eval.study.grid import run_grid
 
@@ -201,7 +201,7 @@ def _study_grid(args):
     checkpoints = {name: "splade-tiny" if name == "c-splade-tiny-zs" else str(work / name) for name in grid["systems"]}
     result = run_grid(checkpoints, work / "grid", levels=[Pruning.parse(x) for x in grid["levels"]],
                       max_length=grid.get("max_length", 256), threads=args.threads or cfg.get("threads"),
-                      collection=ensure_semanlink(cfg.get("collection", "artifacts/semanlink")),
+                      collection=collection_from_config(cfg.get("collection")),
                       results=f"{args.results}_grid")
     print(result["markdown"])
 

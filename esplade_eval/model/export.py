@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from esplade_eval._io import atomic_dir, atomic_file
+from esplade_eval.data.collection import sha256_file
 from esplade_eval.data.trec import read_corpus, read_topics
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.jsonvector import CollectionWriter, write_query_file
@@ -53,12 +54,15 @@ def _batched(items: Iterable, size: int):
 def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, prunings: Sequence[Pruning] = (Pruning(),),
                   quantizer: Quantizer = Quantizer(), shard_size: int = 100_000, chunk: int = 4096,
                   overwrite: bool = False, progress: bool | None = None,
-                  topics: Sequence[str | os.PathLike] = ()) -> dict[str, Path]:
-    """Encode ``corpus`` (JSONL ``id``/``contents``) once and write one collection per level.
+                  topics: Sequence[str | os.PathLike] = (), collection: dict | None = None) -> dict[str, Path]:
+    """Encode ``corpus`` (any :func:`~esplade_eval.data.formats.read_corpus` format) once and
+    write one collection per level.
 
     ``topics`` files are read before any encoding (a bad file fails first) and their query
     files are written inside each level's folder before it is renamed into place, so a
-    level never looks complete without its queries. Returns ``{level name: level folder}``.
+    level never looks complete without its queries. ``collection`` (e.g.
+    :meth:`Collection.provenance <esplade_eval.data.collection.Collection.provenance>`) is
+    recorded in each manifest. Returns ``{level name: level folder}``.
     ``progress``: a bar over the documents (total counted first) updated after every forward
     pass; None shows it only on a terminal (:mod:`esplade_eval._progress`).
     """
@@ -70,7 +74,7 @@ def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, pr
     created = not out.exists()
     try:
         return _export_levels(encoder, corpus, out, prunings, quantizer, shard_size, chunk, overwrite, progress,
-                              topic_sets)
+                              topic_sets, collection)
     except BaseException:
         if created and out.is_dir() and not any(out.iterdir()):
             out.rmdir()  # leave no empty output folder behind either
@@ -78,7 +82,7 @@ def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, pr
 
 
 def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, chunk, overwrite, progress,
-                   topic_sets) -> dict[str, Path]:
+                   topic_sets, collection) -> dict[str, Path]:
     names = [p.name for p in prunings]
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -107,6 +111,8 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
             if w.documents == 0:
                 raise InputError(corpus, "corpus has no documents")
             manifest = new_manifest(encoder.info.to_dict(), p.to_dict(), quantizer.to_dict())
+            if collection:
+                manifest["collection"] = dict(collection)
             for tname, (source, topic_map) in topic_sets.items():
                 manifest["queries"][tname] = _write_queries(encoder, topic_map, folders[p.name], tname, p, quantizer,
                                                             source=source, encoded=encoded_topics[tname])
@@ -170,7 +176,7 @@ def _write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning
     with atomic_file(path) as fh:
         write_query_file(fh, ids, texts, impacts, encoder.terms)
     lengths = impacts.lengths()
-    return {"source": os.fspath(source), "file": path.name, "count": len(ids),
+    return {"source": os.fspath(source), "source_sha256": sha256_file(source), "file": path.name, "count": len(ids),
             "empty_vectors": int((lengths == 0).sum()), "mean_vector_length": float(lengths.mean()) if len(ids) else 0.0,
             "dropped_subunit_weights": lost, "max_length": encoder.max_length}
 

@@ -9,18 +9,21 @@ from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 
 
 def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=None,
-             measures=("nDCG@10", "R@100", "R@1000", "RR@10"), echo=print):
+             measures=("nDCG@10", "R@100", "R@1000", "RR@10"), collection=None, registry=None, max_length=256,
+             echo=print):
+    """The flow for one checkpoint on ``collection`` (a spec, default Semanlink), then the tables."""
     started = time.perf_counter()
-    result = run_flow(out, checkpoint=checkpoint, levels=levels or DEFAULT_LEVELS, split=split, threads=threads)
+    result = run_flow(out, checkpoint=checkpoint, levels=levels or DEFAULT_LEVELS, split=split, threads=threads,
+                      collection=collection, registry=registry, max_length=max_length, echo=echo)
     table = effectiveness_table(result, measures)
-    echo(f"\nSemanlink titles, {split} split, checkpoint {checkpoint}\n")
+    echo(f"\ncollection {result.collection.name}, {split} split, checkpoint {checkpoint}\n")
     echo(table)
     out = Path(out)
     cost_started = time.perf_counter()
     echo(cost_section(result, out / "plots"))
     result.timings["cost"] = time.perf_counter() - cost_started
     echo("\nartifacts:")
-    echo(f"  collection : {result.collection.root} (corpus.jsonl, topics.*.tsv, qrels.*.txt)")
+    echo(f"  collection : {result.collection.root} (corpus.jsonl, topics.*.tsv, qrels.*.txt, collection.json)")
     echo(f"  vectors    : {out / 'vectors'}/<level>/ (collection/*.jsonl, queries.{split}.jsonl, manifest.json)")
     echo(f"  indexes    : {out / 'indexes'}/<level>/")
     echo(f"  runs       : {out / 'runs'}/run.{split}.<level>.txt")

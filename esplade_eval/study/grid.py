@@ -33,26 +33,30 @@ TABLE_COLUMNS = ("postings_mean", "flops", "query_length_mean", "doc_length_mean
 def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Sequence[Pruning] = DEFAULT_LEVELS,
              split: str = "test", threads: int | None = None, max_length: int = 256,
              measures: Sequence[str] = ("nDCG@10", "R@100"), repeats: int = 3, results: str | os.PathLike | None = None,
-             collection=None, echo=print, progress: bool | None = None) -> dict:
+             collection=None, registry=None, echo=print, progress: bool | None = None) -> dict:
     """Run (or resume) the grid into ``out``; write ``<results>.md/.json`` and plots when asked.
 
-    ``checkpoints`` maps a display name to a checkpoint (folder or name). Returns
-    ``{"table": DataFrame, "comparisons": {level: Report}, "markdown": str}``.
+    ``checkpoints`` maps a display name to a checkpoint (folder or name). ``collection`` is a
+    prepared collection or a spec (:func:`~esplade_eval.data.collection.load_collection`),
+    prepared once into ``out/data``; default the bundled Semanlink titles. Returns
+    ``{"table": DataFrame, "comparisons": {level: Report}, "markdown": str, "collection": Collection}``.
     """
     from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
-    from esplade_eval.data.semanlink import ensure_semanlink
     from esplade_eval.evaluate import Evaluator, compare
+    from esplade_eval.study.flow import resolve_collection
 
     if not checkpoints:
         raise ValueError("no checkpoints to run")
     out = Path(out)
     started = time.perf_counter()
-    collection = collection or ensure_semanlink(out / "data")
+    collection = resolve_collection(collection, out, registry, echo)
+    collection.require_split(split)
     flows = []
     for name, checkpoint in checkpoints.items():
         echo(f"grid: {name} ({checkpoint})")
         flows.append(run_flow(out / name, checkpoint=checkpoint, levels=levels, split=split, threads=threads,
-                              max_length=max_length, collection=collection, name=name, progress=progress))
+                              max_length=max_length, collection=collection, name=name, echo=echo,
+                              progress=progress))
     table = cost_table(flows, measures=measures, repeats=repeats, progress=progress)
 
     evaluator = Evaluator(collection.qrels(split), list(measures), topics=collection.topics(split))
@@ -62,7 +66,9 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
             evaluation = evaluator.evaluate({f.name: str(f.levels[level].run) for f in flows})
             comparisons[level] = compare(evaluation, baseline=flows[0].name, correction="holm")
 
-    lines = [f"# Checkpoints x pruning levels (Semanlink {split} split)", "",
+    lines = [f"# Checkpoints x pruning levels ({collection.name}, {split} split)", "",
+             f"Collection {collection.name}: {collection.summary['documents']:,} documents, "
+             f"{len(evaluator.queries):,} evaluated queries (fingerprint {collection.fingerprint[:12]}).", "",
              f"{len(flows)} checkpoints x {len(levels)} levels; max length {max_length}; impacts rint x100; "
              f"postings traversed = sum of the query terms' posting-list lengths (exhaustive evaluation); "
              f"df = posting-list length; latency = single-thread top-1000, median of {repeats} passes.", "",
@@ -81,10 +87,11 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
                                     ("checkpoint", "level")])
         write_json(results.with_suffix(".json"), {
             "checkpoints": dict(checkpoints), "levels": [p.name for p in levels], "split": split,
+            "collection": {**collection.provenance(), "summary": collection.summary},
             "table": json.loads(frame.to_json(orient="index")),
             "comparisons": {lv: json.loads(r.to_json()) for lv, r in comparisons.items()},
         })
         plots = results.parent / f"{results.name}_plots"
         plot_pareto(table, plots / "pareto.png")
         plot_posting_lengths(table, plots / "posting_lengths.png")
-    return {"table": table, "comparisons": comparisons, "markdown": markdown}
+    return {"table": table, "comparisons": comparisons, "markdown": markdown, "collection": collection}

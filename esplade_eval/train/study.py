@@ -73,7 +73,7 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
     import torch
 
     from esplade_eval._io import atomic_file
-    from esplade_eval.data.semanlink import ensure_semanlink
+    from esplade_eval.data.collection import collection_from_config
 
     with open(config, encoding="utf-8") as fh:
         cfg = json.load(fh)
@@ -82,7 +82,7 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
         torch.set_num_threads(threads)
     work = Path(work)
     work.mkdir(parents=True, exist_ok=True)
-    collection = ensure_semanlink(cfg.get("collection", "artifacts/semanlink"))
+    collection = collection_from_config(cfg.get("collection"))  # a spec, or where Semanlink is built
     t0 = time.perf_counter()
     timings: dict[str, float] = {}
     systems = dict(SYSTEMS) | (ABLATIONS if cfg.get("ablations") else {})
