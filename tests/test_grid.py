@@ -1,61 +1,80 @@
-"""The study grid: checkpoints x pruning levels through real Lucene, on a slice of Semanlink."""
+"""The study grid on a user's own collection: two real checkpoints x two pruning levels through
+real Anserini indexes and Lucene search, driven from the command line by a registry name."""
 
+import gzip
 import json
-import shutil
 
 import pytest
-
-from esplade_eval.data.semanlink import Collection
-from esplade_eval.data.trec import read_corpus, read_qrels, write_qrels
-from esplade_eval.sparse.prune import Pruning
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def small_collection(semanlink, tmp_path_factory):
-    """The first 1,500 titles with the test topics and their judgments on those titles."""
-    root = tmp_path_factory.mktemp("small")
-    docs = list(read_corpus(semanlink.corpus))[:1500]
-    keep = {d for d, _ in docs}
-    with open(root / "corpus.jsonl", "w") as fh:
-        for d, t in docs:
-            fh.write(json.dumps({"id": d, "contents": t}) + "\n")
-    shutil.copy(semanlink.topics("test"), root / "topics.test.tsv")
-    qrels = {q: {d: g for d, g in j.items() if d in keep} for q, j in read_qrels(semanlink.qrels("test")).items()}
-    write_qrels(root / "qrels.test.txt", {q: j for q, j in qrels.items() if j})
-    return Collection(root)
+def user_registry(semanlink_small, tmp_path_factory):
+    """A real slice of Semanlink as a user might hold it: a gzipped MS MARCO-style TSV corpus,
+    TREC test topics, JSON-lines train queries, BEIR test qrels and TREC train qrels."""
+    folder = tmp_path_factory.mktemp("mytitles")
+    with gzip.open(folder / "titles.tsv.gz", "wt", encoding="utf-8") as fh:
+        fh.writelines(f"{d}\t{t}\n" for d, t in semanlink_small.docs())
+    with open(folder / "topics.test.txt", "w", encoding="utf-8") as fh:
+        fh.writelines(f"<top>\n<num> Number: {q}\n<title> {t}\n</top>\n" for q, t in semanlink_small.read_topics("test").items())
+    with open(folder / "train.jsonl", "w", encoding="utf-8") as fh:
+        fh.writelines(json.dumps({"qid": q, "query": t}) + "\n" for q, t in semanlink_small.read_topics("train").items())
+    with open(folder / "qrels.test.tsv", "w") as fh:
+        fh.write("query-id\tcorpus-id\tscore\n")
+        fh.writelines(f"{q}\t{d}\t{g}\n" for q, j in semanlink_small.read_qrels("test").items() for d, g in j.items())
+    (folder / "qrels.train.txt").write_bytes(semanlink_small.qrels("train").read_bytes())
+    registry = folder / "collections.toml"
+    registry.write_text("""[mytitles]
+description = "the first 1,500 Semanlink titles, as a user holds them"
+corpus = "titles.tsv.gz"
+topics = { test = "topics.test.txt", train = "train.jsonl" }
+qrels = { test = "qrels.test.tsv", train = "qrels.train.txt" }
+""")
+    return registry
 
 
-def test_grid_of_two_checkpoints(tmp_path, small_collection):
-    from esplade_eval.model.checkpoint import resolve_checkpoint
-    from esplade_eval.study.grid import run_grid
+def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, capsys):
+    from esplade_eval.cli import main
+    from esplade_eval.data.collection import Collection
 
-    copy = tmp_path / "copy-of-tiny"
-    shutil.copytree(resolve_checkpoint("splade-tiny"), copy)
-    levels = [Pruning(), Pruning(8, 4)]
-    result = run_grid({"tiny": "splade-tiny", "copy": str(copy)}, tmp_path / "grid", levels=levels, threads=1,
-                      max_length=64, repeats=1, results=tmp_path / "res" / "grid", collection=small_collection,
-                      echo=lambda *_: None)
-    table = result["table"]
-    assert list(table.index) == ["tiny/full", "tiny/d8-q4", "copy/full", "copy/d8-q4"]
-    for level in ("full", "d8-q4"):
-        a, b = table.loc[f"tiny/{level}"], table.loc[f"copy/{level}"]
-        # the same weights under another name: the same effectiveness and the same index
-        for col in ("nDCG@10", "R@100", "postings_mean", "flops", "df_variance", "query_length_mean"):
-            assert a[col] == b[col], col
-        details = result["comparisons"][level].to_dataframe()
-        rejects = details.filter(like="reject")
-        assert rejects.shape[1] == 2 and not rejects.any().any()
-        assert details.loc["copy", "nDCG@10 delta"] == 0
-    assert table.loc["tiny/d8-q4", "postings_mean"] < table.loc["tiny/full", "postings_mean"]
-    assert table.loc["tiny/d8-q4", "query_length_mean"] <= 4
-    manifest = json.loads((tmp_path / "grid" / "copy" / "vectors" / "full" / "manifest.json").read_text())
-    assert manifest["encoder"]["max_length"] == 64 and manifest["documents"]["count"] == 1500
-    saved = json.loads((tmp_path / "res" / "grid.json").read_text())
-    assert saved["levels"] == ["full", "d8-q4"] and set(saved["comparisons"]) == {"full", "d8-q4"}
-    assert "## Level d8-q4" in (tmp_path / "res" / "grid.md").read_text()
-    assert (tmp_path / "res" / "grid_plots" / "pareto.png").stat().st_size > 1000
+    # the second checkpoint is genuinely different: SPLADE-tiny fine-tuned for a few steps on the
+    # collection's own train split (prepared first; fine-tuning reads the prepared folder)
+    prepared, ft = tmp_path / "prepared", tmp_path / "ft"
+    assert main(["collection", "--collection", "mytitles", "--registry", str(user_registry),
+                 "--root", str(prepared)]) == 0
+    assert main(["finetune", "--init", "splade-tiny", "--collection", str(prepared), "--steps", "3", "--batch-size",
+                 "8", "--no-validate", "--threads", "2", "--no-progress", "--out", str(ft)]) == 0
+    capsys.readouterr()
+
+    out, res = tmp_path / "grid", tmp_path / "res" / "grid"
+    assert main(["grid", "--collection", "mytitles", "--registry", str(user_registry), "--checkpoint", "tiny=splade-tiny",
+                 "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--repeats", "1",
+                 "--threads", "2", "--measures", "nDCG@10", "R@100", "--out", str(out), "--results", str(res)]) == 0
+    printed = capsys.readouterr().out
+    assert "collection mytitles: 1,500 documents" in printed and "# Checkpoints x pruning levels (mytitles, test" in printed
+
+    saved = json.loads(res.with_suffix(".json").read_text())
+    assert saved["collection"]["name"] == "mytitles" and saved["collection"]["root"] == str(out / "data")
+    assert saved["collection"]["fingerprint"] == Collection(prepared).fingerprint  # the same files, the same content
+    table = saved["table"]
+    assert set(table) == {"tiny/full", "tiny/d8-q4", "ft/full", "ft/d8-q4"}
+    for name in ("tiny", "ft"):
+        assert table[f"{name}/d8-q4"]["postings_mean"] < table[f"{name}/full"]["postings_mean"]
+        assert table[f"{name}/d8-q4"]["query_length_mean"] <= 4
+        assert 0 < table[f"{name}/full"]["nDCG@10"] <= 1
+    assert set(saved["comparisons"]) == {"full", "d8-q4"}
+    markdown = res.with_suffix(".md").read_text()
+    assert "## Level d8-q4: checkpoints vs tiny" in markdown and "| ft |" in markdown
+    assert (res.parent / "grid_plots" / "pareto.png").stat().st_size > 1000
+
+    manifests = {n: json.loads((out / n / "vectors" / "full" / "manifest.json").read_text()) for n in ("tiny", "ft")}
+    assert manifests["tiny"]["encoder"]["checkpoint_hash"] != manifests["ft"]["encoder"]["checkpoint_hash"]
+    for m in manifests.values():
+        assert m["encoder"]["max_length"] == 64 and m["documents"]["count"] == 1500
+        assert m["collection"]["name"] == "mytitles"
+    runs = [(out / n / "runs" / "run.test.full.txt").read_bytes() for n in ("tiny", "ft")]
+    assert runs[0] != runs[1]  # different weights, different rankings
 
 
 def test_grid_cli_rejects_duplicate_names():
@@ -65,3 +84,12 @@ def test_grid_cli_rejects_duplicate_names():
     assert parse_checkpoints(["a=x", "some/dir/b"]) == {"a": "x", "b": "some/dir/b"}
     with pytest.raises(EspladeError, match="unique"):
         parse_checkpoints(["a=x", "a=y"])
+
+
+def test_grid_refuses_a_split_the_collection_lacks(user_registry, tmp_path, capsys):
+    from esplade_eval.cli import main
+
+    assert main(["grid", "--collection", "mytitles", "--registry", str(user_registry), "--checkpoint", "splade-tiny",
+                 "--split", "dev", "--out", str(tmp_path / "g")]) == 2
+    err = capsys.readouterr().err
+    assert "collection mytitles" in err and "has no split 'dev'" in err and "its splits: test, train" in err
