@@ -9,24 +9,33 @@ import pytest
 pytestmark = pytest.mark.slow
 
 
+DOCS = 600
+
+
 @pytest.fixture(scope="module")
 def user_registry(semanlink_small, tmp_path_factory):
-    """A real slice of Semanlink as a user might hold it: a gzipped MS MARCO-style TSV corpus,
-    TREC test topics, JSON-lines train queries, BEIR test qrels and TREC train qrels."""
+    """A real slice of Semanlink (the first 600 titles) as a user might hold it: a gzipped MS
+    MARCO-style TSV corpus, TREC test topics, JSON-lines train queries, BEIR test qrels and TREC
+    train qrels (judgments of other titles left out)."""
     folder = tmp_path_factory.mktemp("mytitles")
+    docs = list(semanlink_small.docs())[:DOCS]
+    keep = {d for d, _ in docs}
+    qrels = {s: {q: {d: g for d, g in j.items() if d in keep} for q, j in semanlink_small.read_qrels(s).items()}
+             for s in ("test", "train")}
     with gzip.open(folder / "titles.tsv.gz", "wt", encoding="utf-8") as fh:
-        fh.writelines(f"{d}\t{t}\n" for d, t in semanlink_small.docs())
+        fh.writelines(f"{d}\t{t}\n" for d, t in docs)
     with open(folder / "topics.test.txt", "w", encoding="utf-8") as fh:
         fh.writelines(f"<top>\n<num> Number: {q}\n<title> {t}\n</top>\n" for q, t in semanlink_small.read_topics("test").items())
     with open(folder / "train.jsonl", "w", encoding="utf-8") as fh:
         fh.writelines(json.dumps({"qid": q, "query": t}) + "\n" for q, t in semanlink_small.read_topics("train").items())
     with open(folder / "qrels.test.tsv", "w") as fh:
         fh.write("query-id\tcorpus-id\tscore\n")
-        fh.writelines(f"{q}\t{d}\t{g}\n" for q, j in semanlink_small.read_qrels("test").items() for d, g in j.items())
-    (folder / "qrels.train.txt").write_bytes(semanlink_small.qrels("train").read_bytes())
+        fh.writelines(f"{q}\t{d}\t{g}\n" for q, j in qrels["test"].items() for d, g in j.items())
+    with open(folder / "qrels.train.txt", "w") as fh:
+        fh.writelines(f"{q} 0 {d} {g}\n" for q, j in qrels["train"].items() for d, g in j.items())
     registry = folder / "collections.toml"
     registry.write_text("""[mytitles]
-description = "the first 1,500 Semanlink titles, as a user holds them"
+description = "the first 600 Semanlink titles, as a user holds them"
 corpus = "titles.tsv.gz"
 topics = { test = "topics.test.txt", train = "train.jsonl" }
 qrels = { test = "qrels.test.tsv", train = "qrels.train.txt" }
@@ -43,7 +52,7 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     prepared, ft = tmp_path / "prepared", tmp_path / "ft"
     assert main(["collection", "--collection", "mytitles", "--registry", str(user_registry),
                  "--root", str(prepared)]) == 0
-    assert main(["finetune", "--init", "splade-tiny", "--collection", str(prepared), "--steps", "3", "--batch-size",
+    assert main(["finetune", "--init", "splade-tiny", "--collection", str(prepared), "--steps", "2", "--batch-size",
                  "8", "--no-validate", "--threads", "2", "--no-progress", "--out", str(ft)]) == 0
     capsys.readouterr()
 
@@ -52,7 +61,7 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
                  "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--repeats", "1",
                  "--threads", "2", "--measures", "nDCG@10", "R@100", "--out", str(out), "--results", str(res)]) == 0
     printed = capsys.readouterr().out
-    assert "collection mytitles: 1,500 documents" in printed and "# Checkpoints x pruning levels (mytitles, test" in printed
+    assert "collection mytitles: 600 documents" in printed and "# Checkpoints x pruning levels (mytitles, test" in printed
 
     saved = json.loads(res.with_suffix(".json").read_text())
     assert saved["collection"]["name"] == "mytitles" and saved["collection"]["root"] == str(out / "data")
@@ -71,7 +80,7 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     manifests = {n: json.loads((out / n / "vectors" / "full" / "manifest.json").read_text()) for n in ("tiny", "ft")}
     assert manifests["tiny"]["encoder"]["checkpoint_hash"] != manifests["ft"]["encoder"]["checkpoint_hash"]
     for m in manifests.values():
-        assert m["encoder"]["max_length"] == 64 and m["documents"]["count"] == 1500
+        assert m["encoder"]["max_length"] == 64 and m["documents"]["count"] == DOCS
         assert m["collection"]["name"] == "mytitles"
     runs = [(out / n / "runs" / "run.test.full.txt").read_bytes() for n in ("tiny", "ft")]
     assert runs[0] != runs[1]  # different weights, different rankings
