@@ -24,7 +24,7 @@ from pathlib import Path
 
 from esplade_eval._io import atomic_dir, atomic_file
 from esplade_eval.data.carriers import CARRIERS, carrier_path
-from esplade_eval.data.collection import Collection, fingerprint_of, summarise, write_record
+from esplade_eval.data.prepared import Collection, fingerprint_of, summarise, write_record
 from esplade_eval.data.trec import corpus_line, write_qrels, write_topics
 
 __all__ = ["Collection", "SPLITS", "build_semanlink", "doc_id", "ensure_semanlink", "split_of"]
@@ -127,7 +127,7 @@ def ensure_semanlink(out: str | os.PathLike) -> Collection:
     exists but holds no prepared collection is an error, never replaced: it may hold
     somebody's files.
     """
-    from esplade_eval.data.collection import RECORD
+    from esplade_eval.data.prepared import RECORD
     from esplade_eval.errors import EspladeError
 
     col = Collection(Path(out))

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from esplade_eval._io import atomic_dir, atomic_file
-from esplade_eval.data.collection import sha256_file
+from esplade_eval.data.prepared import sha256_file
 from esplade_eval.data.trec import read_corpus, read_topics
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.jsonvector import CollectionWriter, write_query_file
