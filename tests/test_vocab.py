@@ -126,3 +126,30 @@ def test_cli_vocab_keeps_evaluation_documents_out_unless_allowed(tmp_path, capsy
     meta = json.loads((tmp_path / "t" / "output_vocab.json").read_text(encoding="utf-8"))
     assert meta["eval_docs"]["sources"] == ["semanlink"]
     assert meta["eval_docs"]["dropped_texts"]["titles"] > len(load_corpus("semanlink").train)
+
+
+def _strip_nested_by_character(text, open_, close):
+    """The reference: one character at a time (the implementation jumps with str.find)."""
+    out, depth, i = [], 0, 0
+    while i < len(text):
+        if text.startswith(open_, i):
+            depth, i = depth + 1, i + len(open_)
+        elif depth and text.startswith(close, i):
+            depth, i = depth - 1, i + len(close)
+        else:
+            out.append(text[i] if not depth else "")
+            i += 1
+    return "".join(out)
+
+
+def test_strip_nested_equals_the_character_loop():
+    import random
+
+    from esplade_eval.data.corpora import _strip_nested
+
+    rng = random.Random(0)
+    cases = ["".join(rng.choice("{}|ab") for _ in range(rng.randint(0, 30))) for _ in range(5000)]
+    cases += ["{{a|{{b}}}} text {| table |} {{unclosed", "}} lone close {{x}}", "{|}|}{|"]
+    for text in cases:
+        for open_, close in (("{{", "}}"), ("{|", "|}")):
+            assert _strip_nested(text, open_, close) == _strip_nested_by_character(text, open_, close), text
