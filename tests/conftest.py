@@ -72,3 +72,29 @@ def flow(tmp_path_factory, semanlink, splade_tiny):
 def demo_runs(flow):
     """Real runs for evaluation tests: ``.qrels``, ``.topics``, ``.runs`` = {"full": path, "d16-q4": path}."""
     return flow
+
+
+SMOKE_CONFIG = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "configs", "smoke.toml")
+
+
+def run_study_cli(config, work, results, *args, timeout=3600):
+    """``esplade-eval study CONFIG --work W --results R ...`` in a child process (as a user runs it)."""
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    cmd = [sys.executable, "-m", "esplade_eval", "study", str(config), "--work", str(work), "--results",
+           str(results), "--no-progress", *args]
+    return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="session")
+def smoke_study(tmp_path_factory):
+    """``configs/smoke.toml`` run once, uninterrupted, from scratch: real training steps, real Lucene
+    indexes. ``.work`` (stage folders), ``.results`` (results folder), ``.proc`` (the finished process)."""
+    from types import SimpleNamespace
+
+    base = tmp_path_factory.mktemp("smoke-study")
+    proc = run_study_cli(SMOKE_CONFIG, base / "work", base / "results")
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return SimpleNamespace(work=base / "work", results=base / "results", proc=proc, config=SMOKE_CONFIG)

@@ -31,6 +31,7 @@ MODULES = [
     "esplade_eval.cli.postings",
     "esplade_eval.cli.cost",
     "esplade_eval.cli.train",
+    "esplade_eval.cli.study",
     "esplade_eval.cli.grid",
     "esplade_eval.cli.demo",
     "esplade_eval.cli.java",

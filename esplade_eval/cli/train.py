@@ -1,4 +1,4 @@
-"""``esplade-eval vocab | pretrain | finetune | study``: build and train ESPLADE models."""
+"""``esplade-eval vocab | pretrain | finetune``: build and train ESPLADE models (the study: ``cli/study.py``)."""
 
 from __future__ import annotations
 
@@ -28,7 +28,6 @@ def register(sub):
     _register_vocab(sub)
     _register_pretrain(sub)
     _register_finetune(sub)
-    _register_study(sub)
 
 
 def _register_vocab(sub):
@@ -105,16 +104,6 @@ def _register_finetune(sub):
     p.set_defaults(func=run_finetune)
 
 
-def _register_study(sub):
-    p = sub.add_parser("study", help="the tiny pre-training study (ESPLADE vs random vs SPLADE-tiny)",
-                       description="Run the four-arm study of configs/study_tiny.json and write a results table.")
-    p.add_argument("--config", default="configs/study_tiny.json")
-    p.add_argument("--work", default="artifacts/study_tiny", help="folder for checkpoints (reused when present)")
-    p.add_argument("--results", default="results/study_tiny", help="results prefix (.md and .json written)")
-    p.add_argument("--threads", type=int, default=None)
-    p.set_defaults(func=run_study)
-
-
 def run_vocab(args):
     import json
 
@@ -172,38 +161,6 @@ def run_finetune(args):
     _print_summary(out / "finetune_state.json", ["steps", "probe_loss_before", "probe_loss_after", "best",
                                                  "wall_time_s"])
     return 0
-
-
-def run_study(args):
-    from esplade_eval.train.study import run_study as study
-
-    md = study(args.config, args.work, args.results, threads=args.threads)
-    print(md)
-    _study_grid(args)
-    return 0
-
-
-def _study_grid(args):
-    """With a ``grid`` section in the config: the study's checkpoints x pruning levels through Lucene."""
-    import json
-    from pathlib import Path
-
-    from esplade_eval.data.collection import collection_from_config
-    from esplade_eval.sparse.prune import Pruning
-    from esplade_eval.study.grid import run_grid
-
-    with open(args.config, encoding="utf-8") as fh:
-        cfg = json.load(fh)
-    grid = cfg.get("grid")
-    if not grid:
-        return
-    work = Path(args.work)
-    checkpoints = {name: "splade-tiny" if name == "c-splade-tiny-zs" else str(work / name) for name in grid["systems"]}
-    result = run_grid(checkpoints, work / "grid", levels=[Pruning.parse(x) for x in grid["levels"]],
-                      max_length=grid.get("max_length", 256), threads=args.threads or cfg.get("threads"),
-                      collection=collection_from_config(cfg.get("collection")),
-                      results=f"{args.results}_grid")
-    print(result["markdown"])
 
 
 def _print_summary(path, keys):

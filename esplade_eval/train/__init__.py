@@ -11,5 +11,4 @@ Modules (torch is imported lazily by each):
 * :mod:`.finetune`: contrastive fine-tuning with FLOPS regularisation, dev validation.
 * :mod:`.validation`: exact sparse retrieval (quantised brute-force dot product) scored by
   :mod:`esplade_eval.evaluate`, for validation during training.
-* :mod:`.study`: the tiny study (pre-trained vs random vs SPLADE-tiny).
 """

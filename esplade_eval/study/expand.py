@@ -1,0 +1,157 @@
+"""Grid expansion: ``[grid]`` axes x values, plus explicit ``[[arms]]``, into named arms.
+
+The grid is the product of its axes, in the order corpus, lr, repeats, then the other
+axes as written. An arm's name reads its settings: the corpus, ``lr<value>``,
+``r<repeats>``, then every other axis of the grid (or key of an explicit arm) as
+``<key><value>`` (``general-lr1e-3-r3``, ``titles-lr1e-4-r1-init_encodernone``); an
+explicit arm may set ``name`` itself. Names must be unique.
+
+A fixed ``steps`` with ``repeats != 1`` is an error: steps would fix the budget and the
+repeats would change nothing but the record. Express the budget in passes (``epochs``).
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+
+from esplade_eval.study import schema
+
+FIRST_AXES = ("corpus", "lr", "repeats")
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One pre-training arm: its name, the pre-training settings, what defines it."""
+
+    name: str
+    pretrain: dict = field(hash=False)  # PretrainConfig keyword arguments (``corpora`` a list)
+    axes: dict = field(hash=False)  # {"corpus": "general", "lr": 0.001, "repeats": 3, ...}
+    origin: str = "grid"  # the config key that made it ("grid" or "arms[2]")
+
+    @property
+    def corpora(self) -> list[str]:
+        return list(self.pretrain["corpora"])
+
+    @property
+    def corpus_label(self) -> str:
+        return schema.format_value(self.axes["corpus"])
+
+
+def pretrain_defaults() -> dict:
+    """PretrainConfig's defaults for the keys a config may set."""
+    from dataclasses import MISSING, fields
+
+    from esplade_eval.train.pretrain import PretrainConfig
+
+    return {f.name: f.default for f in fields(PretrainConfig)
+            if f.default is not MISSING and f.name not in schema.PRETRAIN_RESERVED}
+
+
+def expand_arms(raw: dict, base: dict, problems: schema.Problems) -> list[Arm]:
+    """Every arm of the config (grid first, then explicit arms), checked."""
+    grid = raw.get("grid", {})
+    explicit = raw.get("arms", [])
+    if not isinstance(grid, dict):
+        problems.add("grid", f"expected a table of axes ([grid]), got {grid!r}")
+        grid = {}
+    if not isinstance(explicit, list) or not all(isinstance(a, dict) for a in explicit):
+        problems.add("arms", "expected a list of tables ([[arms]])")
+        explicit = []
+    if not grid and not explicit:
+        problems.add("grid", "no arms: give a [grid] of pre-training axes and/or [[arms]]")
+        return []
+    arms = _grid_arms(grid, base, problems) + _explicit_arms(explicit, base, problems)
+    seen: dict[str, str] = {}
+    for arm in arms:
+        if arm.name in seen:
+            problems.add(arm.origin, f"arm name {arm.name!r} is already used by {seen[arm.name]}")
+        seen.setdefault(arm.name, arm.origin)
+    return arms
+
+
+def _grid_axes(grid: dict, problems: schema.Problems) -> dict[str, list]:
+    known = schema.pretrain_fields()
+    problems.unknown(grid, known, "grid", schema.PRETRAIN_RESERVED)
+    axes = {}
+    for key in sorted(grid, key=lambda k: (FIRST_AXES.index(k) if k in FIRST_AXES else len(FIRST_AXES))):
+        values = grid[key]
+        if key not in known:
+            continue
+        if not isinstance(values, list) or not values:
+            problems.add(f"grid.{key}", f"expected a non-empty list of values (one arm per value), got {values!r}")
+            continue
+        checked = []
+        for i, value in enumerate(values):
+            where = f"grid.{key}[{i}]"
+            v = schema.check_corpus(value, where, problems) if key == "corpus" else \
+                schema.typed(value, known[key], where, problems)
+            checked.append(v)
+        if len({repr(v) for v in checked}) != len(checked):
+            problems.add(f"grid.{key}", f"values repeat: {values!r}")
+        axes[key] = checked
+    return axes
+
+
+def _grid_arms(grid: dict, base: dict, problems: schema.Problems) -> list[Arm]:
+    if not grid:
+        return []
+    axes = _grid_axes(grid, problems)
+    arms = []
+    for combo in itertools.product(*(range(len(v)) for v in axes.values())):
+        chosen = {key: axes[key][i] for key, i in zip(axes, combo)}
+        sources = {key: f"grid.{key}[{i}]" for key, i in zip(axes, combo)}
+        arm = _arm(chosen, base, sources, list(axes), "grid", None, problems)
+        if arm is not None:
+            arms.append(arm)
+    return arms
+
+
+def _explicit_arms(explicit: list[dict], base: dict, problems: schema.Problems) -> list[Arm]:
+    arms = []
+    for i, tbl in enumerate(explicit):
+        prefix = f"arms[{i}]"
+        chosen = schema.pretrain_settings(tbl, prefix, problems, allowed=("name",))
+        name = tbl.get("name")
+        if name is not None and not schema.valid_name(name):
+            problems.add(f"{prefix}.name", f"{name!r} is not a folder-safe name (letters, digits, '.', '_', '+', '-')")
+            name = None
+        sources = {key: f"{prefix}.{key}" for key in chosen}
+        arm = _arm(chosen, base, sources, list(chosen), prefix, name, problems)
+        if arm is not None:
+            arms.append(arm)
+    return arms
+
+
+def _arm(chosen: dict, base: dict, sources: dict, named_keys: list[str], origin: str, name: str | None,
+         problems: schema.Problems) -> Arm | None:
+    settings = {**pretrain_defaults(), **base, **chosen}
+    if any(v is schema._MISSING for v in settings.values()):
+        return None
+    if "corpus" not in settings:
+        problems.add(f"{origin}.corpus" if origin != "grid" else "grid.corpus",
+                     "no corpus: give one per arm, as a grid axis, or in [pretrain]")
+        return None
+    if settings.get("steps") is not None and settings.get("repeats", 1) != 1:
+        where = sources.get("repeats", "pretrain.repeats")
+        steps_at = sources.get("steps", "pretrain.steps")
+        problems.add(where, f"repeats = {settings['repeats']} with a fixed {steps_at} = {settings['steps']} would "
+                            "train the same budget as repeats = 1: express the budget in passes (epochs) instead")
+    axes = {"corpus": settings["corpus"], "lr": settings["lr"], "repeats": settings["repeats"]}
+    axes.update({k: settings[k] for k in named_keys if k not in axes})
+    name = name or _name(axes)
+    corpus = settings.pop("corpus")
+    settings["corpora"] = corpus if isinstance(corpus, list) else [corpus]
+    return Arm(name=name, pretrain=settings, axes=axes, origin=origin)
+
+
+def _name(axes: dict) -> str:
+    """``general-lr1e-3-r3``: corpus, lr, repeats, then ``<key><value>`` for other axes.
+
+    >>> _name({"corpus": ["general", "titles"], "lr": 0.0005, "repeats": 1, "epochs": 2.0})
+    'general+titles-lr5e-4-r1-epochs2'
+    """
+    parts = [schema.format_value(axes["corpus"]), f"lr{schema.format_value(axes['lr'])}",
+             f"r{schema.format_value(axes['repeats'])}"]
+    parts += [f"{key}{schema.format_value(value)}" for key, value in axes.items() if key not in FIRST_AXES]
+    return "-".join(parts)

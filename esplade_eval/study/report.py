@@ -1,0 +1,123 @@
+"""The Markdown pages and the JSON payload of a study's results folder."""
+
+from __future__ import annotations
+
+from esplade_eval.study import render
+from esplade_eval.study.config import describe
+
+VERDICT_MARK = {"supported": "**supported**", "contradicted": "**contradicted**", "inconclusive": "**inconclusive**",
+                "not applicable": "*not applicable*"}
+
+
+def _compute_s(plan, store) -> float:
+    """Seconds the complete stages took when they ran (whichever run that was)."""
+    total = 0.0
+    for stage in plan.stages:
+        record = store.record(stage)
+        total += record["seconds"] if record else 0.0
+    return total
+
+
+def payload(cfg, plan, store, analysis, outcome) -> dict:
+    data = analysis.data
+    return {
+        "study": describe(cfg),
+        "command": f"esplade-eval study {cfg.path}",
+        "environment": render.environment(),
+        "run": {"wall_s": round(outcome.wall_s, 1), "summary": outcome.describe(),
+                "stages": [r.to_dict() for r in outcome.results]},
+        "compute_s": round(_compute_s(plan, store), 1),
+        "systems": {n: {"kind": s.kind, "description": s.description, "seeds": list(s.seeds), "axes": s.axes}
+                    for n, s in plan.systems.items()},
+        "per_seed": data.rows.to_dict(orient="records") if len(data.rows) else [],
+        "grid": [] if analysis.table is None else
+        [{"system": k[0], "level": k[1], **v} for k, v in analysis.table.to_dict(orient="index").items()],
+        "vs_bm25": analysis.vs_bm25, "correlations": analysis.correlations,
+        "findings": [f.to_dict() for f in analysis.findings],
+        "failures": [r.to_dict() for r in outcome.failed], "incomplete_stages": data.missing,
+    }
+
+
+def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
+    ev = cfg.evaluation
+    env = pay["environment"]
+    lines = [f"# Study {cfg.name}", "", cfg.description, "",
+             f"Config `{cfg.path}`, command `{pay['command']}`. Collection: {cfg.collection['name']}"
+             + (f" (first {cfg.collection['documents']} documents)" if cfg.collection.get("documents") else "")
+             + f", {cfg.split} split, {_queries(analysis)} queries. "
+             f"Seeds {list(cfg.seeds)}; pruning levels {list(ev.levels)} (unpruned: {ev.unpruned}, strictest: "
+             f"{ev.strictest}); impacts rint x{ev.scale:g}; max length {ev.max_length}; top {ev.hits}.", "",
+             f"This run: {outcome.describe()}. Compute time of all stages when they ran: {pay['compute_s']:.0f} s. "
+             f"Machine: {env['platform']}, {env['cpu_count']} CPUs, {cfg.threads} threads.", ""]
+    if outcome.failed:
+        lines += ["## Failures", ""] + [f"- {r.stage.label}: {r.status}: {r.error}" for r in outcome.failed] + [""]
+    if analysis.table is None:
+        return "\n".join(lines + ["No complete system yet.", ""])
+    lines += ["## Verdicts", ""]
+    lines += [f"- {f.title}: {VERDICT_MARK[f.verdict]} (see `findings.md`)" for f in analysis.findings] + [""]
+    lines += ["## Grid: every system x level, mean ± sd over seeds", "",
+              "Postings traversed = sum of the query terms' posting-list lengths (exhaustive evaluation); FLOPS = "
+              "postings / documents; posting-length variance and Gini over the vocabulary's document frequencies; "
+              "latency = single-thread Lucene top-k, median of the timed passes per query, p50 over queries "
+              "(a timing field). MLM accuracy = held-out top-1 at masked whole words.", ""]
+    lines += render.grid_markdown(cfg, analysis) + [""]
+    lines += ["## Pre-training and fine-tuning budget (mean ± sd over seeds)", ""]
+    lines += render.budget_markdown(cfg, analysis, plan) + [""]
+    if analysis.vs_bm25:
+        m = cfg.findings["general_high_lr"]["measure"]
+        lines += [f"## Every system vs BM25 ({m})", "",
+                  "Paired t-test over queries on seed-averaged per-query scores; Holm over the systems of each level; "
+                  "† = significant after correction; seeds = in how many seeds the system's own difference has "
+                  "the sign of Δ.", ""]
+        lines += render.bm25_markdown(analysis) + [""]
+    if analysis.correlations:
+        lines += ["## Correlations across arms (seed means)", ""] + render.correlation_markdown(analysis) + [""]
+    return "\n".join(lines)
+
+
+def _queries(analysis) -> int:
+    frames = list(analysis.data.per_query.values())
+    return len(frames[0]) if frames else 0
+
+
+def findings_markdown(cfg, analysis) -> str:
+    lines = [f"# Findings of study {cfg.name}", "",
+             "Each finding of arXiv 2605.01407, judged on this study's grid. Comparisons are paired over queries on "
+             "per-query scores averaged over the seeds (`esplade_eval.evaluate.compare`), Holm-corrected within each "
+             "finding; `seeds` counts the seeds whose own difference has the sign of Δ.", ""]
+    for f in analysis.findings:
+        lines += [f"## {f.title}", "", f"Verdict: {VERDICT_MARK[f.verdict]}", "", f"Rule: {f.rule}", ""]
+        if f.rows:
+            lines += _finding_table(f) + [""]
+        lines += [f"- {n}" for n in f.notes] + ([""] if f.notes else [])
+    return "\n".join(lines)
+
+
+def _finding_table(f) -> list[str]:
+    header = ["column", "level", *render.COMPARISON_HEADER]
+    rows = []
+    for c in f.rows:
+        cells = render.comparison_cells(c)
+        cells[:2] = [f"{c['a']}: {render.num(c['mean_a'])}", f"{c['b']}: {render.num(c['mean_b'])}"]
+        if c.get("confidence") and c["confidence"] != 0.95:
+            cells[3] += f" ({100 * c['confidence']:.0f}%)"
+        extra = ""
+        if "mlm_lower" in c:
+            extra = f"MLM {render.num(c['mlm_a'], 3)} vs {render.num(c['mlm_b'], 3)}"
+        elif "equivalent" in c:
+            extra = "inside ±{:g}".format(c["margin"]) if c["equivalent"] else "not inside ±{:g}".format(c["margin"])
+        elif c.get("test"):
+            extra = f"higher in {c['seeds_higher']}/{c['seed_pairs']} seeds"
+        rows.append([c["column"], c["level_a"], *cells, extra])
+    return render.md_table(header + ["also"], rows)
+
+
+def per_query_frame(data):
+    """Long per-query table: system, seed, level, qid, measures, postings, FLOPS, query length."""
+    import pandas as pd
+
+    frames = [f.reset_index().assign(system=s, seed=seed, level=level)
+              for (s, seed, level), f in data.per_query.items()]
+    table = pd.concat(frames, ignore_index=True)
+    first = ["system", "seed", "level", "qid"]
+    return table[first + [c for c in table.columns if c not in first]]

@@ -1,0 +1,472 @@
+"""The study config's keys, types and checks; every problem is collected, none raised here.
+
+Pre-training and fine-tuning keys are the fields of
+:class:`~esplade_eval.train.pretrain.PretrainConfig` and
+:class:`~esplade_eval.train.finetune.FinetuneConfig` (read from the dataclasses, so a new
+training option is a valid key at once), minus those the study sets itself (seeds,
+threads, the vocabulary, the collection). TOML has no null: for a field that may be
+unset, the string ``"none"`` unsets it (``init_encoder = "none"``: start from random).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import types
+import typing
+from dataclasses import dataclass, fields
+from typing import Any
+
+TOP_LEVEL = ("name", "description", "work", "results", "threads", "device", "seeds", "split", "collection", "vocab",
+             "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning")
+BUNDLED_CORPORA = ("general", "titles", "wiki", "lee", "semanlink", "films")
+MLM_SETS = ("general", "titles")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
+_MISSING = object()
+
+#: pre-training fields the study sets itself, and where the user says what they want instead
+PRETRAIN_RESERVED = {
+    "corpora": "give the corpus as 'corpus' (a grid axis or an arm's key)",
+    "vocab": "the study builds one output vocabulary for every arm: see [vocab]",
+    "vocab_size": "the study builds one output vocabulary for every arm: set [vocab] size",
+    "vocab_min_count": "the study builds one output vocabulary for every arm: set [vocab] min_count",
+    "seed": "seeds are the top-level 'seeds' list",
+    "threads": "set the top-level 'threads'",
+    "device": "set the top-level 'device'",
+    "progress": "the study shows one progress bar over its stages",
+}
+FINETUNE_RESERVED = {
+    "init": "each system's starting checkpoint is set by the study",
+    "preset": "each system's starting checkpoint is set by the study",
+    "vocab": "each system's starting checkpoint is set by the study",
+    "train": "the study fine-tunes on the collection's train split",
+    "collection": "set [collection]",
+    "seed": "seeds are the top-level 'seeds' list",
+    "threads": "set the top-level 'threads'",
+    "device": "set the top-level 'device'",
+    "progress": "the study shows one progress bar over its stages",
+}
+
+
+#: reference systems, by config key: (system name, description)
+REFERENCES = {
+    "bm25": ("bm25", "BM25 (Anserini via Pyserini, k1=0.9, b=0.4) over the same documents"),
+    "splade_tiny_zero_shot": ("splade-tiny-zs", "SPLADE-tiny zero-shot"),
+    "splade_tiny_finetuned": ("splade-tiny-ft", "SPLADE-tiny fine-tuned with the study's recipe"),
+    "esplade_no_mlm": ("esplade-no-mlm", "ESPLADE from the arms' starting point, fine-tuned without MLM pre-training"),
+}
+
+#: the findings' settings and their defaults (``[findings.<name>]`` overrides them)
+DEFAULTS = {
+    "general_high_lr": {"enabled": True, "corpus": "general", "measure": "nDCG@10", "mlm_set": "titles",
+                        "focal": None},
+    "cost": {"enabled": True, "measure": "nDCG@10"},
+    "repeats": {"enabled": True, "corpus": "general", "measure": "nDCG@10", "margin": 0.02},
+}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """Pruning levels, measures and search/cost settings shared by every system."""
+
+    levels: tuple[str, ...]
+    strictest: str
+    unpruned: str
+    measures: tuple[str, ...]
+    max_length: int = 64
+    hits: int = 1000
+    scale: float = 100.0
+    latency_repeats: int = 3
+    latency_warmup: int = 1
+
+
+class Problems:
+    """Collected ``(key, problem)`` pairs."""
+
+    def __init__(self):
+        self.items: list[tuple[str, str]] = []
+
+    def add(self, key: str, problem: str) -> None:
+        if (key, problem) not in self.items:
+            self.items.append((key, problem))
+
+    def __bool__(self) -> bool:
+        return bool(self.items)
+
+    def unknown(self, table: dict, known, prefix: str, reserved: dict | None = None) -> None:
+        """An entry per key of ``table`` that is neither known nor reserved."""
+        for key in table:
+            where = join(prefix, key)
+            if reserved and key in reserved:
+                self.add(where, f"set by the study: {reserved[key]}")
+            elif key not in known:
+                close = difflib.get_close_matches(key, list(known), 1)
+                hint = f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(known))}"
+                self.add(where, f"unknown key{hint}")
+
+
+def join(prefix: str, key) -> str:
+    if isinstance(key, int):
+        return f"{prefix}[{key}]"
+    return f"{prefix}.{key}" if prefix else str(key)
+
+
+def valid_name(name) -> bool:
+    return isinstance(name, str) and bool(_NAME.match(name))
+
+
+# --- types ----------------------------------------------------------------------------
+
+def _describe(hint) -> str:
+    if hint is float:
+        return "a number"
+    if hint is int:
+        return "an integer"
+    if hint is bool:
+        return "true or false"
+    if hint is str:
+        return "a string"
+    origin = typing.get_origin(hint)
+    if origin is list:
+        return f"a list of {_describe(typing.get_args(hint)[0]).removeprefix('a ').removeprefix('an ')}s"
+    if origin in (typing.Union, types.UnionType):
+        parts = [_describe(h) for h in typing.get_args(hint) if h is not type(None)]
+        return " or ".join(parts) + (" (or \"none\")" if type(None) in typing.get_args(hint) else "")
+    return str(hint)
+
+
+def conforms(value, hint) -> bool:
+    """Whether a TOML value fits a dataclass annotation (int is a number; bool is not an int)."""
+    if hint is Any:
+        return True
+    if hint is type(None):
+        return value is None
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(conforms(value, h) for h in typing.get_args(hint))
+    if origin is list:
+        return isinstance(value, list) and all(conforms(v, typing.get_args(hint)[0]) for v in value)
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    return True
+
+
+def _optional(hint) -> bool:
+    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
+
+
+def typed(value, hint, key: str, problems: Problems):
+    """``value`` checked against ``hint`` (``"none"`` unsets an optional field); _MISSING when wrong."""
+    if _optional(hint) and value == "none":
+        return None
+    if not conforms(value, hint):
+        problems.add(key, f"expected {_describe(hint)}, got {value!r}")
+        return _MISSING
+    if hint is float or (typing.get_origin(hint) in (typing.Union, types.UnionType) and float in typing.get_args(hint)
+                         and isinstance(value, int) and not isinstance(value, bool)):
+        return float(value)
+    return value
+
+
+def get(table: dict, key: str, hint, problems: Problems, prefix: str = "", default=None, minimum=None):
+    """``table[key]`` checked (``default`` when absent or wrong)."""
+    if key not in table:
+        return default
+    value = typed(table[key], hint, join(prefix, key), problems)
+    if value is _MISSING:
+        return default
+    if minimum is not None and value is not None and value < minimum:
+        problems.add(join(prefix, key), f"must be >= {minimum}, got {value!r}")
+        return default
+    return value
+
+
+def table(raw: dict, key: str, problems: Problems) -> dict:
+    value = raw.get(key, {})
+    if not isinstance(value, dict):
+        problems.add(key, f"expected a table ([{key}]), got {value!r}")
+        return {}
+    return value
+
+
+def dataclass_hints(cls) -> dict[str, Any]:
+    hints = typing.get_type_hints(cls)
+    return {f.name: hints[f.name] for f in fields(cls)}
+
+
+def pretrain_fields() -> dict[str, Any]:
+    """Settable pre-training keys: ``{key: type}`` (``corpus`` included)."""
+    from esplade_eval.train.pretrain import PretrainConfig
+
+    hints = {k: v for k, v in dataclass_hints(PretrainConfig).items() if k not in PRETRAIN_RESERVED}
+    return {"corpus": str | list[str], **hints}
+
+
+def finetune_fields() -> dict[str, Any]:
+    from esplade_eval.train.finetune import FinetuneConfig
+
+    return {k: v for k, v in dataclass_hints(FinetuneConfig).items() if k not in FINETUNE_RESERVED}
+
+
+# --- sections ---------------------------------------------------------------------------
+
+def seeds(raw: dict, problems: Problems) -> list[int]:
+    value = raw.get("seeds", [0])
+    if not isinstance(value, list) or not value or not all(conforms(s, int) and s >= 0 for s in value):
+        problems.add("seeds", f"expected a non-empty list of non-negative integers, got {value!r}")
+        return [0]
+    if len(set(value)) != len(value):
+        problems.add("seeds", f"seeds repeat: {value}")
+    return list(value)
+
+
+def check_corpus(value, key: str, problems: Problems):
+    """A corpus: a bundled name or an existing text file, or a non-empty list of those."""
+    items = value if isinstance(value, list) else [value]
+    if not items or not all(isinstance(v, str) and v for v in items):
+        problems.add(key, f"expected a corpus name or file, or a list of them, got {value!r}")
+        return _MISSING
+    for i, item in enumerate(items):
+        if item not in BUNDLED_CORPORA and not os.path.isfile(item):
+            where = join(key, i) if isinstance(value, list) else key
+            problems.add(where, f"{item!r}: neither a bundled corpus ({', '.join(BUNDLED_CORPORA)}) nor a file")
+    return value
+
+
+def pretrain_settings(tbl: dict, prefix: str, problems: Problems, allowed=None) -> dict:
+    """Checked pre-training keys of one table (the base, or an arm)."""
+    known = pretrain_fields()
+    allowed = set(known) | set(allowed or ())
+    problems.unknown(tbl, allowed, prefix, PRETRAIN_RESERVED)
+    out = {}
+    for key, value in tbl.items():
+        if key not in known:
+            continue
+        where = join(prefix, key)
+        checked = check_corpus(value, where, problems) if key == "corpus" else typed(value, known[key], where, problems)
+        if checked is not _MISSING:
+            out[key] = checked
+    return out
+
+
+def pretrain_base(tbl, problems: Problems) -> dict:
+    if not isinstance(tbl, dict):
+        problems.add("pretrain", f"expected a table, got {tbl!r}")
+        return {}
+    return pretrain_settings(tbl, "pretrain", problems)
+
+
+def finetune(tbl, prefix: str, problems: Problems, extra=()) -> dict:
+    if not isinstance(tbl, dict):
+        problems.add(prefix, f"expected a table, got {tbl!r}")
+        return {}
+    known = finetune_fields()
+    problems.unknown(tbl, set(known) | set(extra), prefix, FINETUNE_RESERVED)
+    out = {}
+    for key, value in tbl.items():
+        if key in known:
+            checked = typed(value, known[key], join(prefix, key), problems)
+            if checked is not _MISSING:
+                out[key] = checked
+    return out
+
+
+def collection(tbl, problems: Problems) -> dict:
+    if isinstance(tbl, str):
+        tbl = {"name": tbl}
+    if not isinstance(tbl, dict):
+        problems.add("collection", f"expected a name or a table, got {tbl!r}")
+        return {"name": "semanlink"}
+    problems.unknown(tbl, ("name", "root", "documents"), "collection")
+    name = get(tbl, "name", str, problems, "collection", default="semanlink")
+    if name != "semanlink":
+        problems.add("collection.name", f"unknown collection {name!r} (bundled: semanlink)")
+    out = {"name": name, "root": get(tbl, "root", str, problems, "collection")}
+    out["documents"] = get(tbl, "documents", int, problems, "collection", minimum=2)
+    return out
+
+
+def vocab(tbl, arms, problems: Problems) -> dict:
+    if not isinstance(tbl, dict):
+        problems.add("vocab", f"expected a table, got {tbl!r}")
+        tbl = {}
+    problems.unknown(tbl, ("corpora", "size", "min_count"), "vocab")
+    default = list(dict.fromkeys(c for arm in arms for c in arm.corpora))
+    corpora = tbl.get("corpora", default)
+    if "corpora" in tbl:
+        corpora = check_corpus(corpora, "vocab.corpora", problems)
+        corpora = corpora if isinstance(corpora, list) else [corpora] if corpora is not _MISSING else default
+    return {"corpora": corpora, "size": get(tbl, "size", int, problems, "vocab", default=10000, minimum=1),
+            "min_count": get(tbl, "min_count", int, problems, "vocab", default=2, minimum=1)}
+
+
+def references(tbl, problems: Problems) -> dict:
+    if not isinstance(tbl, dict):
+        problems.add("references", f"expected a table, got {tbl!r}")
+        tbl = {}
+    problems.unknown(tbl, REFERENCES, "references")
+    return {key: get(tbl, key, bool, problems, "references", default=True) for key in REFERENCES}
+
+
+def evaluation(tbl, problems: Problems) -> Evaluation:
+    if not isinstance(tbl, dict):
+        problems.add("evaluation", f"expected a table, got {tbl!r}")
+        tbl = {}
+    known = ("levels", "strictest", "unpruned", "measures", "max_length", "hits", "scale", "latency_repeats",
+             "latency_warmup")
+    problems.unknown(tbl, known, "evaluation")
+    levels = _levels(tbl, problems)
+    strictest = _level_key(tbl, "strictest", levels, problems, default=levels[-1] if len(levels) == 1 else None)
+    unpruned = _level_key(tbl, "unpruned", levels, problems, default="full")
+    measures = _measures(tbl, problems)
+    g = lambda k, h, d, m: get(tbl, k, h, problems, "evaluation", default=d, minimum=m)  # noqa: E731
+    return Evaluation(levels=tuple(levels), strictest=strictest, unpruned=unpruned, measures=tuple(measures),
+                      max_length=g("max_length", int, 64, 1), hits=g("hits", int, 1000, 1),
+                      scale=g("scale", float, 100.0, 1e-9), latency_repeats=g("latency_repeats", int, 3, 1),
+                      latency_warmup=g("latency_warmup", int, 1, 0))
+
+
+def _levels(tbl: dict, problems: Problems) -> list[str]:
+    from esplade_eval.sparse.prune import Pruning
+
+    value = tbl.get("levels", ["full", "d32-q16", "d8-q4"])
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problems.add("evaluation.levels", f"expected a non-empty list of pruning levels, got {value!r}")
+        return ["full"]
+    names = []
+    for i, text in enumerate(value):
+        try:
+            names.append(Pruning.parse(text).name)
+        except ValueError as exc:
+            problems.add(f"evaluation.levels[{i}]", str(exc))
+    if len(set(names)) != len(names):
+        problems.add("evaluation.levels", f"levels repeat: {names}")
+    return names or ["full"]
+
+
+def _level_key(tbl: dict, key: str, levels: list[str], problems: Problems, default):
+    from esplade_eval.sparse.prune import Pruning
+
+    if key not in tbl:
+        if default is None or default not in levels:
+            problems.add(f"evaluation.{key}", f"required: which of {levels} is the {key} level")
+        return default
+    value = tbl[key]
+    try:
+        name = Pruning.parse(value).name if isinstance(value, str) else None
+    except ValueError:
+        name = None
+    if name not in levels:
+        problems.add(f"evaluation.{key}", f"{value!r} is not one of the levels {levels}")
+    return name
+
+
+def _measures(tbl: dict, problems: Problems) -> list[str]:
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.evaluate.metrics import parse_measures
+
+    value = tbl.get("measures", ["nDCG@10", "R@100", "RR@10"])
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        problems.add("evaluation.measures", f"expected a list of ir_measures strings, got {value!r}")
+        return ["nDCG@10"]
+    try:
+        return [str(m) for m in parse_measures(value)]
+    except EspladeError as exc:
+        problems.add("evaluation.measures", str(exc))
+        return ["nDCG@10"]
+
+
+def findings(tbl, ev, problems: Problems) -> dict:
+    if not isinstance(tbl, dict):
+        problems.add("findings", f"expected a table, got {tbl!r}")
+        tbl = {}
+    problems.unknown(tbl, ("alpha", *DEFAULTS), "findings")
+    alpha = get(tbl, "alpha", float, problems, "findings", default=0.05)
+    if not 0 < alpha < 1:
+        problems.add("findings.alpha", f"must be in (0, 1), got {alpha}")
+    out = {"alpha": alpha}
+    for name, defaults in DEFAULTS.items():
+        sub = tbl.get(name, {})
+        prefix = f"findings.{name}"
+        if not isinstance(sub, dict):
+            problems.add(prefix, f"expected a table, got {sub!r}")
+            sub = {}
+        problems.unknown(sub, defaults, prefix)
+        out[name] = {k: get(sub, k, type(d) if d is not None else str, problems, prefix, default=d)
+                     for k, d in defaults.items()}
+        if out[name].get("measure") not in ev.measures:
+            problems.add(f"{prefix}.measure", f"{out[name].get('measure')!r} is not one of the evaluation measures "
+                                              f"{list(ev.measures)}")
+    if out["general_high_lr"]["mlm_set"] not in MLM_SETS:
+        problems.add("findings.general_high_lr.mlm_set", f"expected one of {MLM_SETS}")
+    if not out["repeats"]["margin"] > 0:
+        problems.add("findings.repeats.margin", "must be > 0")
+    return out
+
+
+def tuning(tbl, recipe: dict, arms, refs: dict, problems: Problems) -> dict | None:
+    """``[tuning]``: candidate fine-tuning recipes scored on the dev split."""
+    if tbl is None:
+        return None
+    if not isinstance(tbl, dict):
+        problems.add("tuning", f"expected a table, got {tbl!r}")
+        return None
+    problems.unknown(tbl, ("system", "seeds", "candidates"), "tuning")
+    system = get(tbl, "system", str, problems, "tuning", default="esplade-no-mlm")
+    choices = ["esplade-no-mlm", "splade-tiny-ft", *(a.name for a in arms)]
+    if system not in choices:
+        problems.add("tuning.system", f"{system!r} is not one of {choices}")
+    cands = tbl.get("candidates", [])
+    if not isinstance(cands, list) or not cands or not all(isinstance(c, dict) for c in cands):
+        problems.add("tuning.candidates", "expected a non-empty list of tables ([[tuning.candidates]])")
+        cands = []
+    out = []
+    for i, cand in enumerate(cands):
+        overrides = finetune(cand, f"tuning.candidates[{i}]", problems, extra=("name",))
+        name = cand.get("name") or _candidate_name(overrides)
+        if not valid_name(name):
+            problems.add(f"tuning.candidates[{i}].name", f"{name!r} is not a folder-safe name")
+        out.append({"name": name, "overrides": overrides, "recipe": {**recipe, **overrides}})
+    names = [c["name"] for c in out]
+    if len(set(names)) != len(names):
+        problems.add("tuning.candidates", f"candidate names repeat: {names}")
+    seeds_ = tbl.get("seeds", [0])
+    if not isinstance(seeds_, list) or not seeds_ or not all(conforms(s, int) for s in seeds_):
+        problems.add("tuning.seeds", f"expected a non-empty list of integers, got {seeds_!r}")
+        seeds_ = [0]
+    return {"system": system, "seeds": seeds_, "candidates": out}
+
+
+def _candidate_name(overrides: dict) -> str:
+    return "-".join(f"{k}{format_value(v)}" for k, v in overrides.items()) or "base"
+
+
+def format_value(value) -> str:
+    """A short, readable, exact text for a name: ``0.001`` -> ``1e-3``, ``2.5e-4`` -> ``2.5e-4``.
+
+    >>> [format_value(v) for v in (0.001, 0.00025, 3, 1.5, "splade-tiny", None, "my/file.txt")]
+    ['1e-3', '2.5e-4', '3', '1.5', 'splade-tiny', 'none', 'file']
+    """
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        if value != 0 and (abs(value) < 0.01 or abs(value) >= 1e5):
+            mantissa, exp = f"{value:.12e}".split("e")
+            mantissa = mantissa.rstrip("0").rstrip(".")
+            return f"{mantissa}e{int(exp)}"
+        return f"{value:g}" if float(f"{value:g}") == value else repr(value)
+    if isinstance(value, list):
+        return "+".join(format_value(v) for v in value)
+    text = str(value)
+    if os.sep in text or "." in os.path.basename(text):
+        text = os.path.splitext(os.path.basename(text))[0]
+    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-") or "x"

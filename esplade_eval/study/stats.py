@@ -1,0 +1,243 @@
+"""Statistics that respect seeds: per-seed rows, mean ± sd over seeds, paired arm comparisons.
+
+* **Per seed**: one row per (system, seed, level) with every measure (mean over the
+  queries), held-out MLM accuracy and loss, the cost read from the level's index and the
+  training budget.
+* **Over seeds**: mean and standard deviation (ddof 1) of every column per (system, level).
+* **Comparisons** go through :func:`esplade_eval.evaluate.compare` (no second t-test): the
+  per-query values of each system are first averaged over its seeds, then the two systems
+  are paired over the queries (paired t-test, Δ with its confidence interval, Cohen's
+  d_z); families of comparisons are Holm-corrected with :func:`esplade_eval.evaluate.correct`.
+  Beside each comparison: in how many seeds the system's own difference has the same sign
+  as Δ (seed ``i`` of one system against seed ``i`` of the other, or against the other's
+  only run when it has one).
+* **Correlations across arms** (Pearson and Spearman over the arms' seed means).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MLM_COLUMNS = ("mlm_general_acc", "mlm_general_loss", "mlm_titles_acc", "mlm_titles_loss")
+COST_COLUMNS = ("postings", "flops", "query_length", "doc_length", "terms", "df_variance", "df_cv", "df_gini",
+                "query_df_variance", "query_df_gini")
+TIMING_COLUMNS = ("latency_ms_mean", "latency_ms_p50", "latency_ms_p95")
+BUDGET_COLUMNS = ("pt_steps", "pt_tokens", "pt_passes", "ft_best_step", "ft_dev")
+PER_QUERY_COST = ("postings", "flops", "query_length")
+NO_LEVEL = "-"
+
+
+@dataclass
+class StudyData:
+    """Everything the tables are computed from, read back from the stage records."""
+
+    rows: object  # pandas DataFrame, one row per (system, seed, level)
+    per_query: dict = field(default_factory=dict)  # (system, seed, level) -> DataFrame qid x values
+    df_files: dict = field(default_factory=dict)  # (system, seed, level) -> posting lengths (.npy)
+    missing: list = field(default_factory=list)  # labels of stages without a complete record
+    measures: tuple = ()
+
+
+# --- reading the records ----------------------------------------------------------------
+
+def _mlm(summary: dict) -> dict:
+    mlm = summary.get("heldout_mlm") or {}
+    out = {}
+    for arm in ("general", "titles"):
+        part = mlm.get(arm) or {}
+        out[f"mlm_{arm}_acc"] = part.get("accuracy")
+        out[f"mlm_{arm}_loss"] = part.get("loss")
+    return out
+
+
+def _budget(pt: dict | None, ft: dict | None) -> dict:
+    out = dict.fromkeys(BUDGET_COLUMNS)
+    if pt:
+        out.update(pt_steps=pt.get("steps"), pt_tokens=pt.get("tokens_seen"), pt_passes=pt.get("passes_over_corpus"))
+    if ft:
+        best = ft.get("best") or {}
+        out.update(ft_best_step=best.get("step"), ft_dev=best.get("nDCG@10"))
+    return out
+
+
+def _cost_row(cost: dict | None) -> dict:
+    row = dict.fromkeys(COST_COLUMNS + TIMING_COLUMNS)
+    if not cost:
+        return row
+    s, p = cost["summary"], cost["postings"]
+    vocab, queries = p["posting_lengths"], p.get("queries", {}).get("posting_lengths", {})
+    row.update(postings=s["postings_mean"], flops=s["flops"], query_length=s["query_length_mean"],
+               doc_length=p["mean_vector_length"], terms=p["terms"], df_variance=vocab["variance"], df_cv=vocab["cv"],
+               df_gini=vocab["gini"], query_df_variance=queries.get("variance"), query_df_gini=queries.get("gini"))
+    row.update({k: s.get(k) for k in TIMING_COLUMNS})
+    return row
+
+
+def collect(plan, store, measures) -> StudyData:
+    """Per-seed rows and per-query values of every complete stage of ``plan``."""
+    import pandas as pd
+
+    data = StudyData(rows=None, measures=tuple(measures))
+    data.missing = [s.label for s in plan.stages if store.record(s) is None]
+    rows = []
+    for system in plan.systems.values():
+        for seed in system.seeds:
+            rows += _system_rows(plan, store, system, seed, data)
+    data.rows = pd.DataFrame(rows)
+    return data
+
+
+def _outputs(plan, store, kind, system, seed=None, level=None) -> tuple[object, dict | None]:
+    stage = plan.find(kind, system, seed, level)
+    record = store.record(stage) if stage is not None else None
+    return (store.folder(stage) if record else None), (record["outputs"] if record else None)
+
+
+def _system_rows(plan, store, system, seed, data: StudyData) -> list[dict]:
+    import pandas as pd
+
+    _, pt = _outputs(plan, store, "pretrain", system.name, seed)
+    _, ft = _outputs(plan, store, "finetune", system.name, seed)
+    ev_dir, ev = _outputs(plan, store, "evaluate", system.name, seed)
+    if ev is None:
+        return []
+    per_query = pd.read_csv(ev_dir / ev["per_query"], dtype={"qid": str, "level": str}, keep_default_na=False)
+    base = {"system": system.name, "kind": system.kind, "seed": seed, **_mlm(pt["summary"] if pt else {}),
+            **_budget(pt and pt["summary"], ft and ft["summary"])}
+    rows = []
+    for level, means in ev["mean"].items():
+        cost_dir, cost = _outputs(plan, store, "cost", system.name, seed, level if system.levels else None)
+        frame = per_query[per_query["level"] == level].set_index("qid")[list(data.measures)]
+        if cost is not None:
+            qc = pd.read_csv(cost_dir / cost["per_query"], dtype={"qid": str}).set_index("qid")
+            frame = frame.join(qc[list(PER_QUERY_COST)], how="left")
+            data.df_files[(system.name, seed, level)] = cost_dir / cost["df"]
+        data.per_query[(system.name, seed, level)] = frame
+        rows.append({**base, "level": level, **means, **_cost_row(cost)})
+    return rows
+
+
+# --- over seeds -----------------------------------------------------------------------------
+
+def aggregate(rows, order: list[str] | None = None):
+    """Mean, sd (ddof 1) and number of seeds of every numeric column per (system, level).
+
+    Rows follow ``order`` (systems), then the levels from unpruned to strictest.
+    """
+    import pandas as pd
+
+    numeric = [c for c in rows.columns if c not in ("system", "kind", "seed", "level")]
+    values = rows[["system", "level", *numeric]].copy()
+    values[numeric] = values[numeric].apply(pd.to_numeric, errors="coerce")
+    rank = {name: i for i, name in enumerate(order or dict.fromkeys(values["system"]))}
+    keys = sorted({(s, lv) for s, lv in zip(values["system"], values["level"])},
+                  key=lambda k: (rank.get(k[0], len(rank)), _level_rank(k[1])))
+    grouped = values.groupby(["system", "level"], sort=False)
+    mean, sd = grouped.mean(), grouped.std(ddof=1)
+    out = mean.add_suffix(" mean").join(sd.add_suffix(" sd"))
+    out["seeds"] = grouped.size()
+    return out.loc[keys]
+
+
+def _level_rank(level: str) -> tuple:
+    from esplade_eval.cost.report import strictness
+
+    return (1, *strictness(level)) if level != NO_LEVEL else (0,)
+
+
+def seed_mean(data: StudyData, system: str, level: str, columns) -> object:
+    """Per-query values of ``system`` at ``level``, averaged over its seeds (index qid)."""
+    import pandas as pd
+
+    frames = [f[list(columns)] for (s, _, lv), f in data.per_query.items() if s == system and lv == level]
+    if not frames:
+        raise KeyError(f"no per-query values for {system} at {level}")
+    return pd.concat(frames).groupby(level=0, sort=True).mean()
+
+
+def seed_means(data: StudyData, system: str, level: str, column: str) -> dict:
+    """``{seed: mean of column}`` over the queries, per seed."""
+    return {seed: float(f[column].mean()) for (s, seed, lv), f in data.per_query.items()
+            if s == system and lv == level}
+
+
+# --- paired comparisons ------------------------------------------------------------------------
+
+def paired(data: StudyData, a: str, b: str, level_a: str, level_b: str, column: str,
+           confidence: float = 0.95) -> dict:
+    """System ``a`` vs ``b`` on ``column``: paired over queries on seed-averaged per-query values.
+
+    Returns Δ = mean(a - b), its ``confidence`` interval, d_z, the two-sided paired t-test p
+    (all from :func:`esplade_eval.evaluate.compare`) and the per-seed sign agreement.
+    """
+    from esplade_eval.evaluate import compare
+
+    frames = {a: seed_mean(data, a, level_a, [column]), b: seed_mean(data, b, level_b, [column])}
+    row = compare(frames, baseline=b, correction=None, confidence=confidence).to_dataframe().loc[a]
+    delta = float(row[f"{column} delta"])
+    agree, pairs = _seed_agreement(data, a, b, level_a, level_b, column, delta)
+    return {"a": a, "b": b, "level_a": level_a, "level_b": level_b, "column": column,
+            "mean_a": float(row[column]), "mean_b": float(frames[b][column].mean()), "delta": delta,
+            "ci_low": _f(row[f"{column} ci low"]), "ci_high": _f(row[f"{column} ci high"]),
+            "confidence": confidence, "d_z": _f(row[f"{column} d"]), "p": _f(row[f"{column} p-value"]),
+            "seeds_same_sign": agree, "seed_pairs": pairs, "queries": int(len(frames[a]))}
+
+
+def _seed_agreement(data, a, b, level_a, level_b, column, delta) -> tuple[int, int]:
+    ma, mb = seed_means(data, a, level_a, column), seed_means(data, b, level_b, column)
+    sa, sb = sorted(ma, key=_seed_order), sorted(mb, key=_seed_order)
+    if len(sb) == 1:
+        diffs = [ma[s] - mb[sb[0]] for s in sa]
+    elif len(sa) == 1:
+        diffs = [ma[sa[0]] - mb[s] for s in sb]
+    else:
+        diffs = [ma[x] - mb[y] for x, y in zip(sa, sb)]
+    sign = np.sign(delta)
+    return int(sum(np.sign(d) == sign for d in diffs)), len(diffs)
+
+
+def _seed_order(seed):
+    return -1 if seed is None else seed
+
+
+def _f(value) -> float | None:
+    try:
+        value = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(value) else value
+
+
+def holm(comparisons: list[dict], alpha: float = 0.05) -> list[dict]:
+    """Add ``p_holm`` and ``significant`` to every comparison of one family (in place)."""
+    from esplade_eval.evaluate import correct
+
+    p = np.array([np.nan if c["p"] is None else c["p"] for c in comparisons], dtype=float)
+    corrected, reject = correct(p, "holm", alpha) if len(p) else (p, p.astype(bool))
+    for c, pc, r in zip(comparisons, corrected, reject):
+        c["p_holm"] = _f(pc)
+        c["significant"] = bool(r)
+    return comparisons
+
+
+def all_seeds_agree(c: dict) -> bool:
+    return c["seed_pairs"] > 0 and c["seeds_same_sign"] == c["seed_pairs"]
+
+
+def correlation(x, y) -> dict:
+    """Pearson r and Spearman rho (with p) of paired values; None where undefined."""
+    from scipy import stats
+
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    ok = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[ok], y[ok]
+    out = {"n": int(len(x)), "pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
+    if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
+        r = stats.pearsonr(x, y)
+        rho = stats.spearmanr(x, y)
+        out.update(pearson_r=_f(r.statistic), pearson_p=_f(r.pvalue), spearman_rho=_f(rho.statistic),
+                   spearman_p=_f(rho.pvalue))
+    return out

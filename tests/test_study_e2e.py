@@ -1,0 +1,216 @@
+"""The smoke study end to end (real training steps, real Lucene indexes), its cache and its resume.
+
+One uninterrupted run of ``configs/smoke.toml`` is shared by the session (``smoke_study``
+in conftest). The other tests work on hard-linked copies of its work folder, so each one
+only computes what it removes or adds.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conftest import SMOKE_CONFIG, run_study_cli
+
+pytestmark = pytest.mark.slow
+TIMING = ("latency_ms_mean", "latency_ms_p50", "latency_ms_p95")
+ARMS = ("general-lr1e-3-r1", "titles-lr1e-3-r1", "general-lr1e-3-r2")
+
+
+def records(work: Path) -> dict[str, dict]:
+    return {str(p.relative_to(work)): json.loads(p.read_text()) for p in sorted(work.glob("stages/*/*/record.json"))}
+
+
+def clone(work: Path, dest: Path) -> Path:
+    """A copy of a work folder sharing the files (hard links): stages are never modified in place."""
+    shutil.copytree(work, dest, copy_function=os.link)
+    return dest
+
+
+def tables(results: Path) -> dict:
+    """The results' tables with the timing fields (latency) left out."""
+    grid = pd.read_csv(results / "grid.csv")
+    seeds = pd.read_csv(results / "per_seed.csv")
+    return {"grid": grid.drop(columns=[c for c in grid.columns if c.startswith(TIMING)]),
+            "per_seed": seeds.drop(columns=list(TIMING)),
+            "findings": json.loads((results / "findings.json").read_text()),
+            "vs_bm25": json.loads((results / "results.json").read_text())["vs_bm25"]}
+
+
+def assert_same_tables(a: Path, b: Path) -> None:
+    ta, tb = tables(a), tables(b)
+    pd.testing.assert_frame_equal(ta["grid"], tb["grid"], check_exact=True)
+    pd.testing.assert_frame_equal(ta["per_seed"], tb["per_seed"], check_exact=True)
+    assert ta["findings"] == tb["findings"]
+    assert ta["vs_bm25"] == tb["vs_bm25"]
+
+
+def test_smoke_study_runs_every_cell(smoke_study):
+    res, work = smoke_study.results, smoke_study.work
+    seeds = pd.read_csv(res / "per_seed.csv")
+    for arm in ARMS + ("esplade-no-mlm",):
+        part = seeds[seeds["system"] == arm]
+        assert sorted(zip(part["seed"], part["level"])) == [(0, "d8-q4"), (0, "full"), (1, "d8-q4"), (1, "full")], arm
+    assert set(seeds[seeds["system"] == "bm25"]["level"]) == {"-"}
+    assert len(seeds[seeds["system"] == "splade-tiny-zs"]) == 2
+    # real training: every arm pre-trained for real steps on its corpus, repeats meaning passes
+    pretrain = {r["name"]: r["outputs"]["summary"] for r in records(work).values() if r["kind"] == "pretrain"}
+    for seed in (0, 1):
+        one, two = pretrain[f"general-lr1e-3-r1.s{seed}"], pretrain[f"general-lr1e-3-r2.s{seed}"]
+        assert one["steps"] > 0 and one["tokens_seen"] > 0 and two["steps"] > one["steps"]
+        assert two["passes_over_corpus"] == pytest.approx(2 * one["passes_over_corpus"], rel=0.2)
+        assert pretrain[f"esplade-no-mlm.s{seed}"]["steps"] == 0
+        assert 0 <= one["heldout_mlm"]["titles"]["accuracy"] <= 1
+    # real Lucene indexes, one per level of every flow
+    indexes = list(work.glob("stages/flow/*/indexes/*"))
+    assert len(indexes) == 2 * 9 and all(any(i.glob("segments_*")) for i in indexes)
+    assert any((work / "stages" / "bm25").glob("*/index/segments_*"))
+    summary = (res / "summary.md").read_text()
+    for arm in ARMS:
+        assert f"| {arm} | full |" in summary and f"| {arm} | d8-q4 |" in summary
+    verdicts = {f["name"]: f["verdict"] for f in json.loads((res / "findings.json").read_text())}
+    assert set(verdicts) == {"general_high_lr", "cost", "repeats"}
+    assert set(verdicts.values()) <= {"supported", "contradicted", "inconclusive"}
+    for name, verdict in verdicts.items():
+        assert f"{name}: {verdict}" in smoke_study.proc.stdout
+    for png in ("ndcg_vs_postings", "mlm_vs_ndcg", "posting_lengths_strictest"):
+        assert (res / "plots" / f"{png}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_tables_follow_from_the_per_query_values(smoke_study):
+    """Means, seed statistics and the paired tests, recomputed here from per_query.csv.gz with scipy."""
+    from scipy import stats
+
+    res = smoke_study.results
+    pq = pd.read_csv(res / "per_query.csv.gz", dtype={"qid": str})
+    grid = pd.read_csv(res / "grid.csv").set_index(["system", "level"])
+    arm = "titles-lr1e-3-r1"
+    per_seed = pq[(pq["system"] == arm) & (pq["level"] == "d8-q4")].groupby("seed")["nDCG@10"].mean()
+    assert grid.loc[(arm, "d8-q4"), "nDCG@10 mean"] == pytest.approx(per_seed.mean(), abs=1e-12)
+    assert grid.loc[(arm, "d8-q4"), "nDCG@10 sd"] == pytest.approx(per_seed.std(ddof=1), abs=1e-12)
+
+    def seed_avg(system, level):
+        part = pq[(pq["system"] == system) & (pq["level"] == level)]
+        return part.groupby("qid")["nDCG@10"].mean().sort_index()
+
+    vs = {(c["a"], c["level_a"]): c for c in json.loads((res / "results.json").read_text())["vs_bm25"]}
+    a, b = seed_avg(arm, "full"), seed_avg("bm25", "-")
+    assert list(a.index) == list(b.index)
+    c = vs[(arm, "full")]
+    assert c["delta"] == pytest.approx(float((a - b).mean()), abs=1e-12)
+    assert c["p"] == pytest.approx(stats.ttest_rel(a.to_numpy(), b.to_numpy()).pvalue, rel=1e-9)
+    seed_diffs = [pq[(pq.system == arm) & (pq.level == "full") & (pq.seed == s)]["nDCG@10"].mean() - b.mean()
+                  for s in (0, 1)]
+    assert c["seeds_same_sign"] == sum(np.sign(d) == np.sign(c["delta"]) for d in seed_diffs)
+    # one Holm family per level: corrected p-values are statsmodels' on the family's raw p-values
+    from statsmodels.stats.multitest import multipletests
+
+    family = [x for x in vs.values() if x["level_a"] == "full"]
+    expected = multipletests([x["p"] for x in family], method="holm")[1]
+    assert [x["p_holm"] for x in family] == pytest.approx(list(expected), rel=1e-9)
+
+
+def test_second_invocation_recomputes_nothing(smoke_study, tmp_path):
+    work = clone(smoke_study.work, tmp_path / "work")
+    before = records(work)
+    stamps = {p: p.stat().st_mtime_ns for p in work.glob("stages/*/*/record.json")}
+    proc = run_study_cli(SMOKE_CONFIG, work, tmp_path / "results")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    run = json.loads((tmp_path / "results" / "results.json").read_text())["run"]
+    assert run["stages"] and {s["status"] for s in run["stages"]} == {"cached"}
+    assert records(work) == before
+    assert {p: p.stat().st_mtime_ns for p in work.glob("stages/*/*/record.json")} == stamps
+    assert_same_tables(smoke_study.results, tmp_path / "results")
+
+
+def _wait_for(pattern_root: Path, pattern: str, proc, timeout: float = 900) -> Path:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = list(pattern_root.glob(pattern))
+        if found:
+            return found[0]
+        if proc.poll() is not None:
+            raise AssertionError(f"the study ended before {pattern} appeared: {proc.stdout.read()[-2000:]}")
+        time.sleep(0.2)
+    raise AssertionError(f"{pattern} did not appear in {timeout} s")
+
+
+def test_killed_mid_stage_then_rerun_gives_the_same_tables(smoke_study, tmp_path):
+    """SIGKILL while a fine-tuning stage is being written; the rerun completes the grid identically."""
+    work = clone(smoke_study.work, tmp_path / "work")
+    victim = "general-lr1e-3-r2.s1"
+    for folder in work.glob(f"stages/*/{victim}*"):
+        shutil.rmtree(folder)
+    cmd = [sys.executable, "-m", "esplade_eval", "study", SMOKE_CONFIG, "--work", str(work), "--results",
+           str(tmp_path / "killed"), "--no-progress"]
+    proc = subprocess.Popen(cmd, cwd=Path(SMOKE_CONFIG).parent.parent, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    try:
+        tmp = _wait_for(work / "stages" / "finetune", f".{victim}-*.tmp", proc)
+        time.sleep(1.0)  # inside the stage: the model is loading or training
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait(timeout=60)
+    assert proc.returncode == -signal.SIGKILL
+    assert tmp.exists() and not list((work / "stages" / "finetune").glob(f"{victim}-*"))  # nothing looks complete
+    assert not (tmp_path / "killed").exists()
+    done = run_study_cli(SMOKE_CONFIG, work, tmp_path / "resumed")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "unfinished stage folder" in done.stdout and not tmp.exists()
+    statuses = {(s["kind"], s["name"]): s["status"] for s in
+                json.loads((tmp_path / "resumed" / "results.json").read_text())["run"]["stages"]}
+    assert statuses[("pretrain", victim)] == "cached" and statuses[("finetune", victim)] == "ran"
+    assert sum(s == "ran" for s in statuses.values()) == 5  # finetune, flow, evaluate, 2 x cost
+    assert_same_tables(smoke_study.results, tmp_path / "resumed")
+
+
+def test_a_failing_cell_is_reported_and_the_rest_continue(smoke_study, tmp_path):
+    """An arm whose corpus holds no text fails its pre-training; its dependants are skipped, exit status 1."""
+    work = clone(smoke_study.work, tmp_path / "work")
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n\n")
+    config = tmp_path / "smoke-plus.toml"
+    config.write_text(Path(SMOKE_CONFIG).read_text() + f'\n[[arms]]\nname = "empty"\ncorpus = "{empty}"\n')
+    proc = run_study_cli(config, work, tmp_path / "results")
+    assert proc.returncode == 1
+    out = json.loads((tmp_path / "results" / "results.json").read_text())
+    status = {(s["kind"], s["name"]): s for s in out["run"]["stages"]}
+    assert status[("pretrain", "empty.s0")]["status"] == "failed"
+    assert "no text" in status[("pretrain", "empty.s0")]["error"]
+    assert status[("finetune", "empty.s0")]["status"] == "skipped"
+    assert status[("pretrain", "general-lr1e-3-r1.s0")]["status"] == "cached"  # the rest is untouched
+    assert "## Failures" in (tmp_path / "results" / "summary.md").read_text()
+    assert "failed: pretrain empty.s0" in proc.stdout
+    assert list((work / "stages" / "pretrain").glob("empty.s0-*.failed.json"))
+    seeds = pd.read_csv(tmp_path / "results" / "per_seed.csv")
+    assert "empty" not in set(seeds["system"]) and set(ARMS) <= set(seeds["system"])
+
+
+def test_notebook_renders_the_smoke_results(smoke_study, monkeypatch):
+    import nbclient
+    import nbformat
+
+    notebook = Path(__file__).resolve().parent.parent / "notebooks" / "study.ipynb"
+    nb = nbformat.read(notebook, as_version=4)
+    assert all(not c.outputs for c in nb.cells if c.cell_type == "code")  # committed without outputs
+    monkeypatch.setenv("ESPLADE_STUDY_RESULTS", str(smoke_study.results))
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
+                            resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    outputs = [o for c in nb.cells for o in c.get("outputs", [])]
+    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
+    shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
+    for f in json.loads((smoke_study.results / "findings.json").read_text()):
+        assert f"Verdict: **{f['verdict']}**" in shown
+    html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+    assert "general-lr1e-3-r2" in html and "±" in html
