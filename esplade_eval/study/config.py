@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -91,8 +92,10 @@ def read_raw(path: str | os.PathLike) -> dict:
         with open(path, "rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        raise InputError(path, f"not valid TOML: {getattr(exc, 'msg', exc)}", line=line) from None
+        # Python 3.11's message ends with "(at line L, column C)"
+        found = re.search(r"\s*\(at line (\d+), column \d+\)$", str(exc))
+        message = str(exc)[:found.start()] if found else str(exc)
+        raise InputError(path, f"not valid TOML: {message}", line=int(found.group(1)) if found else None) from None
     except json.JSONDecodeError as exc:
         raise InputError(path, f"not valid JSON: {exc.msg}", line=exc.lineno) from None
 

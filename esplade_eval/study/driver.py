@@ -118,9 +118,10 @@ def run_study(cfg, progress: bool = True, echo=print):
 
     Returns ``(outcome, analysis)``.
     """
+    from esplade_eval.study.analysis import analyse
     from esplade_eval.study.collection import fingerprint, prepare_collection
     from esplade_eval.study.plan import build_plan
-    from esplade_eval.study.render import analyse, write_results
+    from esplade_eval.study.report import write_results
     from esplade_eval.study.runners import Context
 
     store = StageStore(cfg.work)

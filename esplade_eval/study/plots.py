@@ -1,4 +1,4 @@
-"""The study's plots (PNG, written atomically through :mod:`esplade_eval.cost.report`'s helpers).
+"""The study's plots (PNG, written atomically; no pyplot, so no global state).
 
 * ``ndcg_vs_postings.png``: effectiveness against postings traversed per query, one line
   per system, a point per pruning level, error bars = sd over seeds (BM25 as a level line);
@@ -15,6 +15,21 @@ from pathlib import Path
 import numpy as np
 
 
+def _figure(width: float, height: float, ncols: int = 1):
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(width, height), layout="constrained")
+    return fig, fig.subplots(1, ncols)
+
+
+def _save(fig, path: Path) -> Path:
+    from esplade_eval._io import atomic_file
+
+    with atomic_file(path, "wb") as fh:
+        fig.savefig(fh, dpi=120, format="png")
+    return path
+
+
 def write_plots(cfg, plan, analysis, folder: Path) -> list[Path]:
     folder.mkdir(parents=True, exist_ok=True)
     return [ndcg_vs_postings(cfg, plan, analysis, folder / "ndcg_vs_postings.png"),
@@ -27,8 +42,6 @@ def _measure(cfg) -> str:
 
 
 def ndcg_vs_postings(cfg, plan, analysis, path: Path) -> Path:
-    from esplade_eval.cost.report import _figure, _save
-
     t, m = analysis.table, _measure(cfg)
     fig, ax = _figure(7.5, 5.2)
     for name, system in plan.systems.items():
@@ -55,8 +68,6 @@ def ndcg_vs_postings(cfg, plan, analysis, path: Path) -> Path:
 
 
 def mlm_vs_ndcg(cfg, plan, analysis, path: Path) -> Path:
-    from esplade_eval.cost.report import _figure, _save
-
     t, m, ev = analysis.table, _measure(cfg), cfg.evaluation
     which = cfg.findings["general_high_lr"]["mlm_set"]
     levels = list(dict.fromkeys([ev.unpruned, ev.strictest]))

@@ -1,53 +1,16 @@
-"""The results folder: Markdown summary and findings, CSV and JSON of everything, plots.
+"""Formatting for the results folder: numbers, mean ± sd, p-values, Markdown tables.
 
-``<results>/``::
-
-    summary.md        grid table (a row per system x level, mean ± sd over seeds), budgets,
-                      every system vs BM25, correlations across arms, verdicts, failures
-    findings.md       the three findings: table, verdict, rule
-    findings.json     the same as data
-    grid.csv          mean and sd over seeds per (system, level)
-    per_seed.csv      one row per (system, seed, level)
-    per_query.csv.gz  per-query measures, postings traversed, FLOPS, query length
-    results.json      all of the above plus the config, the machine, the stages' records
-    plots/            ndcg_vs_postings.png, mlm_vs_ndcg.png, posting_lengths_strictest.png
-
-The folder is written under a temporary name and renamed when complete. Timing fields
-(latency, wall times, throughputs) are the only numbers that differ between two runs of
-the same config with the same seeds.
+The pages themselves are put together by :mod:`esplade_eval.study.report`.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import os
 import platform
 import sys
-from dataclasses import dataclass, field
 
-from esplade_eval.study import findings as fnd
-from esplade_eval.study import stats
 from esplade_eval.study.schema import format_value
-
-
-@dataclass
-class Analysis:
-    data: stats.StudyData
-    table: object  # aggregate DataFrame
-    findings: list = field(default_factory=list)
-    vs_bm25: list = field(default_factory=list)
-    correlations: list = field(default_factory=list)
-
-
-def analyse(cfg, plan, store) -> Analysis:
-    """Tables, comparisons and verdicts from the complete stages of ``plan``."""
-    data = stats.collect(plan, store, cfg.evaluation.measures)
-    if not len(data.rows):
-        return Analysis(data, None)
-    table = stats.aggregate(data.rows, order=list(plan.systems))
-    return Analysis(data, table, fnd.judge(cfg, data), fnd.versus_bm25(cfg, data, plan), fnd.correlations(cfg, data))
-
 
 # --- formatting ---------------------------------------------------------------------------
 
@@ -118,7 +81,7 @@ def grid_columns(cfg) -> list[tuple[str, str, int]]:
     return cols
 
 
-def grid_markdown(cfg, analysis: Analysis) -> list[str]:
+def grid_markdown(cfg, analysis) -> list[str]:
     t = analysis.table
     cols = grid_columns(cfg)
     rows = []
@@ -129,7 +92,7 @@ def grid_markdown(cfg, analysis: Analysis) -> list[str]:
     return md_table(["system", "level", "seeds", *[h for _, h, _ in cols]], rows)
 
 
-def budget_markdown(cfg, analysis: Analysis, plan) -> list[str]:
+def budget_markdown(cfg, analysis, plan) -> list[str]:
     t = analysis.table
     rows = []
     for name, system in plan.systems.items():
@@ -154,18 +117,16 @@ def comparison_cells(c: dict) -> list[str]:
 COMPARISON_HEADER = ["A", "B", "Δ = A − B", "95% CI of Δ", "d_z", "p", "p (Holm)", "seeds, same sign"]
 
 
-def bm25_markdown(analysis: Analysis) -> list[str]:
+def bm25_markdown(analysis) -> list[str]:
     rows = [[c["a"], c["level_a"], *comparison_cells(c)] for c in analysis.vs_bm25]
     return md_table(["system", "level", "mean", "BM25", *COMPARISON_HEADER[2:]], rows)
 
 
-def correlation_markdown(analysis: Analysis) -> list[str]:
+def correlation_markdown(analysis) -> list[str]:
     rows = [[c["x"], c["y"], c["n"], num(c["pearson_r"], 3), pval(c["pearson_p"]), num(c["spearman_rho"], 3),
              pval(c["spearman_p"])] for c in analysis.correlations]
     return md_table(["x", "y", "arms", "Pearson r", "p", "Spearman ρ", "p"], rows)
 
-
-# --- writing ------------------------------------------------------------------------------------
 
 def environment() -> dict:
     import importlib.metadata as md
@@ -178,26 +139,3 @@ def environment() -> dict:
             versions[pkg] = None
     return {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
             "python": sys.version.split()[0], "versions": versions}
-
-
-def write_results(cfg, plan, store, analysis: Analysis, outcome) -> None:
-    """Write the results folder atomically (see the module docstring)."""
-    from esplade_eval._io import atomic_dir
-    from esplade_eval.study import plots, report
-
-    with atomic_dir(cfg.results, overwrite=True) as tmp:
-        payload = report.payload(cfg, plan, store, analysis, outcome)
-        _write(tmp / "results.json", json.dumps(jsonable(payload), indent=1, ensure_ascii=False) + "\n")
-        _write(tmp / "findings.json", json.dumps(jsonable([f.to_dict() for f in analysis.findings]), indent=1,
-                                                 ensure_ascii=False) + "\n")
-        _write(tmp / "summary.md", report.summary_markdown(cfg, plan, analysis, outcome, payload))
-        _write(tmp / "findings.md", report.findings_markdown(cfg, analysis))
-        if analysis.table is not None:
-            analysis.table.to_csv(tmp / "grid.csv", float_format="%.10g")
-            analysis.data.rows.to_csv(tmp / "per_seed.csv", index=False, float_format="%.10g")
-            report.per_query_frame(analysis.data).to_csv(tmp / "per_query.csv.gz", index=False, float_format="%.10g")
-            plots.write_plots(cfg, plan, analysis, tmp / "plots")
-
-
-def _write(path, text: str) -> None:
-    path.write_text(text, encoding="utf-8")

@@ -1,6 +1,25 @@
-"""The Markdown pages and the JSON payload of a study's results folder."""
+"""The results folder of a study: Markdown pages, JSON payload, CSV tables, plots.
+
+``<results>/``::
+
+    summary.md        grid table (a row per system x level, mean ± sd over seeds), budgets,
+                      every system vs BM25, correlations across arms, verdicts, failures
+    findings.md       the three findings: table, verdict, rule
+    findings.json     the same as data
+    grid.csv          mean and sd over seeds per (system, level)
+    per_seed.csv      one row per (system, seed, level)
+    per_query.csv.gz  per-query measures, postings traversed, FLOPS, query length
+    results.json      all of the above plus the config, the machine, the stages' outcome
+    plots/            ndcg_vs_postings.png, mlm_vs_ndcg.png, posting_lengths_strictest.png
+
+The folder is written under a temporary name and renamed when complete. Timing fields
+(latency, wall times, throughputs) are the only numbers that differ between two runs of
+the same config with the same seeds.
+"""
 
 from __future__ import annotations
+
+import json
 
 from esplade_eval.study import render
 from esplade_eval.study.config import describe
@@ -121,3 +140,26 @@ def per_query_frame(data):
     table = pd.concat(frames, ignore_index=True)
     first = ["system", "seed", "level", "qid"]
     return table[first + [c for c in table.columns if c not in first]]
+
+
+def write_results(cfg, plan, store, analysis, outcome) -> None:
+    """Write the results folder atomically (see the module docstring)."""
+    from esplade_eval._io import atomic_dir
+    from esplade_eval.study import plots
+
+    with atomic_dir(cfg.results, overwrite=True) as tmp:
+        pay = payload(cfg, plan, store, analysis, outcome)
+        _write(tmp / "results.json", json.dumps(render.jsonable(pay), indent=1, ensure_ascii=False) + "\n")
+        _write(tmp / "findings.json", json.dumps(render.jsonable([f.to_dict() for f in analysis.findings]), indent=1,
+                                                 ensure_ascii=False) + "\n")
+        _write(tmp / "summary.md", summary_markdown(cfg, plan, analysis, outcome, pay))
+        _write(tmp / "findings.md", findings_markdown(cfg, analysis))
+        if analysis.table is not None:
+            analysis.table.to_csv(tmp / "grid.csv", float_format="%.10g")
+            analysis.data.rows.to_csv(tmp / "per_seed.csv", index=False, float_format="%.10g")
+            per_query_frame(analysis.data).to_csv(tmp / "per_query.csv.gz", index=False, float_format="%.10g")
+            plots.write_plots(cfg, plan, analysis, tmp / "plots")
+
+
+def _write(path, text: str) -> None:
+    path.write_text(text, encoding="utf-8")

@@ -1,0 +1,26 @@
+"""From the stage records to the study's tables, comparisons and verdicts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from esplade_eval.study import findings as fnd
+from esplade_eval.study import stats
+
+
+@dataclass
+class Analysis:
+    data: stats.StudyData
+    table: object  # aggregate DataFrame
+    findings: list = field(default_factory=list)
+    vs_bm25: list = field(default_factory=list)
+    correlations: list = field(default_factory=list)
+
+
+def analyse(cfg, plan, store) -> Analysis:
+    """Tables, comparisons and verdicts from the complete stages of ``plan``."""
+    data = stats.collect(plan, store, cfg.evaluation.measures)
+    if not len(data.rows):
+        return Analysis(data, None)
+    table = stats.aggregate(data.rows, order=list(plan.systems))
+    return Analysis(data, table, fnd.judge(cfg, data), fnd.versus_bm25(cfg, data, plan), fnd.correlations(cfg, data))
