@@ -155,9 +155,9 @@ def write_results(cfg, plan, store, analysis, outcome) -> None:
         _write(tmp / "summary.md", summary_markdown(cfg, plan, analysis, outcome, pay))
         _write(tmp / "findings.md", findings_markdown(cfg, analysis))
         if analysis.table is not None:
-            analysis.table.to_csv(tmp / "grid.csv", float_format="%.10g")
-            analysis.data.rows.to_csv(tmp / "per_seed.csv", index=False, float_format="%.10g")
-            per_query_frame(analysis.data).to_csv(tmp / "per_query.csv.gz", index=False, float_format="%.10g")
+            analysis.table.to_csv(tmp / "grid.csv")
+            analysis.data.rows.to_csv(tmp / "per_seed.csv", index=False)
+            per_query_frame(analysis.data).to_csv(tmp / "per_query.csv.gz", index=False)
             plots.write_plots(cfg, plan, analysis, tmp / "plots")
 
 

@@ -152,7 +152,7 @@ def run_evaluate(stage: Stage, tmp: Path, ctx: Context) -> dict:
                            topics=ctx.collection.topics(p["split"])).evaluate({k: str(v) for k, v in runs.items()})
     frames = [evaluation.per_query(level).assign(level=level) for level in runs]
     table = pd.concat(frames).reset_index().rename(columns={"index": "qid"})
-    table.to_csv(tmp / "per_query.csv", index=False, float_format="%.10g")
+    table.to_csv(tmp / "per_query.csv", index=False)
     means = evaluation.aggregate()
     return {"per_query": "per_query.csv", "queries": len(evaluation.queries),
             "mean": {level: {m: float(means.loc[level, m]) for m in p["measures"]} for level in runs}}
@@ -169,7 +169,7 @@ def run_cost(stage: Stage, tmp: Path, ctx: Context) -> dict:
     lv = record["outputs"]["levels"][p["level"]]
     spec = LevelSpec(stage.system, p["level"], folder / lv["index"], folder / lv["queries"], folder / lv["run"])
     measured = measure_level(spec, hits=p["hits"], repeats=p["repeats"], warmup=p["warmup"], latency=True)
-    measured.costs.to_frame().to_csv(tmp / "per_query_cost.csv", float_format="%.10g")
+    measured.costs.to_frame().to_csv(tmp / "per_query_cost.csv")
     np.save(tmp / "df.npy", np.asarray(measured.terms.df, dtype=np.int64))
     postings = {k: v for k, v in measured.postings.items() if k not in ("index", "top_terms")}
     return {"summary": measured.summary, "postings": postings, "per_query": "per_query_cost.csv", "df": "df.npy"}
