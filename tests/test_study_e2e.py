@@ -70,12 +70,15 @@ def test_smoke_study_runs_every_cell(smoke_study):
         assert one["steps"] > 0 and one["tokens_seen"] > 0 and two["steps"] > one["steps"]
         assert two["passes_over_corpus"] == pytest.approx(2 * one["passes_over_corpus"], rel=0.2)
         assert pretrain[f"esplade-no-mlm.s{seed}"]["steps"] == 0
+        titles = pretrain[f"titles-lr1e-3-r1.s{seed}"]["eval_docs"]  # the Semanlink titles are evaluation documents
+        assert titles["excluded"] and titles["dropped_texts"]["titles"] > 6000
         assert 0 <= one["heldout_mlm"]["titles"]["accuracy"] <= 1
     # real Lucene indexes, one per level of every flow
     indexes = list(work.glob("stages/flow/*/indexes/*"))
     assert len(indexes) == 2 * 9 and all(any(i.glob("segments_*")) for i in indexes)
     assert any((work / "stages" / "bm25").glob("*/index/segments_*"))
     summary = (res / "summary.md").read_text()
+    assert "were kept out of pre-training and the vocabulary" in summary
     for arm in ARMS:
         assert f"| {arm} | full |" in summary and f"| {arm} | d8-q4 |" in summary
     verdicts = {f["name"]: f["verdict"] for f in json.loads((res / "findings.json").read_text())}

@@ -14,6 +14,7 @@ index and searches it with Lucene per level (:func:`esplade_eval.study.flow.run_
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from esplade_eval.study.cache import Stage, assign_keys, file_fingerprint
@@ -58,7 +59,8 @@ def corpus_inputs(corpora) -> dict[str, str]:
         if name in BUNDLED_CORPORA:
             out[name] = "bundled: " + ", ".join(f"{c}=={version(c)}" for c in ("gensim", "cherche", "bokeh-sampledata"))
         else:
-            out[name] = file_fingerprint(name)
+            path = os.path.join(name, "corpus.jsonl") if os.path.isdir(name) else name
+            out[name] = file_fingerprint(path)
     return out
 
 
@@ -67,7 +69,10 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
     stages: list[Stage] = []
     systems: dict[str, System] = {}
     fp = {"collection": collection_fp or "not built yet"}
-    vocab = Stage("vocab", "vocab", {**cfg.vocab}, inputs=corpus_inputs(cfg.vocab["corpora"]))
+    base = {**pretrain_defaults(), **cfg.pretrain}
+    eval_docs = {"exclude_eval_docs": base.get("exclude_eval_docs", []), "allow_eval_docs": base.get("allow_eval_docs")}
+    vocab = Stage("vocab", "vocab", {**cfg.vocab, **eval_docs},
+                  inputs=corpus_inputs([*cfg.vocab["corpora"], *eval_docs["exclude_eval_docs"]]))
     stages.append(vocab)
     for arm in cfg.arms:
         systems[arm.name] = System(arm.name, "arm", _arm_description(arm), tuple(cfg.seeds), dict(arm.axes), True)
@@ -90,8 +95,8 @@ def _training(cfg) -> dict:
 
 def _pretrain(cfg, system: str, settings: dict, seed: int, vocab: Stage) -> Stage:
     params = {**settings, "seed": seed, **_training(cfg)}
-    return Stage("pretrain", f"{system}.s{seed}", params, (vocab,), corpus_inputs(settings["corpora"]),
-                 system=system, seed=seed)
+    sources = [*settings["corpora"], *settings.get("exclude_eval_docs", [])]
+    return Stage("pretrain", f"{system}.s{seed}", params, (vocab,), corpus_inputs(sources), system=system, seed=seed)
 
 
 def _finetune(cfg, system: str, seed: int, init: Stage | None, fp: dict) -> Stage:

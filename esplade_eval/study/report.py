@@ -37,9 +37,31 @@ def _compute_s(plan, store) -> float:
     return total
 
 
+def eval_docs(cfg, plan, store) -> dict:
+    """Whether the evaluation documents were kept out of pre-training (vocabulary and every arm)."""
+    vocab = plan.of_kind("vocab")
+    record = store.record(vocab[0]) if vocab else None
+    allowed = [a.name for a in cfg.arms if a.pretrain.get("allow_eval_docs")]
+    return {"vocabulary": record["outputs"].get("eval_docs") if record else None, "arms_allowing": allowed}
+
+
+def eval_docs_sentence(info: dict) -> str:
+    vocab = info["vocabulary"] or {}
+    if info["arms_allowing"] or vocab.get("excluded") is False:
+        who = ", ".join(info["arms_allowing"]) or "the vocabulary"
+        return (f"**Evaluation documents were allowed in pre-training** ({who}): those arms saw the titles they "
+                "are evaluated on (a leak, declared).")
+    if not vocab:
+        return ""
+    return (f"Evaluation documents ({', '.join(vocab.get('sources', []))}, {vocab.get('documents', 0):,} distinct "
+            f"titles) were kept out of pre-training and the vocabulary: {vocab.get('dropped_total', 0):,} training "
+            f"texts dropped ({vocab.get('dropped_texts')}).")
+
+
 def payload(cfg, plan, store, analysis, outcome) -> dict:
     data = analysis.data
     return {
+        "eval_docs": eval_docs(cfg, plan, store),
         "study": describe(cfg),
         "command": f"esplade-eval study {cfg.path}",
         "environment": render.environment(),
@@ -66,6 +88,7 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
              + f", {cfg.split} split, {_queries(analysis)} queries. "
              f"Seeds {list(cfg.seeds)}; pruning levels {list(ev.levels)} (unpruned: {ev.unpruned}, strictest: "
              f"{ev.strictest}); impacts rint x{ev.scale:g}; max length {ev.max_length}; top {ev.hits}.", "",
+             eval_docs_sentence(pay["eval_docs"]), "",
              f"This run: {outcome.describe()}. Compute time of all stages when they ran: {pay['compute_s']:.0f} s. "
              f"Machine: {env['platform']}, {env['cpu_count']} CPUs, {cfg.threads} threads.", ""]
     if outcome.failed:

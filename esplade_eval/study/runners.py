@@ -17,10 +17,10 @@ from pathlib import Path
 
 from esplade_eval.study.cache import Stage, StageStore
 
-PRETRAIN_SUMMARY = ("steps", "epochs", "repeats", "passes_over_corpus", "tokens_seen", "train_examples",
-                    "train_tokens_per_pass", "predicted_words", "tokens_per_s", "train_wall_time_s", "wall_time_s",
-                    "heldout_mlm", "heldout_mlm_before", "output_vocab", "lr_schedule", "corpora", "excluded",
-                    "eval_documents")
+PRETRAIN_SUMMARY = ("budget", "steps", "repeats", "passes_over_corpus", "passes_per_corpus", "tokens_seen",
+                    "train_examples", "train_tokens_per_pass", "predicted_words", "tokens_per_s", "train_wall_time_s",
+                    "wall_time_s", "heldout_mlm", "heldout_mlm_before", "output_vocab", "lr_schedule", "corpora",
+                    "eval_docs")
 FINETUNE_SUMMARY = ("steps", "passes_over_pairs", "train_pairs", "best", "dev", "probe_loss_before",
                     "probe_loss_after", "train_wall_time_s", "validation_wall_time_s", "wall_time_s",
                     "output_vocab_size", "negatives")
@@ -50,19 +50,24 @@ def _pick(state: dict, keys) -> dict:
 
 
 def run_vocab(stage: Stage, tmp: Path, ctx: Context) -> dict:
-    """One output vocabulary for every arm, from the training parts of the named corpora."""
+    """One output vocabulary for every arm, from the training parts of the named corpora
+    (evaluation documents kept out unless the pre-training settings allow them)."""
     from collections import Counter
 
-    from esplade_eval.data.corpora import load_corpus
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.train.texts import eval_docs, training_corpora
     from esplade_eval.train.vocab import count_words, top_words, write_vocab
 
     p = stage.params
+    docs = eval_docs(p["exclude_eval_docs"], p["allow_eval_docs"])
     counts: Counter = Counter()
-    for name in p["corpora"]:
-        counts += count_words(load_corpus(name).train)
+    for corpus in training_corpora(p["corpora"], docs):
+        counts += count_words(corpus.train)
+    if not counts:
+        raise EspladeError(f"{'+'.join(p['corpora'])}: no words to count for the output vocabulary")
     vocab = top_words(counts, p["size"], p["min_count"])
-    meta = {"corpora": p["corpora"], "min_count": p["min_count"], "distinct_words": len(counts),
-            "tokens": sum(counts.values())}
+    meta = {"corpora": p["corpora"], "min_count": p["min_count"], "eval_docs": docs.record(),
+            "distinct_words": len(counts), "tokens": sum(counts.values())}
     write_vocab(tmp, vocab, meta)
     return {"vocab": "output_vocab.txt", "size": len(vocab), **meta}
 

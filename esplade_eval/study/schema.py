@@ -240,6 +240,14 @@ def check_corpus(value, key: str, problems: Problems):
     return value
 
 
+def _check_sources(values: list[str], key: str, problems: Problems) -> None:
+    """Evaluation-document sources: a bundled corpus, a text or JSONL file, or a collection folder."""
+    for i, value in enumerate(values):
+        if value not in BUNDLED_CORPORA and not os.path.isfile(value) and \
+                not os.path.isfile(os.path.join(value, "corpus.jsonl")):
+            problems.add(join(key, i), f"{value!r}: neither a bundled corpus, a file, nor a folder with corpus.jsonl")
+
+
 def pretrain_settings(tbl: dict, prefix: str, problems: Problems, allowed=None) -> dict:
     """Checked pre-training keys of one table (the base, or an arm)."""
     known = pretrain_fields()
@@ -251,6 +259,8 @@ def pretrain_settings(tbl: dict, prefix: str, problems: Problems, allowed=None) 
             continue
         where = join(prefix, key)
         checked = check_corpus(value, where, problems) if key == "corpus" else typed(value, known[key], where, problems)
+        if key == "exclude_eval_docs" and checked is not _MISSING:
+            _check_sources(checked, where, problems)
         if checked is not _MISSING:
             out[key] = checked
     return out
