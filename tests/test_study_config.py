@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -238,3 +239,31 @@ def test_keys_follow_the_config_slice(tmp_path):
     assert {kind for kind, _ in ft} == {"finetune", "flow", "evaluate", "cost"}
     other = {(s.kind, s.name) for s in build_plan(cfg, "another collection").stages if base[(s.kind, s.name)] != s.key}
     assert {kind for kind, _ in other} == {"finetune", "flow", "evaluate", "cost", "bm25"}  # not pretrain, vocab
+
+
+def test_code_version_covers_what_a_stage_imports(tmp_path, monkeypatch):
+    """Editing cost/ changes the cost stages' code version only; editing train/ the training stages'."""
+    from esplade_eval.study import cache
+
+    pkg = tmp_path / "esplade_eval"
+    shutil.copytree(cache.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
+    monkeypatch.setattr(cache, "PACKAGE", pkg)
+
+    def versions():
+        for fn in (cache.code_version, cache._imports):
+            fn.cache_clear()
+        return {kind: cache.code_version(kind) for kind in cache.ENTRY}
+
+    assert "esplade_eval.train.loop" in cache.closure(cache.ENTRY["finetune"])
+    assert not any(m.startswith("esplade_eval.train") for m in cache.closure(cache.ENTRY["cost"]))
+    before = versions()
+    with open(pkg / "cost" / "stats.py", "a") as fh:
+        fh.write("\n# an edit\n")
+    after = versions()
+    assert {k for k in before if before[k] != after[k]} == {"cost"}
+    with open(pkg / "train" / "loop.py", "a") as fh:
+        fh.write("\n# an edit\n")
+    again = versions()
+    assert {k for k in after if after[k] != again[k]} == {"pretrain", "finetune"}
+    for fn in (cache.code_version, cache._imports):
+        fn.cache_clear()

@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from esplade_eval.study.cache import CODE, RECORD, Stage, StageStore, code_version
+from esplade_eval.study.cache import ENTRY, RECORD, Stage, StageStore, closure, code_version
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _record(stage: Stage, started: str, seconds: float, outputs: dict) -> dict:
     return {"kind": stage.kind, "name": stage.name, "key": stage.key, "status": "complete", "system": stage.system,
             "seed": stage.seed, "level": stage.level, "params": stage.params,
             "deps": {d.label: d.key for d in stage.deps}, "inputs": stage.inputs,
-            "code": {"parts": list(CODE[stage.kind]), "version": code_version(CODE[stage.kind])},
+            "code": {"modules": closure(ENTRY[stage.kind]), "version": code_version(stage.kind)},
             "started": started, "seconds": round(seconds, 2), "host": platform.node(),
             "platform": platform.platform(), "outputs": outputs}
 

@@ -44,8 +44,15 @@ def pretrain_defaults() -> dict:
 
     from esplade_eval.train.pretrain import PretrainConfig
 
-    return {f.name: f.default for f in fields(PretrainConfig)
-            if f.default is not MISSING and f.name not in schema.PRETRAIN_RESERVED}
+    out = {}
+    for f in fields(PretrainConfig):
+        if f.name in schema.PRETRAIN_RESERVED:
+            continue
+        if f.default is not MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not MISSING:
+            out[f.name] = f.default_factory()
+    return out
 
 
 def expand_arms(raw: dict, base: dict, problems: schema.Problems) -> list[Arm]:
