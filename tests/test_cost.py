@@ -193,3 +193,22 @@ def test_cost_cli_bad_queries(tmp_path, capsys):
     (fake / "segments_1").write_bytes(b"")
     assert main(["cost", "--index", str(fake), "--queries", str(bad)]) == 2
     assert f"{bad}:1:" in capsys.readouterr().err
+
+
+def test_set_flops_is_the_same_in_every_process():
+    """Bit for bit, whatever the string-hash seed (a set's iteration order follows it)."""
+    import subprocess
+    import sys
+
+    code = ("import numpy as np\n"
+            "from esplade_eval.cost.queries import set_flops\n"
+            "class T:\n"
+            "    documents = 997\n"
+            "    def df_of(self, ts): return np.array([1 + (sum(map(ord, t)) * 7919) % 991 for t in ts])\n"
+            "rng = np.random.default_rng(0)\n"
+            "queries = {f'q{i}': {f'term{int(j)}': 1 for j in rng.integers(0, 5000, 40)} for i in range(200)}\n"
+            "print(repr(set_flops(T(), queries)))\n")
+    outputs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                              env={**__import__("os").environ, "PYTHONHASHSEED": str(seed)}).stdout
+               for seed in (1, 2, 3, 4)}
+    assert len(outputs) == 1

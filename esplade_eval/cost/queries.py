@@ -107,7 +107,8 @@ def set_flops(terms, queries: Mapping[str, Mapping[str, int]]) -> float:
     for vec in queries.values():
         for t in set(_positive_terms(vec)):
             counts[t] = counts.get(t, 0) + 1
-    used = list(counts)
+    # sorted: a set's order follows the per-process string hash, and the float sum its order
+    used = sorted(counts)
     p_d = terms.df_of(used) / terms.documents
     p_q = np.array([counts[t] for t in used], dtype=np.float64) / len(queries)
     return float(np.dot(p_d, p_q))
