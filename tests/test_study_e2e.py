@@ -19,7 +19,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import SMOKE_CONFIG, run_study_cli
 
 pytestmark = pytest.mark.slow
@@ -199,19 +198,22 @@ def test_a_failing_cell_is_reported_and_the_rest_continue(smoke_study, tmp_path)
     assert "empty" not in set(seeds["system"]) and set(ARMS) <= set(seeds["system"])
 
 
-def test_notebook_renders_the_smoke_results(smoke_study, monkeypatch):
-    import nbclient
+def test_notebook_renders_the_smoke_results(smoke_study, tmp_path):
+    """``esplade-eval notebook notebooks/study.ipynb -p results <smoke results>``: tables and the three plots."""
     import nbformat
 
+    from esplade_eval.cli import main
+    from esplade_eval.evaluate.notebook import image_outputs
+
     notebook = Path(__file__).resolve().parent.parent / "notebooks" / "study.ipynb"
-    nb = nbformat.read(notebook, as_version=4)
-    assert all(not c.outputs for c in nb.cells if c.cell_type == "code")  # committed without outputs
-    monkeypatch.setenv("ESPLADE_STUDY_RESULTS", str(smoke_study.results))
-    monkeypatch.setenv("MPLBACKEND", "Agg")
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3",
-                            resources={"metadata": {"path": str(notebook.parent)}}).execute()
+    source = nbformat.read(notebook, as_version=4)
+    assert all(not c.outputs for c in source.cells if c.cell_type == "code")  # committed without outputs
+    assert any("parameters" in c.metadata.get("tags", []) for c in source.cells)
+    out = tmp_path / "study.ipynb"
+    assert main(["notebook", str(notebook), "--output", str(out), "-p", "results", str(smoke_study.results)]) == 0
+    nb = nbformat.read(out, as_version=4)
+    assert image_outputs(nb) == 3
     outputs = [o for c in nb.cells for o in c.get("outputs", [])]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) == 3
     shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
     for f in json.loads((smoke_study.results / "findings.json").read_text()):
         assert f"Verdict: **{f['verdict']}**" in shown

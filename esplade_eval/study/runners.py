@@ -107,7 +107,7 @@ def run_flow_stage(stage: Stage, tmp: Path, ctx: Context) -> dict:
     common.set_threads(p["threads"])
     result = run_flow(tmp, checkpoint=checkpoint, levels=[Pruning.parse(x) for x in p["levels"]], split=p["split"],
                       threads=p["threads"], hits=p["hits"], quantizer=Quantizer(scale=p["scale"]),
-                      max_length=p["max_length"], collection=ctx.collection, name=stage.system)
+                      max_length=p["max_length"], collection=ctx.collection, name=stage.system, progress=False)
     levels, counts = {}, {}
     for name, lv in result.levels.items():
         manifest = json.loads((Path(lv.vectors) / "manifest.json").read_text(encoding="utf-8"))
@@ -173,7 +173,8 @@ def run_cost(stage: Stage, tmp: Path, ctx: Context) -> dict:
     folder, record = ctx.dep(stage, "flow")
     lv = record["outputs"]["levels"][p["level"]]
     spec = LevelSpec(stage.system, p["level"], folder / lv["index"], folder / lv["queries"], folder / lv["run"])
-    measured = measure_level(spec, hits=p["hits"], repeats=p["repeats"], warmup=p["warmup"], latency=True)
+    measured = measure_level(spec, hits=p["hits"], repeats=p["repeats"], warmup=p["warmup"], latency=True,
+                             progress=False)
     measured.costs.to_frame().to_csv(tmp / "per_query_cost.csv")
     np.save(tmp / "df.npy", np.asarray(measured.terms.df, dtype=np.int64))
     postings = {k: v for k, v in measured.postings.items() if k not in ("index", "top_terms")}
