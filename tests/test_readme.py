@@ -72,7 +72,7 @@ def _esplade_checkpoint(path: Path) -> None:
 @pytest.mark.slow
 def test_readme_python_blocks_run_as_written(flow, tmp_path, monkeypatch):
     _demo_layout(tmp_path, flow)
-    _esplade_checkpoint(tmp_path / "artifacts" / "study_tiny" / "a-esplade-pt-ft")
+    _esplade_checkpoint(tmp_path / "artifacts" / "esplade-ft")
     monkeypatch.chdir(tmp_path)
     ran = 0
     for line, code in python_blocks():
