@@ -15,8 +15,6 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from esplade_eval.study.cache import Stage, StageStore
-
 PRETRAIN_SUMMARY = ("budget", "steps", "repeats", "passes_over_corpus", "passes_per_corpus", "tokens_seen",
                     "train_examples", "train_tokens_per_pass", "predicted_words", "tokens_per_s", "train_wall_time_s",
                     "wall_time_s", "heldout_mlm", "heldout_mlm_before", "output_vocab", "lr_schedule", "corpora",
@@ -32,9 +30,9 @@ class Context:
 
     cfg: object
     collection: object
-    store: StageStore
+    store: object  # esplade_eval.study.cache.StageStore
 
-    def dep(self, stage: Stage, kind: str) -> tuple[Path, dict]:
+    def dep(self, stage, kind: str) -> tuple[Path, dict]:
         """Folder and record of ``stage``'s dependency of ``kind``."""
         for d in stage.deps:
             if d.kind == kind:
@@ -49,7 +47,7 @@ def _pick(state: dict, keys) -> dict:
     return {k: state[k] for k in keys if k in state}
 
 
-def run_vocab(stage: Stage, tmp: Path, ctx: Context) -> dict:
+def run_vocab(stage, tmp: Path, ctx: Context) -> dict:
     """One output vocabulary for every arm, from the training parts of the named corpora
     (evaluation documents kept out unless the pre-training settings allow them)."""
     from collections import Counter
@@ -72,7 +70,7 @@ def run_vocab(stage: Stage, tmp: Path, ctx: Context) -> dict:
     return {"vocab": "output_vocab.txt", "size": len(vocab), **meta}
 
 
-def run_pretrain(stage: Stage, tmp: Path, ctx: Context) -> dict:
+def run_pretrain(stage, tmp: Path, ctx: Context) -> dict:
     from esplade_eval.train.pretrain import PretrainConfig, pretrain
 
     vocab_dir, _ = ctx.dep(stage, "vocab")
@@ -83,7 +81,7 @@ def run_pretrain(stage: Stage, tmp: Path, ctx: Context) -> dict:
     return {"checkpoint": "checkpoint", "summary": _pick(state, PRETRAIN_SUMMARY)}
 
 
-def run_finetune(stage: Stage, tmp: Path, ctx: Context) -> dict:
+def run_finetune(stage, tmp: Path, ctx: Context) -> dict:
     from esplade_eval.train.finetune import FinetuneConfig, finetune
 
     p = stage.params
@@ -95,7 +93,7 @@ def run_finetune(stage: Stage, tmp: Path, ctx: Context) -> dict:
     return {"checkpoint": "checkpoint", "summary": _pick(state, FINETUNE_SUMMARY)}
 
 
-def run_flow_stage(stage: Stage, tmp: Path, ctx: Context) -> dict:
+def run_flow_stage(stage, tmp: Path, ctx: Context) -> dict:
     """Encode once, export every level, index with Anserini and search with Lucene per level."""
     from esplade_eval.sparse.prune import Pruning
     from esplade_eval.sparse.quantize import Quantizer
@@ -119,7 +117,7 @@ def run_flow_stage(stage: Stage, tmp: Path, ctx: Context) -> dict:
     return {"levels": levels, "documents": counts, "timings_s": {k: round(v, 2) for k, v in result.timings.items()}}
 
 
-def run_bm25(stage: Stage, tmp: Path, ctx: Context) -> dict:
+def run_bm25(stage, tmp: Path, ctx: Context) -> dict:
     """BM25 over the same documents: an Anserini index of the corpus, searched with the split's topics."""
     import time
 
@@ -136,7 +134,7 @@ def run_bm25(stage: Stage, tmp: Path, ctx: Context) -> dict:
             "timings_s": {"total": round(time.perf_counter() - started, 2)}}
 
 
-def _runs(stage: Stage, ctx: Context) -> dict[str, Path]:
+def _runs(stage, ctx: Context) -> dict[str, Path]:
     """``{level: run file}`` of the flow (or ``{"-": run}`` of BM25) this stage reads."""
     kind = stage.deps[0].kind
     folder, record = ctx.dep(stage, kind)
@@ -145,7 +143,7 @@ def _runs(stage: Stage, ctx: Context) -> dict[str, Path]:
     return {level: folder / lv["run"] for level, lv in record["outputs"]["levels"].items()}
 
 
-def run_evaluate(stage: Stage, tmp: Path, ctx: Context) -> dict:
+def run_evaluate(stage, tmp: Path, ctx: Context) -> dict:
     """Per-query measures of every level's run (a query without hits scores 0)."""
     import pandas as pd
 
@@ -163,7 +161,7 @@ def run_evaluate(stage: Stage, tmp: Path, ctx: Context) -> dict:
             "mean": {level: {m: float(means.loc[level, m]) for m in p["measures"]} for level in runs}}
 
 
-def run_cost(stage: Stage, tmp: Path, ctx: Context) -> dict:
+def run_cost(stage, tmp: Path, ctx: Context) -> dict:
     """Posting-list statistics of one level's index, per-query postings traversed and FLOPS, latency."""
     import numpy as np
 
