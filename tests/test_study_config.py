@@ -145,7 +145,11 @@ def test_format_value():
     ("[findings.general_high_lr]\nmlm_set = 'news'\n[grid]\ncorpus=['general']", "findings.general_high_lr.mlm_set",
      "expected one of"),
     ("[findings]\nalpha = 2.0\n[grid]\ncorpus=['general']", "findings.alpha", "must be in (0, 1)"),
-    ("[collection]\nname = 'msmarco'\n[grid]\ncorpus=['general']", "collection.name", "unknown collection"),
+    ("[collection]\nname = 'msmarco'\n[grid]\ncorpus=['general']", "collection", "unknown collection 'msmarco'"),
+    ("[collection]\nname = 'x'\ncorpus = 'nofile.jsonl'\n[grid]\ncorpus=['general']", "collection", "topics: missing"),
+    ("[collection]\nname = 'x'\ncorpus = 'nofile.jsonl'\ntopics = {test = 'a.tsv'}\nqrels = {test = 'b.txt'}\n"
+     "[grid]\ncorpus=['general']", "collection.corpus", "nofile.jsonl: file not found"),
+    ("[collection]\nurl = 'http://x'\n[grid]\ncorpus=['general']", "collection.url", "unknown key"),
     ("[collection]\ndocuments = 1\n[grid]\ncorpus=['general']", "collection.documents", ">= 2"),
     ("[vocab]\nsize = 0\n[grid]\ncorpus=['general']", "vocab.size", ">= 1"),
     ("[tuning]\nsystem = 'nope'\n[[tuning.candidates]]\nsteps=5\n[grid]\ncorpus=['general']", "tuning.system",
@@ -267,3 +271,46 @@ def test_code_version_covers_what_a_stage_imports(tmp_path, monkeypatch):
     assert {k for k in after if after[k] != again[k]} == {"pretrain", "finetune"}
     for fn in (cache.code_version, cache._imports):
         fn.cache_clear()
+
+
+def _user_files(folder: Path) -> None:
+    import json
+
+    folder.mkdir()
+    docs = [(f"d{i}", f"title number {i} about {'graphs' if i % 2 else 'search'}") for i in range(30)]
+    (folder / "docs.jsonl").write_text("".join(json.dumps({"id": d, "contents": t}) + "\n" for d, t in docs))
+    for split, qs in {"train": range(0, 6), "dev": range(6, 9), "test": range(9, 12)}.items():
+        (folder / f"q.{split}.tsv").write_text("".join(f"q{q}\tquery {q}\n" for q in qs))
+        (folder / f"r.{split}.txt").write_text("".join(f"q{q} 0 d{q} 1\n" for q in qs))
+
+
+def test_a_users_collection_given_by_its_files(tmp_path):
+    """Inline files (relative to the config), prepared once; their content keys the stages that read them."""
+    from dataclasses import replace
+
+    from esplade_eval.study.collection import check_splits, prepare_collection
+    from esplade_eval.study.plan import build_plan
+
+    _user_files(tmp_path / "mine")
+    splits = ", ".join(f'{s} = "mine/q.{s}.tsv"' for s in ("train", "dev", "test"))
+    qrels = ", ".join(f'{s} = "mine/r.{s}.txt"' for s in ("train", "dev", "test"))
+    cfg = load_config(write(tmp_path, BASE + f"""
+        [collection]
+        name = "mine"
+        corpus = "mine/docs.jsonl"
+        topics = {{ {splits} }}
+        qrels = {{ {qrels} }}
+        [grid]
+        corpus = ["general"]
+    """), work=tmp_path / "work")
+    assert prepare_collection(cfg, create=False) is None  # a dry run prepares nothing
+    col = prepare_collection(cfg)
+    assert col.root == tmp_path / "work" / "data" / "mine" and col.splits == ("dev", "test", "train")
+    check_splits(col, cfg)
+    assert len(list(col.docs())) == 30
+    keys = {(s.kind, s.name): s.key for s in build_plan(cfg, col.fingerprint).stages}
+    sub = prepare_collection(replace(cfg, collection={**cfg.collection, "documents": 10}))
+    assert len(list(sub.docs())) == 10 and sub.fingerprint != col.fingerprint
+    assert set(sub.read_qrels("test")) == {"q9"}  # q10 and q11 judge d10, d11: outside the first 10
+    moved = {(s.kind, s.name) for s in build_plan(cfg, sub.fingerprint).stages if keys[(s.kind, s.name)] != s.key}
+    assert {k for k, _ in moved} == {"finetune", "flow", "evaluate", "cost", "bm25"}

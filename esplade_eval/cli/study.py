@@ -55,12 +55,12 @@ def run(args):
 
 def dry_run(cfg, tune: bool = False) -> int:
     from esplade_eval.study.cache import StageStore
-    from esplade_eval.study.collection import fingerprint, prepare_collection
+    from esplade_eval.study.collection import prepare_collection
     from esplade_eval.study.estimate import format_plan, plan_table
     from esplade_eval.study.plan import build_plan
 
     collection = prepare_collection(cfg, create=False)
-    fp = fingerprint(collection) if collection is not None else None
+    fp = collection.fingerprint if collection is not None else None
     if tune:
         from esplade_eval.study.plan import Plan
         from esplade_eval.study.tune import tuning_plan

@@ -123,7 +123,7 @@ def _build(path: Path, raw: dict, problems: schema.Problems, work, results) -> S
     threads = schema.get(raw, "threads", int, problems, default=os.cpu_count() or 1, minimum=1)
     device = schema.get(raw, "device", str, problems, default=None)
     split = schema.get(raw, "split", str, problems, default="test")
-    collection = schema.collection(raw.get("collection", {}), problems)
+    collection = schema.collection(raw.get("collection", {}), problems, base=path.parent)
     pretrain = schema.pretrain_base(raw.get("pretrain", {}), problems)
     arms = expand_arms(raw, pretrain, problems)
     vocab = schema.vocab(raw.get("vocab", {}), arms, problems)

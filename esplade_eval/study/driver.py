@@ -119,7 +119,7 @@ def run_study(cfg, progress: bool = True, echo=print):
     Returns ``(outcome, analysis)``.
     """
     from esplade_eval.study.analysis import analyse
-    from esplade_eval.study.collection import fingerprint, prepare_collection
+    from esplade_eval.study.collection import check_splits, prepare_collection
     from esplade_eval.study.plan import build_plan
     from esplade_eval.study.report import write_results
     from esplade_eval.study.runners import Context
@@ -129,8 +129,9 @@ def run_study(cfg, progress: bool = True, echo=print):
         swept = store.sweep()
         if swept:
             echo(f"removed {len(swept)} unfinished stage folder(s) of an interrupted run")
-        collection = prepare_collection(cfg)
-        plan = build_plan(cfg, fingerprint(collection))
+        collection = prepare_collection(cfg, echo=echo)
+        check_splits(collection, cfg)
+        plan = build_plan(cfg, collection.fingerprint)
         echo(f"study {cfg.name}: {len(plan.stages)} stages, work folder {cfg.work}")
         outcome = execute(plan.stages, store, Context(cfg, collection, store), progress)
         analysis = analyse(cfg, plan, store)

@@ -288,19 +288,42 @@ def finetune(tbl, prefix: str, problems: Problems, extra=()) -> dict:
     return out
 
 
-def collection(tbl, problems: Problems) -> dict:
+COLLECTION_KEYS = ("name", "root", "documents", "description", "corpus", "topics", "qrels")
+
+
+def collection(tbl, problems: Problems, base=None) -> dict:
+    """``[collection]``: a registry name, a registry ``.toml`` or a folder (``name``), or the
+    files themselves (``corpus``, ``topics``, ``qrels``, as a registry entry; relative paths
+    from the config's folder); ``root`` is where it is prepared, ``documents`` keeps the first N."""
     if isinstance(tbl, str):
         tbl = {"name": tbl}
     if not isinstance(tbl, dict):
         problems.add("collection", f"expected a name or a table, got {tbl!r}")
-        return {"name": "semanlink"}
-    problems.unknown(tbl, ("name", "root", "documents"), "collection")
+        return {"name": "semanlink", "spec": "semanlink"}
+    problems.unknown(tbl, COLLECTION_KEYS, "collection")
     name = get(tbl, "name", str, problems, "collection", default="semanlink")
-    if name != "semanlink":
-        problems.add("collection.name", f"unknown collection {name!r} (bundled: semanlink)")
-    out = {"name": name, "root": get(tbl, "root", str, problems, "collection")}
-    out["documents"] = get(tbl, "documents", int, problems, "collection", minimum=2)
+    files = {k: tbl[k] for k in ("corpus", "topics", "qrels", "description") if k in tbl}
+    spec = {"name": name, **files} if "corpus" in files else name
+    out = {"name": name, "spec": spec, "base": str(base or "."), "root": get(tbl, "root", str, problems, "collection"),
+           "documents": get(tbl, "documents", int, problems, "collection", minimum=2)}
+    _check_collection(spec, out["base"], problems)
     return out
+
+
+def _check_collection(spec, base: str, problems: Problems) -> None:
+    """The spec resolves (a registry name, a .toml, a folder, or well-formed files); nothing is read yet."""
+    from esplade_eval.data.collection import resolve_spec
+    from esplade_eval.errors import EspladeError
+
+    try:
+        found = resolve_spec(spec, base=base)
+    except EspladeError as exc:
+        problems.add("collection", str(exc))
+        return
+    if getattr(found, "builtin", None) is None and hasattr(found, "files"):
+        for key, path in found.files().items():
+            if not path.is_file():
+                problems.add(f"collection.{key}", f"{path}: file not found")
 
 
 def vocab(tbl, arms, problems: Problems) -> dict:

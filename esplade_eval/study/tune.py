@@ -44,7 +44,7 @@ def run_tuning(cfg, progress: bool = True, echo=print):
     from esplade_eval._io import atomic_dir
     from esplade_eval.errors import EspladeError
     from esplade_eval.study.cache import StageStore
-    from esplade_eval.study.collection import fingerprint, prepare_collection
+    from esplade_eval.study.collection import check_splits, prepare_collection
     from esplade_eval.study.driver import execute
     from esplade_eval.study.runners import Context
 
@@ -53,8 +53,9 @@ def run_tuning(cfg, progress: bool = True, echo=print):
     store = StageStore(cfg.work)
     with store.locked():
         store.sweep()
-        collection = prepare_collection(cfg)
-        stages = tuning_plan(cfg, fingerprint(collection))
+        collection = prepare_collection(cfg, echo=echo)
+        check_splits(collection, cfg)
+        stages = tuning_plan(cfg, collection.fingerprint)
         echo(f"tuning {cfg.name}: {len(stages)} stages, work folder {cfg.work}")
         outcome = execute(stages, store, Context(cfg, collection, store), progress)
         rows = tuning_rows(cfg, stages, store)
