@@ -242,7 +242,14 @@ def test_keys_follow_the_config_slice(tmp_path):
           if base[(s.kind, s.name)] != s.key}
     assert {kind for kind, _ in ft} == {"finetune", "flow", "evaluate", "cost"}
     other = {(s.kind, s.name) for s in build_plan(cfg, "another collection").stages if base[(s.kind, s.name)] != s.key}
-    assert {kind for kind, _ in other} == {"finetune", "flow", "evaluate", "cost", "bm25"}  # not pretrain, vocab
+    # everything: the collection's documents are also what pre-training and the vocabulary leave out
+    assert {kind for kind, _ in other} == {"vocab", "pretrain", "finetune", "flow", "evaluate", "cost", "bm25"}
+    allowed = replace(cfg, arms=tuple(replace(a, pretrain={**a.pretrain, "exclude_eval_docs": [],
+                                                            "allow_eval_docs": True}) for a in cfg.arms),
+                      pretrain={**cfg.pretrain, "exclude_eval_docs": [], "allow_eval_docs": True})
+    keys = {(s.kind, s.name): s.key for s in build_plan(allowed, "fp").stages}
+    moved = {(s.kind, s.name) for s in build_plan(allowed, "another collection").stages if keys[(s.kind, s.name)] != s.key}
+    assert {kind for kind, _ in moved} == {"finetune", "flow", "evaluate", "cost", "bm25"}  # training texts unchanged
 
 
 def test_code_version_covers_what_a_stage_imports(tmp_path, monkeypatch):
@@ -313,4 +320,4 @@ def test_a_users_collection_given_by_its_files(tmp_path):
     assert len(list(sub.docs())) == 10 and sub.fingerprint != col.fingerprint
     assert set(sub.read_qrels("test")) == {"q9"}  # q10 and q11 judge d10, d11: outside the first 10
     moved = {(s.kind, s.name) for s in build_plan(cfg, sub.fingerprint).stages if keys[(s.kind, s.name)] != s.key}
-    assert {k for k, _ in moved} == {"finetune", "flow", "evaluate", "cost", "bm25"}
+    assert {k for k, _ in moved} == {"vocab", "pretrain", "finetune", "flow", "evaluate", "cost", "bm25"}

@@ -69,8 +69,10 @@ def test_smoke_study_runs_every_cell(smoke_study):
         assert one["steps"] > 0 and one["tokens_seen"] > 0 and two["steps"] > one["steps"]
         assert two["passes_over_corpus"] == pytest.approx(2 * one["passes_over_corpus"], rel=0.2)
         assert pretrain[f"esplade-no-mlm.s{seed}"]["steps"] == 0
-        titles = pretrain[f"titles-lr1e-3-r1.s{seed}"]["eval_docs"]  # the Semanlink titles are evaluation documents
-        assert titles["excluded"] and titles["dropped_texts"]["titles"] > 6000
+        # the study's documents (the first 600 Semanlink titles) are kept out of the titles corpus
+        titles = pretrain[f"titles-lr1e-3-r1.s{seed}"]["eval_docs"]
+        assert titles["excluded"] and titles["sources"][0].endswith("semanlink-first600/corpus.jsonl")
+        assert 500 < titles["dropped_texts"]["titles"] <= 600 and titles["documents"] <= 600
         assert 0 <= one["heldout_mlm"]["titles"]["accuracy"] <= 1
     # real Lucene indexes, one per level of every flow
     indexes = list(work.glob("stages/flow/*/indexes/*"))

@@ -39,13 +39,16 @@ class Arm:
 
 
 def pretrain_defaults() -> dict:
-    """PretrainConfig's defaults for the keys a config may set."""
+    """PretrainConfig's defaults for the keys a config may set; evaluation documents default
+    to the study's collection (``"collection"``) rather than the bundled Semanlink titles."""
     from dataclasses import MISSING, fields
 
     from esplade_eval.train.pretrain import PretrainConfig
 
-    out = {}
+    out = {"exclude_eval_docs": [schema.EVAL_COLLECTION]}  # the study's collection, whatever it is
     for f in fields(PretrainConfig):
+        if f.name in out:
+            continue
         if f.name in schema.PRETRAIN_RESERVED:
             continue
         if f.default is not MISSING:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from esplade_eval.study.cache import Stage, assign_keys, file_fingerprint
 from esplade_eval.study.expand import pretrain_defaults
-from esplade_eval.study.schema import BUNDLED_CORPORA
+from esplade_eval.study.schema import BUNDLED_CORPORA, EVAL_COLLECTION
 
 
 @dataclass
@@ -50,13 +50,16 @@ class Plan:
         return [s for s in self.stages if s.kind == kind]
 
 
-def corpus_inputs(corpora) -> dict[str, str]:
-    """Fingerprints of pre-training corpora: the pinned carrier for a bundled one, the content for a file."""
+def corpus_inputs(corpora, collection_fp: str | None = None) -> dict[str, str]:
+    """Fingerprints of pre-training corpora: the pinned carrier for a bundled one, the content
+    for a file, the collection's fingerprint for ``"collection"`` (its documents)."""
     from importlib.metadata import version
 
     out = {}
     for name in corpora:
-        if name in BUNDLED_CORPORA:
+        if name == EVAL_COLLECTION:
+            out[name] = collection_fp or "not built yet"
+        elif name in BUNDLED_CORPORA:
             out[name] = "bundled: " + ", ".join(f"{c}=={version(c)}" for c in ("gensim", "cherche", "bokeh-sampledata"))
         else:
             path = os.path.join(name, "corpus.jsonl") if os.path.isdir(name) else name
@@ -72,12 +75,12 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
     base = {**pretrain_defaults(), **cfg.pretrain}
     eval_docs = {"exclude_eval_docs": base.get("exclude_eval_docs", []), "allow_eval_docs": base.get("allow_eval_docs")}
     vocab = Stage("vocab", "vocab", {**cfg.vocab, **eval_docs},
-                  inputs=corpus_inputs([*cfg.vocab["corpora"], *eval_docs["exclude_eval_docs"]]))
+                  inputs=corpus_inputs([*cfg.vocab["corpora"], *eval_docs["exclude_eval_docs"]], collection_fp))
     stages.append(vocab)
     for arm in cfg.arms:
         systems[arm.name] = System(arm.name, "arm", _arm_description(arm), tuple(cfg.seeds), dict(arm.axes), True)
         for seed in cfg.seeds:
-            pt = _pretrain(cfg, arm.name, arm.pretrain, seed, vocab)
+            pt = _pretrain(cfg, arm.name, arm.pretrain, seed, vocab, collection_fp)
             stages.append(pt)
             _downstream(cfg, stages, arm.name, seed, _finetune(cfg, arm.name, seed, pt, fp), fp)
     _references(cfg, stages, systems, vocab, fp)
@@ -93,10 +96,11 @@ def _training(cfg) -> dict:
     return {"threads": cfg.threads, "device": cfg.device}
 
 
-def _pretrain(cfg, system: str, settings: dict, seed: int, vocab: Stage) -> Stage:
+def _pretrain(cfg, system: str, settings: dict, seed: int, vocab: Stage, collection_fp: str | None) -> Stage:
     params = {**settings, "seed": seed, **_training(cfg)}
     sources = [*settings["corpora"], *settings.get("exclude_eval_docs", [])]
-    return Stage("pretrain", f"{system}.s{seed}", params, (vocab,), corpus_inputs(sources), system=system, seed=seed)
+    return Stage("pretrain", f"{system}.s{seed}", params, (vocab,), corpus_inputs(sources, collection_fp),
+                 system=system, seed=seed)
 
 
 def _finetune(cfg, system: str, seed: int, init: Stage | None, fp: dict) -> Stage:
@@ -137,7 +141,7 @@ def _references(cfg, stages: list[Stage], systems: dict, vocab: Stage, fp: dict)
                     "repeats": 1}
         settings.pop("corpus", None)
         for seed in seeds:
-            pt = _pretrain(cfg, "esplade-no-mlm", settings, seed, vocab)
+            pt = _pretrain(cfg, "esplade-no-mlm", settings, seed, vocab, fp["collection"])
             stages.append(pt)
             _downstream(cfg, stages, "esplade-no-mlm", seed, _finetune(cfg, "esplade-no-mlm", seed, pt, fp), fp)
     if "splade-tiny-ft" in names:

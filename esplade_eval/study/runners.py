@@ -47,6 +47,13 @@ def _pick(state: dict, keys) -> dict:
     return {k: state[k] for k in keys if k in state}
 
 
+def _eval_sources(sources, ctx: Context) -> list[str]:
+    """``"collection"`` is the study's collection: its corpus file."""
+    from esplade_eval.study.schema import EVAL_COLLECTION
+
+    return [str(ctx.collection.corpus) if s == EVAL_COLLECTION else s for s in sources]
+
+
 def run_vocab(stage, tmp: Path, ctx: Context) -> dict:
     """One output vocabulary for every arm, from the training parts of the named corpora
     (evaluation documents kept out unless the pre-training settings allow them)."""
@@ -57,7 +64,7 @@ def run_vocab(stage, tmp: Path, ctx: Context) -> dict:
     from esplade_eval.train.vocab import count_words, top_words, write_vocab
 
     p = stage.params
-    docs = eval_docs(p["exclude_eval_docs"], p["allow_eval_docs"])
+    docs = eval_docs(_eval_sources(p["exclude_eval_docs"], ctx), p["allow_eval_docs"])
     counts: Counter = Counter()
     for corpus in training_corpora(p["corpora"], docs):
         counts += count_words(corpus.train)
@@ -75,6 +82,7 @@ def run_pretrain(stage, tmp: Path, ctx: Context) -> dict:
 
     vocab_dir, _ = ctx.dep(stage, "vocab")
     p = dict(stage.params)
+    p["exclude_eval_docs"] = _eval_sources(p.get("exclude_eval_docs", []), ctx)
     cfg = PretrainConfig(**p, vocab=str(vocab_dir), progress=False)
     out = pretrain(cfg, tmp / "checkpoint")
     state = json.loads((out / "training_state.json").read_text(encoding="utf-8"))

@@ -21,6 +21,8 @@ from typing import Any
 TOP_LEVEL = ("name", "description", "work", "results", "threads", "device", "seeds", "split", "collection", "vocab",
              "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning")
 BUNDLED_CORPORA = ("general", "titles", "wiki", "lee", "semanlink", "films")
+#: in ``exclude_eval_docs``: the documents of the study's own collection (the default)
+EVAL_COLLECTION = "collection"
 MLM_SETS = ("general", "titles")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
 _MISSING = object()
@@ -243,6 +245,8 @@ def check_corpus(value, key: str, problems: Problems):
 def _check_sources(values: list[str], key: str, problems: Problems) -> None:
     """Evaluation-document sources: a bundled corpus, a text or JSONL file, or a collection folder."""
     for i, value in enumerate(values):
+        if value == EVAL_COLLECTION:
+            continue
         if value not in BUNDLED_CORPORA and not os.path.isfile(value) and \
                 not os.path.isfile(os.path.join(value, "corpus.jsonl")):
             problems.add(join(key, i), f"{value!r}: neither a bundled corpus, a file, nor a folder with corpus.jsonl")
