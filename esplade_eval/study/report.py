@@ -28,13 +28,18 @@ VERDICT_MARK = {"supported": "**supported**", "contradicted": "**contradicted**"
                 "not applicable": "*not applicable*"}
 
 
-def _compute_s(plan, store) -> float:
-    """Seconds the complete stages took when they ran (whichever run that was)."""
-    total = 0.0
-    for stage in plan.stages:
-        record = store.record(stage)
-        total += record["seconds"] if record else 0.0
-    return total
+def timing(plan, store) -> dict:
+    """When the complete stages ran (whichever invocation ran them): compute seconds and the span."""
+    from datetime import datetime, timedelta
+
+    records = [r for r in (store.record(s) for s in plan.stages) if r]
+    if not records:
+        return {"compute_s": 0.0, "first_started": None, "last_finished": None, "span_s": 0.0}
+    starts = [datetime.fromisoformat(r["started"]) for r in records]
+    ends = [t + timedelta(seconds=r["seconds"]) for t, r in zip(starts, records)]
+    return {"compute_s": round(sum(r["seconds"] for r in records), 1), "first_started": min(starts).isoformat(),
+            "last_finished": max(ends).isoformat(timespec="seconds"),
+            "span_s": round((max(ends) - min(starts)).total_seconds(), 1)}
 
 
 def eval_docs(cfg, plan, store) -> dict:
@@ -67,7 +72,7 @@ def payload(cfg, plan, store, analysis, outcome) -> dict:
         "environment": render.environment(),
         "run": {"wall_s": round(outcome.wall_s, 1), "summary": outcome.describe(),
                 "stages": [r.to_dict() for r in outcome.results]},
-        "compute_s": round(_compute_s(plan, store), 1),
+        "timing": timing(plan, store),
         "systems": {n: {"kind": s.kind, "description": s.description, "seeds": list(s.seeds), "axes": s.axes}
                     for n, s in plan.systems.items()},
         "per_seed": data.rows.to_dict(orient="records") if len(data.rows) else [],
@@ -89,7 +94,7 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
              f"Seeds {list(cfg.seeds)}; pruning levels {list(ev.levels)} (unpruned: {ev.unpruned}, strictest: "
              f"{ev.strictest}); impacts rint x{ev.scale:g}; max length {ev.max_length}; top {ev.hits}.", "",
              eval_docs_sentence(pay["eval_docs"]), "",
-             f"This run: {outcome.describe()}. Compute time of all stages when they ran: {pay['compute_s']:.0f} s. "
+             f"This invocation: {outcome.describe()}. {_timing_sentence(pay['timing'])} "
              f"Machine: {env['platform']}, {env['cpu_count']} CPUs, {cfg.threads} threads.", ""]
     if outcome.failed:
         lines += ["## Failures", ""] + [f"- {r.stage.label}: {r.status}: {r.error}" for r in outcome.failed] + [""]
@@ -115,6 +120,13 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
     if analysis.correlations:
         lines += ["## Correlations across arms (seed means)", ""] + render.correlation_markdown(analysis) + [""]
     return "\n".join(lines)
+
+
+def _timing_sentence(t: dict) -> str:
+    if not t["first_started"]:
+        return ""
+    return (f"The stages ran from {t['first_started']} to {t['last_finished']} (UTC; {t['span_s'] / 3600:.2f} h "
+            f"wall clock, {t['compute_s'] / 3600:.2f} h inside the stages).")
 
 
 def _queries(analysis) -> int:
