@@ -23,7 +23,7 @@ from conftest import SMOKE_CONFIG, run_study_cli
 
 pytestmark = pytest.mark.slow
 TIMING = ("latency_ms_mean", "latency_ms_p50", "latency_ms_p95")
-ARMS = ("general-lr1e-3-r1", "titles-lr1e-3-r1", "general-lr1e-3-r2")
+ARMS = ("lee-lr1e-3-r1", "titles-lr1e-3-r1", "lee-lr1e-3-r2")
 
 
 def records(work: Path) -> dict[str, dict]:
@@ -65,9 +65,10 @@ def test_smoke_study_runs_every_cell(smoke_study):
     # real training: every arm pre-trained for real steps on its corpus, repeats meaning passes
     pretrain = {r["name"]: r["outputs"]["summary"] for r in records(work).values() if r["kind"] == "pretrain"}
     for seed in (0, 1):
-        one, two = pretrain[f"general-lr1e-3-r1.s{seed}"], pretrain[f"general-lr1e-3-r2.s{seed}"]
+        one, two = pretrain[f"lee-lr1e-3-r1.s{seed}"], pretrain[f"lee-lr1e-3-r2.s{seed}"]
         assert one["steps"] > 0 and one["tokens_seen"] > 0 and two["steps"] > one["steps"]
-        assert two["passes_over_corpus"] == pytest.approx(2 * one["passes_over_corpus"], rel=0.2)
+        assert two["budget"]["passes"] == 2 * one["budget"]["passes"]  # repeats = 2: twice the passes
+        assert two["passes_over_corpus"] > 1.5 * one["passes_over_corpus"]  # (whole steps round them)
         assert pretrain[f"esplade-no-mlm.s{seed}"]["steps"] == 0
         # the study's documents (the first 600 Semanlink titles) are kept out of the titles corpus
         titles = pretrain[f"titles-lr1e-3-r1.s{seed}"]["eval_docs"]
@@ -152,9 +153,10 @@ def _wait_for(pattern_root: Path, pattern: str, proc, timeout: float = 900) -> P
 def test_killed_mid_stage_then_rerun_gives_the_same_tables(smoke_study, tmp_path):
     """SIGKILL while a fine-tuning stage is being written; the rerun completes the grid identically."""
     work = clone(smoke_study.work, tmp_path / "work")
-    victim = "general-lr1e-3-r2.s1"
-    for folder in work.glob(f"stages/*/{victim}*"):
-        shutil.rmtree(folder)
+    victim = "lee-lr1e-3-r2.s1"
+    for kind in ("finetune", "flow", "evaluate", "cost"):  # its pre-training stays: the kill comes in fine-tuning
+        for folder in work.glob(f"stages/{kind}/{victim}*"):
+            shutil.rmtree(folder)
     cmd = [sys.executable, "-m", "esplade_eval", "study", SMOKE_CONFIG, "--work", str(work), "--results",
            str(tmp_path / "killed"), "--no-progress"]
     proc = subprocess.Popen(cmd, cwd=Path(SMOKE_CONFIG).parent.parent, stdout=subprocess.PIPE,
@@ -192,7 +194,7 @@ def test_a_failing_cell_is_reported_and_the_rest_continue(smoke_study, tmp_path)
     assert status[("pretrain", "empty.s0")]["status"] == "failed"
     assert "no text" in status[("pretrain", "empty.s0")]["error"]
     assert status[("finetune", "empty.s0")]["status"] == "skipped"
-    assert status[("pretrain", "general-lr1e-3-r1.s0")]["status"] == "cached"  # the rest is untouched
+    assert status[("pretrain", "lee-lr1e-3-r1.s0")]["status"] == "cached"  # the rest is untouched
     assert "## Failures" in (tmp_path / "results" / "summary.md").read_text()
     assert "failed: pretrain empty.s0" in proc.stdout
     assert list((work / "stages" / "pretrain").glob("empty.s0-*.failed.json"))
@@ -220,4 +222,4 @@ def test_notebook_renders_the_smoke_results(smoke_study, tmp_path):
     for f in json.loads((smoke_study.results / "findings.json").read_text()):
         assert f"Verdict: **{f['verdict']}**" in shown
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
-    assert "general-lr1e-3-r2" in html and "±" in html
+    assert "lee-lr1e-3-r2" in html and "±" in html
