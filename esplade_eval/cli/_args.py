@@ -40,6 +40,16 @@ def load_encoder(args):
                                          threads=args.threads, batch_size=args.batch_size, dtype=args.dtype)
 
 
+def heap_type(text: str) -> str:
+    """argparse type: a JVM heap size (``512m``, ``2g``)."""
+    from esplade_eval.lucene.java import check_heap
+
+    try:
+        return check_heap(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def positive_int(text: str) -> int:
     """argparse type: an integer >= 1 (hits, repeats, threads ...)."""
     try:

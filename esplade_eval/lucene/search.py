@@ -1,9 +1,18 @@
-"""Impact search with Anserini's ``SimpleImpactSearcher`` (in-process JVM).
+"""Impact search: many queries at once (:func:`search_to_run`), or one at a time.
 
 Scores are exact integer dot products of query and document impacts. Results are
 ranked by (-score, docid), Pyserini's deterministic tie-break, and ties are honoured at
 the cut-off: when the k-th and (k+1)-th hits tie, more hits are fetched until the tie is
 resolved, so the top k never depends on Lucene's internal document order.
+
+Two implementations give the same runs, byte for byte (tested on every pruning level):
+
+* :func:`search_to_run` / :func:`batch_search`: :class:`~esplade_eval.lucene.batch.BatchSearcher`,
+  hits read from Java in bulk (one serialised ``TopDocs`` per query, ids from a table);
+  what every stage that searches uses;
+* :class:`ImpactSearcher`: Anserini's ``SimpleImpactSearcher`` through pyjnius, one bridge
+  crossing and one stored-document load per hit; kept as the reference the batch path is
+  tested against, and for a handful of interactive queries.
 """
 
 from __future__ import annotations
@@ -11,14 +20,16 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Mapping
+from typing import Iterator, Mapping
 
-from esplade_eval.data.trec import write_run
+from esplade_eval._io import atomic_file
+from esplade_eval.data.trec import check_run_tag, run_text
 from esplade_eval.sparse.jsonvector import read_query_vectors  # noqa: F401  (part of this module's API)
 
 log = logging.getLogger(__name__)
 
 Hits = list[tuple[str, float]]
+FIELD = "contents"  # the field Anserini's impact indexes hold
 
 
 class ImpactSearcher:
@@ -103,15 +114,69 @@ def _finish(hits: Hits, query, k: int, fetch) -> Hits:
     return hits[:k]
 
 
+def impact_queries(batch, queries: Mapping[str, Mapping[str, int]]) -> Iterator[tuple[str, object]]:
+    """``(qid, Lucene query or None)``: the query Anserini's ``SimpleImpactSearcher`` builds.
+
+    Each vector crosses the bridge once, as JSON that Jackson reads into a
+    ``Map<String, Float>`` for Anserini's ``BagOfWordsQueryGenerator`` (a ``BoostQuery`` per
+    term, boost = the query impact); zero weights are dropped, an empty query is None.
+    """
+    import json
+
+    autoclass = batch.autoclass
+    mapper = autoclass("com.fasterxml.jackson.databind.ObjectMapper")()
+    reader = mapper.readerForMapOf(autoclass("java.lang.Class").forName("java.lang.Float"))
+    generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+    for qid, query in queries.items():
+        weights = {}
+        for term, weight in query.items():
+            w = int(weight)
+            if w != weight or w < 0:
+                raise ValueError(f"query {qid!r}: weight of {term!r} must be a non-negative integer, got {weight!r}")
+            if w:
+                weights[term] = w
+        yield qid, (generator.buildQuery(FIELD, reader.readValue(json.dumps(weights))) if weights else None)
+
+
+def batch_search(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], k: int = 1000,
+                 threads: int = 1, heap: str | None = None,
+                 progress: bool | None = None) -> Iterator[tuple[str, list[str], list[float]]]:
+    """``(qid, ids, scores)`` for every query, in input order, streamed.
+
+    The batch path (:class:`~esplade_eval.lucene.batch.BatchSearcher`): the same hits and
+    scores as :meth:`ImpactSearcher.batch_search`, without a bridge crossing per hit.
+    """
+    from esplade_eval.lucene.batch import BatchSearcher
+
+    with BatchSearcher(index, "impact", heap=heap) as batch:
+        yield from batch.run(impact_queries(batch, queries), k, threads=threads, total=len(queries),
+                             progress=progress)
+
+
 def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], output: str | os.PathLike,
-                  k: int = 1000, threads: int = 1, tag: str = "esplade_eval") -> dict:
-    """Search ``queries`` and write a TREC run atomically; returns timing and counts."""
+                  k: int = 1000, threads: int = 1, tag: str = "esplade_eval", heap: str | None = None,
+                  progress: bool | None = None) -> dict:
+    """Search ``queries`` and write a TREC run atomically (streamed); returns timing and counts.
+
+    ``heap``: the JVM's ``-Xmx`` (default sized from the index, see
+    :func:`~esplade_eval.lucene.batch.heap_for_index`); ``progress``: queries done / total
+    on stderr (None: only on a terminal).
+    """
+    from esplade_eval.lucene.batch import heap_for_index
+    from esplade_eval.lucene.java import choose_heap
+
+    check_run_tag(tag)
+    heap = choose_heap(heap, heap_for_index(index))
     started = time.perf_counter()
-    with ImpactSearcher(index) as searcher:
-        results = searcher.batch_search(queries, k=k, threads=threads)
+    empty: list[str] = []
+    with atomic_file(output) as fh:
+        for qid, ids, scores in batch_search(index, queries, k=k, threads=threads, heap=heap, progress=progress):
+            if ids:
+                fh.write(run_text(qid, ids, scores, tag))
+            else:
+                empty.append(qid)
     seconds = time.perf_counter() - started
-    write_run(output, {qid: dict(hits) for qid, hits in results.items()}, tag=tag, k=k)
-    empty = [q for q, h in results.items() if not h]
     if empty:
         log.warning("%d queries retrieved nothing (e.g. %s)", len(empty), ", ".join(empty[:5]))
-    return {"queries": len(results), "no_hits": len(empty), "seconds": round(seconds, 3), "output": str(output)}
+    return {"queries": len(queries), "no_hits": len(empty), "seconds": round(seconds, 3), "output": str(output),
+            "threads": threads, "heap": heap}
