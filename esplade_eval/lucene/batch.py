@@ -223,7 +223,7 @@ class BatchSearcher:
             if len(rows) < ID_PAGE:
                 return
             last = int(rows[-1][0])
-            after = FieldDoc(last, float("nan"), [Integer(last), BytesRef("")])
+            after = FieldDoc(last, float("nan"), [Integer(last), BytesRef()])
 
     def _ids_from_stored_fields(self) -> Iterator[tuple[int, str]]:
         """For indexes older than Lucene 9, whose doc values Anserini avoids: one stored document per call."""
