@@ -184,12 +184,22 @@ def start(heap: str | None = None, options: Sequence[str] = ()):
     """Configure and start the JVM with Anserini's jar on the class path; returns ``autoclass``.
 
     ``heap`` (``-Xmx``) and ``options`` apply if the JVM of this process is not configured
-    yet (a running JVM keeps its settings: there is one per process).
+    yet (a running JVM keeps its settings: there is one per process). The class path is
+    set here, as ``pyserini.pyclass`` would set it, without importing Pyserini (whose
+    import reflects a dozen classes: a tenth of a second or more before any work).
     """
-    configure(heap, options)
-    from pyserini.pyclass import autoclass  # noqa: F401  (imports start the JVM)
+    runtime = configure(heap, options)
+    import jnius_config
 
-    return autoclass
+    if not jnius_config.vm_running:
+        from esplade_eval.lucene.index import anserini_jar
+
+        jnius_config.add_classpath(str(anserini_jar()))  # (not get_classpath(): it starts the JVM)
+        if runtime.has_vector_module:
+            jnius_config.add_options(f"--add-modules={VECTOR_MODULE}")
+    from jnius import autoclass as _autoclass
+
+    return _autoclass
 
 
 def autoclass(name: str):
