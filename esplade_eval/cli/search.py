@@ -52,7 +52,8 @@ def run(args):
     index_name = Path(args.index).resolve().name
     output = args.output or os.path.join("runs", f"run.{name}.{index_name}.txt")
     info = search_to_run(args.index, queries, output, k=args.hits, threads=args.threads,
-                         tag=args.tag or index_name.replace(" ", "_"), heap=args.heap, progress=args.progress)
+                         tag=args.tag or index_name.replace(" ", "_"), heap=args.heap, progress=args.progress,
+                         quick_jit=True)  # this process does nothing else with its JVM
     print(f"{info['queries']} queries in {info['seconds']:.2f}s ({info['threads']} threads, JVM heap "
           f"{info['heap']}) -> {info['output']}")
     return 0

@@ -77,13 +77,15 @@ def heap_for_index(index: str | os.PathLike) -> str:
 QUICK_JIT_BELOW = 256 * 2 ** 20  # index bytes under which the JVM compiles with C1 only
 
 
-def jvm_options_for_index(index: str | os.PathLike) -> list[str]:
-    """JVM options for searching ``index`` in a fresh JVM: C1 only (``-XX:TieredStopAtLevel=1``) when small.
+def quick_jit_options(index: str | os.PathLike) -> list[str]:
+    """JVM options for a process that only searches ``index``: C1 only (``-XX:TieredStopAtLevel=1``) when small.
 
     On a small index each query is a fraction of a millisecond of Lucene, and the
     optimising C2 compiler costs more CPU than it saves: for the demo's 873 queries x
-    1,000 hits the process took 7.0 s of CPU with C2 and 4.4 s with C1 only (and at 4x the
-    queries, 17.8 s vs 13.5 s). On a large index Lucene's hot loops dominate and deserve C2.
+    1,000 hits the process took 7.0 s of CPU with C2 and 4.4 s with C1 only (at 4x the
+    queries, 17.8 s vs 13.5 s). On a large index Lucene's hot loops dominate and deserve
+    C2. Only for a JVM that does nothing else: C1 code would also slow (and distort) the
+    latency the ``cost`` stage measures later in the same process (the demo, the grid).
     """
     from esplade_eval.lucene.postings import index_size_bytes
 
@@ -155,16 +157,17 @@ class BatchSearcher:
     Anserini's defaults). Queries are Java ``Query`` objects built by the caller (see
     :func:`esplade_eval.lucene.search.impact_queries` and :mod:`esplade_eval.lucene.bm25`).
     ``heap`` (``-Xmx``): explicit, else ``$ESPLADE_EVAL_JAVA_HEAP``, else
-    :func:`heap_for_index`; it applies if this process has not started its JVM yet.
+    :func:`heap_for_index`; it applies, with :func:`quick_jit_options` when ``quick_jit``,
+    if this process has not started its JVM yet.
     """
 
     def __init__(self, index: str | os.PathLike, similarity: str = "impact", heap: str | None = None,
-                 k1: float = 0.9, b: float = 0.4):
+                 k1: float = 0.9, b: float = 0.4, quick_jit: bool = False):
         from esplade_eval.lucene.java import choose_heap, start
 
         self.index = check_index(index)
         self.heap = choose_heap(heap, heap_for_index(self.index))
-        self.autoclass = autoclass = start(heap=self.heap, options=jvm_options_for_index(self.index))
+        self.autoclass = autoclass = start(heap=self.heap, options=quick_jit_options(self.index) if quick_jit else ())
         if similarity == "impact":
             sim = autoclass("io.anserini.search.similarity.ImpactSimilarity")()
         elif similarity == "bm25":

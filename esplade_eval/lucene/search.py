@@ -139,8 +139,8 @@ def impact_queries(batch, queries: Mapping[str, Mapping[str, int]]) -> Iterator[
 
 
 def batch_search(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], k: int = 1000,
-                 threads: int = 1, heap: str | None = None,
-                 progress: bool | None = None) -> Iterator[tuple[str, list[str], list[float]]]:
+                 threads: int = 1, heap: str | None = None, progress: bool | None = None,
+                 quick_jit: bool = False) -> Iterator[tuple[str, list[str], list[float]]]:
     """``(qid, ids, scores)`` for every query, in input order, streamed.
 
     The batch path (:class:`~esplade_eval.lucene.batch.BatchSearcher`): the same hits and
@@ -148,19 +148,20 @@ def batch_search(index: str | os.PathLike, queries: Mapping[str, Mapping[str, in
     """
     from esplade_eval.lucene.batch import BatchSearcher
 
-    with BatchSearcher(index, "impact", heap=heap) as batch:
+    with BatchSearcher(index, "impact", heap=heap, quick_jit=quick_jit) as batch:
         yield from batch.run(impact_queries(batch, queries), k, threads=threads, total=len(queries),
                              progress=progress)
 
 
 def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], output: str | os.PathLike,
                   k: int = 1000, threads: int = 1, tag: str = "esplade_eval", heap: str | None = None,
-                  progress: bool | None = None) -> dict:
+                  progress: bool | None = None, quick_jit: bool = False) -> dict:
     """Search ``queries`` and write a TREC run atomically (streamed); returns timing and counts.
 
     ``heap``: the JVM's ``-Xmx`` (default sized from the index, see
     :func:`~esplade_eval.lucene.batch.heap_for_index`); ``progress``: queries done / total
-    on stderr (None: only on a terminal).
+    on stderr (None: only on a terminal); ``quick_jit``: this process's JVM does nothing
+    but this search (see :func:`~esplade_eval.lucene.batch.quick_jit_options`).
     """
     from esplade_eval.lucene.batch import heap_for_index
     from esplade_eval.lucene.java import choose_heap
@@ -170,7 +171,8 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     started = time.perf_counter()
     empty: list[str] = []
     with atomic_file(output) as fh:
-        for qid, ids, scores in batch_search(index, queries, k=k, threads=threads, heap=heap, progress=progress):
+        for qid, ids, scores in batch_search(index, queries, k=k, threads=threads, heap=heap, progress=progress,
+                                             quick_jit=quick_jit):
             if ids:
                 fh.write(run_text(qid, ids, scores, tag))
             else:
