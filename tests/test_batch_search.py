@@ -17,7 +17,7 @@ from collections import defaultdict
 import numpy as np
 import pytest
 
-from esplade_eval.data.trec import format_run_lines, ranked, run_text, write_run
+from esplade_eval.data.trec import format_run_lines, run_text, write_run
 from esplade_eval.lucene.batch import _tie_scores_loop, anserini_tie_scores
 
 pytestmark = pytest.mark.slow
@@ -163,15 +163,9 @@ def test_cutoff_inside_a_large_tie_is_resolved_by_docid(flow, tmp_path, tied_ter
     assert (tmp_path / "new.txt").read_bytes() == (tmp_path / "ref.txt").read_bytes()
 
 
-def _brute_force(doc_vectors, query, k):
-    scores = defaultdict(int)
-    for term, qw in query.items():
-        for docid, dw in doc_vectors.get(term, ()):
-            scores[docid] += qw * dw
-    return ranked({d: float(s) for d, s in scores.items() if s > 0}, k)
-
-
 def test_batch_top10_equals_brute_force_dot_product(flow):
+    from test_flow import _brute_force  # the oracle of the in-process searcher's tests
+
     from esplade_eval.lucene.search import batch_search, read_query_vectors
     from esplade_eval.sparse.jsonvector import read_collection
 
