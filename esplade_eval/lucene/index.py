@@ -14,29 +14,16 @@ import logging
 import os
 import subprocess
 import time
-from importlib import metadata
 from pathlib import Path
 
 from esplade_eval._io import atomic_dir
 from esplade_eval.errors import EspladeError, InputError
-from esplade_eval.lucene.java import DEFAULT_HEAP, find_java
+from esplade_eval.lucene.java import DEFAULT_HEAP, anserini_jar, find_java
 from esplade_eval.sparse.jsonvector import collection_files, validate_collection
 from esplade_eval.sparse.manifest import MANIFEST
 
 log = logging.getLogger(__name__)
 INDEX_MANIFEST = "esplade_eval.json"
-
-
-def anserini_jar() -> Path:
-    """Anserini's fat jar inside the installed Pyserini wheel (Pyserini is not imported)."""
-    try:
-        dist = metadata.distribution("pyserini")
-    except metadata.PackageNotFoundError:
-        raise EspladeError("pyserini is not installed (pip install pyserini==1.6.0)") from None
-    jars = sorted(Path(dist.locate_file("pyserini/resources/jars")).glob("anserini-*-fatjar.jar"))
-    if not jars:
-        raise EspladeError("Anserini's fat jar was not found in the installed pyserini")
-    return jars[-1]
 
 
 def java_command(main_class: str, *args: str, heap: str = DEFAULT_HEAP) -> list[str]:

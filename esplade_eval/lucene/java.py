@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from esplade_eval.errors import JavaNotFoundError
+from esplade_eval.errors import EspladeError, JavaNotFoundError
 
 MIN_JAVA = 21
 VECTOR_MODULE = "jdk.incubator.vector"
@@ -180,6 +180,20 @@ def install_option_filter(jnius_config, runtime: JavaRuntime | None = None) -> N
         jnius_config.set_options(*kept)
 
 
+def anserini_jar() -> Path:
+    """Anserini's fat jar inside the installed Pyserini wheel (Pyserini is not imported)."""
+    from importlib import metadata  # here: this module is imported at every interpreter start (the hook)
+
+    try:
+        dist = metadata.distribution("pyserini")
+    except metadata.PackageNotFoundError:
+        raise EspladeError("pyserini is not installed (pip install pyserini==1.6.0)") from None
+    jars = sorted(Path(dist.locate_file("pyserini/resources/jars")).glob("anserini-*-fatjar.jar"))
+    if not jars:
+        raise EspladeError("Anserini's fat jar was not found in the installed pyserini")
+    return jars[-1]
+
+
 def start(heap: str | None = None, options: Sequence[str] = ()):
     """Configure and start the JVM with Anserini's jar on the class path; returns ``autoclass``.
 
@@ -192,8 +206,6 @@ def start(heap: str | None = None, options: Sequence[str] = ()):
     import jnius_config
 
     if not jnius_config.vm_running:
-        from esplade_eval.lucene.index import anserini_jar
-
         jnius_config.add_classpath(str(anserini_jar()))  # (not get_classpath(): it starts the JVM)
         if runtime.has_vector_module:
             jnius_config.add_options(f"--add-modules={VECTOR_MODULE}")
