@@ -2,7 +2,14 @@
 
 import os
 
-from esplade_eval.cli._args import define_encoder_args, heap_type, positive_int, pruning_type
+from esplade_eval.cli._args import (
+    define_encoder_args,
+    define_progress_args,
+    heap_type,
+    positive_int,
+    progress_of,
+    pruning_type,
+)
 
 
 def register(sub):
@@ -21,8 +28,7 @@ def register(sub):
                    help="search even if queries were encoded with another checkpoint/quantisation than the index")
     p.add_argument("--heap", type=heap_type, default=None,
                    help="JVM heap, e.g. 512m or 2g (default: $ESPLADE_EVAL_JAVA_HEAP, else sized from the index)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", default=None,
-                   help="no progress bar (default: queries done / total on stderr when it is a terminal)")
+    define_progress_args(p)  # queries done / total
     define_encoder_args(p, required=False)
     p.set_defaults(func=run)
 
@@ -52,7 +58,7 @@ def run(args):
     index_name = Path(args.index).resolve().name
     output = args.output or os.path.join("runs", f"run.{name}.{index_name}.txt")
     info = search_to_run(args.index, queries, output, k=args.hits, threads=args.threads,
-                         tag=args.tag or index_name.replace(" ", "_"), heap=args.heap, progress=args.progress,
+                         tag=args.tag or index_name.replace(" ", "_"), heap=args.heap, progress=progress_of(args),
                          quick_jit=True)  # this process does nothing else with its JVM
     print(f"{info['queries']} queries in {info['seconds']:.2f}s ({info['threads']} threads, JVM heap "
           f"{info['heap']}) -> {info['output']}")

@@ -270,6 +270,8 @@ class BatchSearcher:
         if not docs:
             return [([], []) for _ in batch]
         doc = np.array(docs, dtype=np.int64)
+        # Jackson writes a float's shortest decimal; decimal -> double -> float32 gives that float
+        # back exactly (double rounding is harmless when 53 >= 2 x 24 + 2 bits)
         score = np.array(scores, dtype=np.float64).astype(np.float32)
         qidx = np.repeat(np.arange(len(batch)), counts)
         order = np.lexsort((self._rank[doc], -score, qidx))
@@ -295,15 +297,14 @@ class BatchSearcher:
         ``threads`` worker threads search and serialise concurrently; ``progress`` shows
         queries done / total on stderr (None: only on a terminal).
         """
-        from tqdm import tqdm
+        from esplade_eval._progress import bar as progress_bar
 
         _check_k(k)
         self.load_ids()
         items = list(queries)
         n = k + tie_margin(k)
         texts = _in_threads([q for _, q in items], lambda q: self._text(q, n), threads)
-        bar = tqdm(total=total or len(items), desc=desc, unit="q", disable=None if progress is None else not progress,
-                   dynamic_ncols=True, leave=False)
+        bar = progress_bar(total=total or len(items), desc=desc, unit="q", enabled=progress, leave=False)
         try:
             for first in range(0, len(items), CHUNK):
                 chunk = items[first:first + CHUNK]

@@ -110,7 +110,7 @@ def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Se
     ``collection`` is a prepared :class:`~esplade_eval.data.collection.Collection` or a spec
     for :func:`~esplade_eval.data.collection.load_collection` (a registry name, a TOML file, a
     folder, a mapping), prepared into ``out/data``; ``registry`` names a registry file.
-    ``progress``: bars for encoding and indexing (None: only on a terminal).
+    ``progress``: bars for encoding, indexing and searching (None: only on a terminal).
     """
     from esplade_eval.lucene.index import build_index
     from esplade_eval.lucene.search import search_to_run
@@ -159,7 +159,7 @@ def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Se
         t0 = time.perf_counter()
         if not run.exists():
             vectors, _ = read_query_vectors(queries)
-            search_to_run(index, vectors, run, k=hits, threads=threads, tag=f"esplade_{p.name}")
+            search_to_run(index, vectors, run, k=hits, threads=threads, tag=f"esplade_{p.name}", progress=progress)
         t_search += time.perf_counter() - t0
         result.levels[p.name] = LevelArtifacts(p, level_dir, queries, index, run)
     result.timings["index"], result.timings["search"] = t_idx, t_search
