@@ -104,10 +104,22 @@ def open_text(path: str | os.PathLike) -> IO[str]:
     return open(path, encoding="utf-8-sig")
 
 
-def write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
-    """Write ``obj`` as indented JSON with a final newline, atomically."""
+def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """``(1-based line number, line without its end-of-line)`` for every non-blank line of a
+    text file (:func:`open_text`: gzip and a BOM handled): what every line reader loops over,
+    so its messages can name ``path:line``."""
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield lineno, line
+
+
+def write_json(path: str | os.PathLike, obj, indent: int = 2, ensure_ascii: bool = True, default=None) -> None:
+    """Write ``obj`` as indented JSON with a final newline, atomically: every JSON file the
+    toolkit writes goes through here (manifests, records, statistics, training states)."""
     import json
 
     with atomic_file(path) as fh:
-        json.dump(obj, fh, indent=indent)
+        json.dump(obj, fh, indent=indent, ensure_ascii=ensure_ascii, default=default)
         fh.write("\n")

@@ -103,11 +103,12 @@ def test_flow_run_is_byte_identical_to_the_reference(flow, tmp_path):
 
 
 def test_topics_on_the_fly_are_byte_identical_to_the_reference(flow, tmp_path):
+    from esplade_eval.artifacts import run_tag
     from esplade_eval.lucene.search import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)
-    tag = lv.index.name
+    tag = run_tag(lv.index.name)  # the CLI's default tag: the one run-tag rule (esplade_<index folder>)
     _reference_run(lv.index, queries, tmp_path / "ref.txt", 100, tag)
     proc = subprocess.run([sys.executable, "-m", "esplade_eval", "search", "--index", lv.index, "--topics", flow.topics,
                            "--checkpoint", "splade-tiny", "--output", tmp_path / "fly.txt", "--hits", "100",

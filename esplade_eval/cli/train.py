@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from esplade_eval.cli._args import positive_int
+from esplade_eval.cli._args import (
+    define_device_arg,
+    define_progress_args,
+    define_seed_arg,
+    define_threads_arg,
+    positive_int,
+    progress_of,
+)
 from esplade_eval.errors import EspladeError
 
 
 def _device_args(p):
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed + inputs = same checkpoint on CPU)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    define_seed_arg(p, "random seed (same seed + inputs = same checkpoint on CPU)")
+    define_threads_arg(p, "torch CPU threads")
+    define_device_arg(p)
+    define_progress_args(p, no_progress=True)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
 
@@ -150,7 +157,7 @@ def run_pretrain(args):
                          lr=args.lr, repeats=args.repeats, epochs=args.epochs, steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, mask_rate=args.mask_rate,
                          warmup=args.warmup, init_encoder=args.init_encoder, eval_texts=args.eval_texts,
-                         seed=args.seed, threads=args.threads, device=args.device, progress=args.progress,
+                         seed=args.seed, threads=args.threads, device=args.device, progress=progress_of(args),
                          exclude_eval_docs=args.exclude_eval_docs, allow_eval_docs=args.allow_eval_docs)
     out = pretrain(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "training_state.json", ["steps", "tokens_seen", "passes_per_corpus", "repeats_done",
@@ -167,7 +174,7 @@ def run_finetune(args):
                          hard_negatives=args.hard_negatives, bm25_depth=args.bm25_depth,
                          train_topk_q=args.train_topk_q, train_topk_d=args.train_topk_d, eval_every=args.eval_every,
                          validate=args.validate, validate_init=args.validate_init, seed=args.seed,
-                         threads=args.threads, device=args.device, progress=args.progress)
+                         threads=args.threads, device=args.device, progress=progress_of(args))
     out = finetune(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "finetune_state.json", ["steps", "probe_loss_before", "probe_loss_after", "best",
                                                  "wall_time_s"])

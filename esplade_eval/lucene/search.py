@@ -20,11 +20,14 @@ from __future__ import annotations
 import logging
 import os
 import time
+from pathlib import Path
 from typing import Iterator, Mapping
 
+from esplade_eval import artifacts
 from esplade_eval._io import atomic_file
 from esplade_eval.data.trec import check_run_tag, run_text
-from esplade_eval.sparse.jsonvector import read_query_vectors  # noqa: F401  (part of this module's API)
+from esplade_eval.errors import EspladeError
+from esplade_eval.sparse.jsonvector import read_query_file, read_query_vectors  # noqa: F401  (part of this module's API)
 
 log = logging.getLogger(__name__)
 
@@ -153,11 +156,48 @@ def batch_search(index: str | os.PathLike, queries: Mapping[str, Mapping[str, in
                              progress=progress)
 
 
+UNKNOWN_ENCODING = ("the encoding of these queries is unknown (their lines carry no 'encoding' and no manifest "
+                    "beside the file lists it), so they cannot be checked against the index; re-export them with "
+                    "`esplade-eval export --topics`, or pass --allow-unknown-encoding to search anyway")
+
+
+def checked_queries(queries: str | os.PathLike, index: str | os.PathLike, allow_mismatch: bool = False,
+                    allow_unknown: bool = False, warn=log.warning) -> dict[str, dict[str, int]]:
+    """The vectors of a pre-encoded query file, once its encoding is checked against the index's.
+
+    The encoding travels in the file's lines (:mod:`esplade_eval.artifacts`); a file written
+    before that is read by the manifest beside it when that manifest lists it. Queries of
+    another checkpoint, max length, vocabulary size or quantisation than the index are refused
+    unless ``allow_mismatch``; queries whose encoding is unknown unless ``allow_unknown`` (or
+    ``allow_mismatch``). Another pruning than the index's documents is only noted (searching
+    differently pruned queries is an experiment, not a mistake). An index without an export
+    manifest (built by other tools) cannot be checked, which is noted.
+    """
+    from esplade_eval.lucene.index import check_index
+
+    check_index(index)
+    file = read_query_file(queries)
+    found = file.encoding or artifacts.listed_query_encoding(queries)
+    if found is None and not (allow_unknown or allow_mismatch):
+        raise EspladeError(f"{queries}: {UNKNOWN_ENCODING}")
+    manifest = artifacts.index_export_manifest(index)
+    if manifest is None:
+        warn(f"{index}: no export manifest: the queries' encoding cannot be checked against the index")
+    elif found is not None and not allow_mismatch:
+        expected = artifacts.encoding_of(manifest)
+        artifacts.check_compatible(expected, found, str(queries))
+        for note in artifacts.mismatches(expected, found, ("pruning",)):
+            warn(f"{queries}: note: {note}")
+    return file.vectors
+
+
 def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], output: str | os.PathLike,
-                  k: int = 1000, threads: int = 1, tag: str = "esplade_eval", heap: str | None = None,
+                  k: int = 1000, threads: int = 1, tag: str | None = None, heap: str | None = None,
                   progress: bool | None = None, quick_jit: bool = False) -> dict:
     """Search ``queries`` and write a TREC run atomically (streamed); returns timing and counts.
 
+    The run tag defaults to :func:`esplade_eval.artifacts.run_tag` of the index folder's name
+    (``esplade_<level>`` for a flow's index).
     ``heap``: the JVM's ``-Xmx`` (default sized from the index, see
     :func:`~esplade_eval.lucene.batch.heap_for_index`); ``progress``: queries done / total
     on stderr (None: only on a terminal); ``quick_jit``: this process's JVM does nothing
@@ -166,7 +206,7 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     from esplade_eval.lucene.batch import heap_for_index
     from esplade_eval.lucene.java import choose_heap
 
-    check_run_tag(tag)
+    tag = check_run_tag(tag or artifacts.run_tag(Path(index).resolve().name))
     heap = choose_heap(heap, heap_for_index(index))
     started = time.perf_counter()
     empty: list[str] = []

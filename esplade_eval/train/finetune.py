@@ -79,7 +79,7 @@ class FinetuneConfig:
     threads: int | None = None
     device: str | None = None
     log_every: int = 10
-    progress: bool = True
+    progress: bool | None = None  # bars: None only on a terminal, True always, False never
 
 
 def load_init(cfg: FinetuneConfig, device: str = "cpu"):

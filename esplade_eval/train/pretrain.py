@@ -99,7 +99,7 @@ class PretrainConfig:
     init_encoder: str | None = None  # BERT/SPLADE checkpoint whose encoder (and head, mapped) start the model
     eval_texts: int = 1000  # held-out texts per arm
     log_every: int = 10
-    progress: bool = True
+    progress: bool | None = None  # bars: None only on a terminal, True always, False never
     exclude_eval_docs: list[str] = field(default_factory=lambda: list(DEFAULT_EVAL_DOCS))  # see train.texts
     allow_eval_docs: bool = False  # train on evaluation documents too (recorded)
 
