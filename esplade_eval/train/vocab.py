@@ -17,13 +17,12 @@ Stored as ``output_vocab.txt`` (one term per line, UTF-8) plus ``output_vocab.js
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from esplade_eval._io import atomic_file
+from esplade_eval._io import atomic_file, write_json
 from esplade_eval.data.corpora import words
 from esplade_eval.errors import EspladeError
 from esplade_eval.model.checkpoint import OUTPUT_VOCAB
@@ -64,8 +63,7 @@ def write_vocab(folder: str | os.PathLike, vocab: list[str], meta: dict | None =
     info = {"size": len(vocab), "normalisation": "NFKC, lowercase, runs of [^\\W_] (Unicode letters/digits)",
             "order": "count desc, word asc", "special_entries": []}
     info.update(meta or {})
-    with atomic_file(folder / VOCAB_META) as fh:
-        json.dump(info, fh, indent=2, ensure_ascii=False)
+    write_json(folder / VOCAB_META, info, ensure_ascii=False)
     return folder / OUTPUT_VOCAB
 
 
