@@ -115,6 +115,21 @@ def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
                 yield lineno, line
 
 
+def json_line(path: str | os.PathLike, lineno: int, line: str) -> dict:
+    """One JSON-lines record as a dict; an error naming ``path:lineno`` when it is not one."""
+    import json
+
+    from esplade_eval.errors import InputError
+
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
+    if not isinstance(obj, dict):
+        raise InputError(path, f"expected a JSON object, found {type(obj).__name__}", line=lineno)
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj, indent: int = 2, ensure_ascii: bool = True, default=None) -> None:
     """Write ``obj`` as indented JSON with a final newline, atomically: every JSON file the
     toolkit writes goes through here (manifests, records, statistics, training states)."""

@@ -152,6 +152,10 @@ def named(items: Iterable[str | os.PathLike], default: Callable[[str], str] = ru
 
 # --- the flow folder ------------------------------------------------------------------
 
+def _folder(name: str, doc: str) -> property:
+    return property(lambda self: self.root / name, doc=f"``<root>/{name}``: {doc}")
+
+
 @dataclass(frozen=True)
 class FlowLayout:
     """Where the flow puts each artifact of ``root`` (see the module docstring)."""
@@ -161,25 +165,11 @@ class FlowLayout:
     def __post_init__(self):
         object.__setattr__(self, "root", Path(self.root))
 
-    @property
-    def data(self) -> Path:
-        return self.root / "data"
-
-    @property
-    def vectors_root(self) -> Path:
-        return self.root / "vectors"
-
-    @property
-    def indexes_root(self) -> Path:
-        return self.root / "indexes"
-
-    @property
-    def runs_root(self) -> Path:
-        return self.root / "runs"
-
-    @property
-    def plots(self) -> Path:
-        return self.root / "plots"
+    data = _folder("data", "the prepared collection (:class:`esplade_eval.data.prepared.Collection`)")
+    vectors_root = _folder("vectors", "one export level folder per pruning level")
+    indexes_root = _folder("indexes", "one Lucene impact index per pruning level")
+    runs_root = _folder("runs", "the TREC runs")
+    plots = _folder("plots", "the demo's figures")
 
     def vectors(self, level: str) -> Path:
         return self.vectors_root / level

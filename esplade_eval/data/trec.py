@@ -25,7 +25,7 @@ import os
 from itertools import chain
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from esplade_eval._io import atomic_file, open_text
+from esplade_eval._io import atomic_file, numbered_lines
 from esplade_eval.data.formats import read_corpus, read_qrels, read_topics
 from esplade_eval.errors import InputError
 
@@ -60,24 +60,21 @@ def read_run(path: str | os.PathLike) -> Run:
     the last). The rank column is read but not trusted: ranking is by score.
     """
     run: Run = {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise InputError(path, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}", line=lineno)
-            qid, _, docid, _rank, score, _tag = parts
-            try:
-                value = float(score)
-            except ValueError:
-                raise InputError(path, f"score is not a number: {score!r}", line=lineno) from None
-            if not math.isfinite(value):
-                raise InputError(path, f"score is not finite: {score!r}", line=lineno)
-            docs = run.setdefault(qid, {})
-            if docid in docs:
-                raise InputError(path, f"document {docid!r} appears twice for query {qid!r}", line=lineno)
-            docs[docid] = value
+    for lineno, line in numbered_lines(path):
+        parts = line.split()
+        if len(parts) != 6:
+            raise InputError(path, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}", line=lineno)
+        qid, _, docid, _rank, score, _tag = parts
+        try:
+            value = float(score)
+        except ValueError:
+            raise InputError(path, f"score is not a number: {score!r}", line=lineno) from None
+        if not math.isfinite(value):
+            raise InputError(path, f"score is not finite: {score!r}", line=lineno)
+        docs = run.setdefault(qid, {})
+        if docid in docs:
+            raise InputError(path, f"document {docid!r} appears twice for query {qid!r}", line=lineno)
+        docs[docid] = value
     return run
 
 

@@ -27,7 +27,7 @@ from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from esplade_eval._io import numbered_lines
+from esplade_eval._io import json_line, numbered_lines
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.vectors import SparseBatch
 
@@ -119,17 +119,7 @@ def collection_files(folder: str | os.PathLike) -> list[Path]:
 
 def parse_vector_line(path, lineno: int, line: str) -> tuple[str, str, dict[str, int]]:
     """Parse and check one line; raises :class:`InputError` naming ``path:lineno``."""
-    return _checked_vector(path, lineno, _json_object(path, lineno, line))
-
-
-def _json_object(path, lineno: int, line: str) -> dict:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
-    if not isinstance(obj, dict):
-        raise InputError(path, "expected a JSON object", line=lineno)
-    return obj
+    return _checked_vector(path, lineno, json_line(path, lineno, line))
 
 
 def _checked_vector(path, lineno: int, obj: dict) -> tuple[str, str, dict[str, int]]:
@@ -214,7 +204,7 @@ def read_query_file(path: str | os.PathLike) -> QueryFile:
     texts: dict[str, str] = {}
     first: tuple[int, dict | None] | None = None
     for lineno, line in numbered_lines(path):
-        obj = _json_object(path, lineno, line)
+        obj = json_line(path, lineno, line)
         qid, text, vec = _checked_vector(path, lineno, obj)
         if qid in vectors:
             raise InputError(path, f"duplicate query id {qid!r}", line=lineno)
