@@ -39,7 +39,7 @@ def register(sub):
 def run(args):
     from pathlib import Path
 
-    from esplade_eval.artifacts import queries_file, topics_name
+    from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, queries_file, topics_name
     from esplade_eval.errors import EspladeError
     from esplade_eval.model.export import export_corpus, export_topics
     from esplade_eval.sparse.prune import Pruning
@@ -60,7 +60,7 @@ def run(args):
             for topics in args.topics:
                 export_topics(encoder, topics, folder)
     for name, folder in folders.items():
-        print(f"{name}: {folder} (manifest.json, collection/, "
+        print(f"{name}: {folder} ({EXPORT_MANIFEST}, {COLLECTION_DIR}/, "
               + ", ".join(queries_file(topics_name(t)) for t in args.topics) + ")")
     return 0
 

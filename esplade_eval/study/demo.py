@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 
 from esplade_eval import defaults
-from esplade_eval.artifacts import FlowLayout
+from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, FlowLayout
 from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 
 
@@ -24,8 +24,8 @@ def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=N
     result.timings["cost"] = time.perf_counter() - cost_started
     echo("\nartifacts:")
     echo(f"  collection : {result.collection.root} (corpus.jsonl, topics.*.tsv, qrels.*.txt, collection.json)")
-    echo(f"  vectors    : {layout.vectors('<level>')}/ (collection/*.jsonl, {layout.queries('<level>', split).name}, "
-         "manifest.json)")
+    echo(f"  vectors    : {layout.vectors('<level>')}/ ({COLLECTION_DIR}/*.jsonl, "
+         f"{layout.queries('<level>', split).name}, {EXPORT_MANIFEST})")
     echo(f"  indexes    : {layout.index('<level>')}/")
     echo(f"  runs       : {layout.run(split, '<level>')}")
     echo(f"  qrels      : {result.qrels}")

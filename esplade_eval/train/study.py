@@ -72,7 +72,7 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
     """Run (or resume) the study; write ``<results>.md`` and ``<results>.json``; return the markdown."""
     import torch
 
-    from esplade_eval._io import atomic_file
+    from esplade_eval._io import atomic_file, write_json
     from esplade_eval.data.collection import collection_from_config
 
     with open(config, encoding="utf-8") as fh:
@@ -105,8 +105,7 @@ def run_study(config: str | os.PathLike, work: str | os.PathLike, results: str |
     md = render_markdown(out)
     results = Path(results)
     results.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_file(results.with_suffix(".json")) as fh:
-        json.dump(out, fh, indent=2)
+    write_json(results.with_suffix(".json"), out)
     with atomic_file(results.with_suffix(".md")) as fh:
         fh.write(md)
     return md
