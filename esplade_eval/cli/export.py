@@ -1,5 +1,6 @@
 """``esplade-eval export``: checkpoint + corpus/topics -> JsonVectorCollection(s) + manifest."""
 
+from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, queries_file, topics_name
 from esplade_eval.cli._args import (
     define_collection_args,
     define_encoder_args,
@@ -16,7 +17,7 @@ def register(sub):
     p = sub.add_parser(
         "export", help="encode a corpus and topics into JsonVectorCollections (one per pruning level)",
         description="Encode once, prune to every --levels level, quantise, and write OUT/<level>/ "
-                    "(collection/*.jsonl, queries.<name>.jsonl, manifest.json).")
+                    f"({COLLECTION_DIR}/*.jsonl, {queries_file('<name>')}, {EXPORT_MANIFEST}).")
     define_encoder_args(p)
     define_quantization_args(p)
     p.add_argument("--corpus", help="corpus: JSON lines (id, contents) or id<TAB>text, gzipped or not "
@@ -39,7 +40,6 @@ def register(sub):
 def run(args):
     from pathlib import Path
 
-    from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, queries_file, topics_name
     from esplade_eval.errors import EspladeError
     from esplade_eval.model.export import export_corpus, export_topics
     from esplade_eval.sparse.prune import Pruning
