@@ -125,24 +125,11 @@ def _register_study(sub):
 def run_vocab(args):
     import json
 
-    from esplade_eval.data.corpora import iter_texts, load_corpus
-    from esplade_eval.train.texts import eval_docs
-    from esplade_eval.train.vocab import count_words, top_words, write_vocab
+    from esplade_eval.train.vocab import vocab_from_corpora, write_vocab
 
-    docs = eval_docs(args.exclude_eval_docs, args.allow_eval_docs)
-    counts = None
-    for name in args.corpus:
-        texts = docs.filter(name, iter_texts(name) if args.include_heldout else load_corpus(name).train)
-        c = count_words(texts)
-        counts = c if counts is None else counts + c
-    if not counts:
-        raise EspladeError(f"{' '.join(args.corpus)}: no words to count" + (
-            f" once {sum(docs.dropped.values())} evaluation documents are dropped (--allow-eval-docs keeps them)"
-            if sum(docs.dropped.values()) else ""))
-    vocab = top_words(counts, args.size, args.min_count)
-    path = write_vocab(args.out, vocab, {"corpora": args.corpus, "min_count": args.min_count,
-                                         "include_heldout": args.include_heldout, "eval_docs": docs.record(),
-                                         "distinct_words": len(counts), "tokens": sum(counts.values())})
+    vocab, meta = vocab_from_corpora(args.corpus, args.size, args.min_count, args.include_heldout,
+                                     args.exclude_eval_docs, args.allow_eval_docs)
+    path = write_vocab(args.out, vocab, meta)
     print(json.dumps({"size": len(vocab), "head": vocab[:10], "path": str(path)}, ensure_ascii=False))
     return 0
 

@@ -343,14 +343,11 @@ class PretrainData:
 
 def _vocabulary(cfg: PretrainConfig, train_texts: list[str], eval_record: dict) -> tuple[list[str], dict]:
     """The output vocabulary: ``cfg.vocab`` as is, or built from the (filtered) training texts."""
-    from esplade_eval.train.vocab import VOCAB_META, build_vocab, read_vocab
+    from esplade_eval.train.vocab import build_vocab, read_vocab, read_vocab_meta
 
     if cfg.vocab:
         vocab = read_vocab(cfg.vocab)
-        folder = Path(cfg.vocab) if Path(cfg.vocab).is_dir() else Path(cfg.vocab).parent
-        meta = json.loads((folder / VOCAB_META).read_text(encoding="utf-8")) if (folder / VOCAB_META).is_file() \
-            else None
-        return vocab, {"size": len(vocab), "source": str(cfg.vocab), "built_with": meta}
+        return vocab, {"size": len(vocab), "source": str(cfg.vocab), "built_with": read_vocab_meta(cfg.vocab)}
     vocab = build_vocab(train_texts, cfg.vocab_size, cfg.vocab_min_count)
     return vocab, {"size": len(vocab), "source": f"built from the training texts of {'+'.join(cfg.corpora)}",
                    "min_count": cfg.vocab_min_count, "eval_docs": eval_record}
