@@ -3,7 +3,7 @@
 The demo's unpruned SPLADE-tiny index of the 7,300 Semanlink titles, all 873 Semanlink
 topics (train + dev + test) pre-encoded, 1,000 hits, 2 threads. Each command runs as its
 own process (interpreter start, imports, JVM start, search, run written), the two
-alternating ``--repeats`` times; the figure is the median wall time of each, and the
+alternating ``--rounds`` times; the figure is the median wall time of each, and the
 ratio is Pyserini's over ours. Peak memory is the peak of the summed resident set size
 of the command's process tree, sampled from ``/proc`` every 20 ms (Linux). The runs of
 the two must rank every query identically (ours is also checked against the files the
@@ -13,7 +13,7 @@ Builds what it needs when absent, resumably, under ``--flow`` (default
 ``artifacts/demo``, the demo's folder): the collection, the unpruned level's vectors and
 index (:func:`esplade_eval.study.flow.run_flow`), and ``queries.all.jsonl``.
 
-    python benchmarks/search.py [--flow artifacts/demo] [--repeats 3] [--json results/bench_search.json]
+    python benchmarks/search.py [--flow artifacts/demo] [--rounds 3] [--json results/bench_search.json]
 """
 
 from __future__ import annotations
@@ -112,7 +112,7 @@ def main(argv=None) -> int:
     ap.add_argument("--flow", default="artifacts/demo", help="flow folder holding (or receiving) the unpruned level")
     ap.add_argument("--hits", type=int, default=1000)
     ap.add_argument("--threads", type=int, default=2)
-    ap.add_argument("--repeats", type=int, default=3, help="runs of each command, alternating")
+    ap.add_argument("--rounds", type=int, default=3, help="runs of each command, alternating")
     ap.add_argument("--pyserini-batch-size", type=int, default=64,
                     help="Pyserini's --batch-size (its multi-threaded batch path needs > 1)")
     ap.add_argument("--json", help="write the figures here")
@@ -130,7 +130,7 @@ def main(argv=None) -> int:
                   "--batch-size", str(args.pyserini_batch_size)]
         times: dict[str, list[float]] = {"ours": [], "pyserini": []}
         peaks: dict[str, int] = {"ours": 0, "pyserini": 0}
-        for r in range(args.repeats):
+        for r in range(args.rounds):
             for name, cmd in (("ours", ours), ("pyserini", theirs)):
                 seconds, peak = measure(cmd)
                 times[name].append(seconds)
@@ -142,9 +142,9 @@ def main(argv=None) -> int:
     ratio = med["pyserini"] / med["ours"]
     paired = [p / o for o, p in zip(times["ours"], times["pyserini"])]  # back to back: similar load
     print(f"\n{n_queries} queries x {args.hits} hits, {args.threads} threads, index {index}")
-    print(f"esplade-eval search           {med['ours']:7.2f} s (median of {args.repeats})  "
+    print(f"esplade-eval search           {med['ours']:7.2f} s (median of {args.rounds})  "
           f"peak memory {peaks['ours'] / 2 ** 20:6.0f} MiB")
-    print(f"pyserini.search.lucene        {med['pyserini']:7.2f} s (median of {args.repeats})  "
+    print(f"pyserini.search.lucene        {med['pyserini']:7.2f} s (median of {args.rounds})  "
           f"peak memory {peaks['pyserini'] / 2 ** 20:6.0f} MiB")
     print(f"ratio (Pyserini / ours): {ratio:.1f}x faster (median times; per round: "
           f"{', '.join(f'{r:.1f}x' for r in paired)}); rankings equal on {compared - len(differ)}/{compared} queries")
