@@ -90,6 +90,20 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
         raise
 
 
+class Closing:
+    """A resource used as ``with Resource(...) as r:``: entering gives itself, leaving calls
+    its ``close()`` (searchers, readers, writers)."""
+
+    def close(self) -> None:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def is_gzip(path: str | os.PathLike) -> bool:
     """True when the file starts with gzip's magic bytes (whatever its name)."""
     with open(path, "rb") as fh:

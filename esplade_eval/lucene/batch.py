@@ -45,6 +45,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 
+from esplade_eval._io import Closing
 from esplade_eval.lucene.index import check_index
 
 log = logging.getLogger(__name__)
@@ -149,7 +150,7 @@ def tie_margin(k: int) -> int:
     return max(1, min(64, k))
 
 
-class BatchSearcher:
+class BatchSearcher(Closing):
     """Top-``k`` search of many Lucene queries on one index, results read in bulk.
 
     ``similarity``: ``"impact"`` (Anserini's ``ImpactSimilarity``: the score is the dot
@@ -325,12 +326,6 @@ class BatchSearcher:
 
     def close(self) -> None:
         self._reader.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _mapper(autoclass):

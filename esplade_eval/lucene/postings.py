@@ -49,6 +49,7 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from esplade_eval._io import Closing
 from esplade_eval.artifacts import INDEX_MANIFEST, index_documents
 from esplade_eval.lucene.index import check_index
 
@@ -147,7 +148,7 @@ def _has_field(autoclass, reader) -> bool:
     return autoclass("org.apache.lucene.index.MultiTerms").getTerms(reader, FIELD) is not None
 
 
-class LatencyProbe:
+class LatencyProbe(Closing):
     """Single-threaded, warm timing of top-``k`` impact queries on one index.
 
     >>> with LatencyProbe("indexes/full") as probe:                       # doctest: +SKIP
@@ -216,9 +217,3 @@ class LatencyProbe:
     def close(self) -> None:
         self._reader.close()
         self._impact.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

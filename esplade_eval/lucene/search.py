@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Iterator, Mapping
 
 from esplade_eval import artifacts
-from esplade_eval._io import atomic_file
+from esplade_eval._io import Closing, atomic_file
 from esplade_eval.data.trec import check_run_tag, run_text
 from esplade_eval.errors import EspladeError
 from esplade_eval.sparse.jsonvector import read_query_file, read_query_vectors  # noqa: F401  (part of this module's API)
@@ -35,7 +35,7 @@ Hits = list[tuple[str, float]]
 FIELD = "contents"  # the field Anserini's impact indexes hold
 
 
-class ImpactSearcher:
+class ImpactSearcher(Closing):
     """Search a Lucene impact index with integer query vectors.
 
     >>> s = ImpactSearcher("indexes/semanlink-full")          # doctest: +SKIP
@@ -94,12 +94,6 @@ class ImpactSearcher:
 
     def close(self) -> None:
         self._searcher.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def _check_k(k: int) -> None:

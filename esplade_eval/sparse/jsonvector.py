@@ -27,7 +27,7 @@ from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from esplade_eval._io import json_line, numbered_lines
+from esplade_eval._io import Closing, json_line, numbered_lines
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.vectors import SparseBatch
 
@@ -58,7 +58,7 @@ class VectorLineWriter:
                    f'"contents":{json.dumps(text, ensure_ascii=False)},"vector":{{{pairs}}}{tail}}}\n')
 
 
-class CollectionWriter:
+class CollectionWriter(Closing):
     """Write a sharded JsonVectorCollection into ``folder`` (``docs00000.jsonl`` ...).
 
     The caller provides ``folder`` (normally a temporary one, renamed when complete).
@@ -98,12 +98,6 @@ class CollectionWriter:
         if self._fh is not None:
             self._fh.close()
             self._fh = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
 
 
 def collection_files(folder: str | os.PathLike) -> list[Path]:
