@@ -7,7 +7,7 @@ and transfers df and totalTermFreq for every term at once; Pyserini's
 plain ``TermsEnum`` loop through pyjnius and Anserini's ``ExtractTopDfTerms`` (in-process
 ``main``, df only, written to a file), and checks that all agree.
 
-    python benchmarks/postings.py [--index IDX] [--repeats 3]
+    python benchmarks/postings.py [--index IDX] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import time
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 
-def best(fn, repeats):
+def best(fn, rounds):
     times, out = [], None
-    for _ in range(repeats):
+    for _ in range(rounds):
         t = time.perf_counter()
         out = fn()
         times.append(time.perf_counter() - t)
@@ -47,7 +47,7 @@ def build_index(tmp: str) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--index", help="an impact index (default: build Semanlink + SPLADE-tiny, unpruned)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=3)
     args = ap.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-postings-") as tmp:
@@ -84,10 +84,10 @@ def main(argv=None) -> int:
                 return {line.split("\t")[0]: int(line.split("\t")[1]) for line in fh if line.strip()}
 
         ours()  # JIT and page cache warm for every contender alike
-        a, a_best, a_med = best(ours, args.repeats)
-        b, b_best, b_med = best(pyserini_terms, args.repeats)
-        c, c_best, c_med = best(terms_enum, args.repeats)
-        d, d_best, d_med = best(extract_top_df, args.repeats)
+        a, a_best, a_med = best(ours, args.rounds)
+        b, b_best, b_med = best(pyserini_terms, args.rounds)
+        c, c_best, c_med = best(terms_enum, args.rounds)
+        d, d_best, d_med = best(extract_top_df, args.rounds)
         assert a == b == c, "all readers must agree on df and total impact"
         assert {t: v[0] for t, v in a.items()} == d, "ExtractTopDfTerms df agrees"
 

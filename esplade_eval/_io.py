@@ -90,6 +90,20 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
         raise
 
 
+class Closing:
+    """A resource used as ``with Resource(...) as r:``: entering gives itself, leaving calls
+    its ``close()`` (searchers, readers, writers)."""
+
+    def close(self) -> None:  # pragma: no cover - every subclass has its own
+        raise NotImplementedError
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def is_gzip(path: str | os.PathLike) -> bool:
     """True when the file starts with gzip's magic bytes (whatever its name)."""
     with open(path, "rb") as fh:
@@ -104,10 +118,37 @@ def open_text(path: str | os.PathLike) -> IO[str]:
     return open(path, encoding="utf-8-sig")
 
 
-def write_json(path: str | os.PathLike, obj, indent: int = 2) -> None:
-    """Write ``obj`` as indented JSON with a final newline, atomically."""
+def numbered_lines(path: str | os.PathLike) -> Iterator[tuple[int, str]]:
+    """``(1-based line number, line without its end-of-line)`` for every non-blank line of a
+    text file (:func:`open_text`: gzip and a BOM handled): what every line reader loops over,
+    so its messages can name ``path:line``."""
+    with open_text(path) as fh:
+        for lineno, line in enumerate(fh, 1):
+            line = line.rstrip("\r\n")
+            if line.strip():
+                yield lineno, line
+
+
+def json_line(path: str | os.PathLike, lineno: int, line: str) -> dict:
+    """One JSON-lines record as a dict; an error naming ``path:lineno`` when it is not one."""
+    import json
+
+    from esplade_eval.errors import InputError
+
+    try:
+        obj = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise InputError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
+    if not isinstance(obj, dict):
+        raise InputError(path, f"expected a JSON object, found {type(obj).__name__}", line=lineno)
+    return obj
+
+
+def write_json(path: str | os.PathLike, obj, indent: int = 2, ensure_ascii: bool = True, default=None) -> None:
+    """Write ``obj`` as indented JSON with a final newline, atomically: every JSON file the
+    toolkit writes goes through here (manifests, records, statistics, training states)."""
     import json
 
     with atomic_file(path) as fh:
-        json.dump(obj, fh, indent=indent)
+        json.dump(obj, fh, indent=indent, ensure_ascii=ensure_ascii, default=default)
         fh.write("\n")

@@ -10,7 +10,9 @@ Libraries take ``progress=None`` (automatic), ``True`` or ``False`` and call :fu
 
 from __future__ import annotations
 
+import contextlib
 import sys
+from typing import Iterator
 
 _QUIET = False
 
@@ -19,6 +21,18 @@ def set_quiet(quiet: bool = True) -> None:
     """Silence every bar of this process (the CLI's ``--quiet``)."""
     global _QUIET
     _QUIET = bool(quiet)
+
+
+@contextlib.contextmanager
+def quiet_scope() -> Iterator[None]:
+    """Whatever :func:`set_quiet` is called with inside, the setting before is restored on exit
+    (one command's ``--quiet`` does not silence the next call in the same process)."""
+    global _QUIET
+    before = _QUIET
+    try:
+        yield
+    finally:
+        _QUIET = before
 
 
 def shown(enabled: bool | None = None) -> bool:

@@ -214,3 +214,33 @@ def test_a_subcommand_module_that_fails_to_import_is_an_error(tmp_path, monkeypa
     with pytest.raises(ImportError, match="no_such_verb_module failed to import"):
         cli.build_parser()
     sys.modules.pop("broken_verb", None)
+
+
+#: the layers from the top down (README "Layout"): a module imports only its own layer or lower ones
+LAYER_ORDER = [("__main__", "cli"), ("study",), ("cost", "train"), ("evaluate", "lucene", "model"), ("sparse",),
+               ("artifacts", "defaults"), ("data",), ("_io", "_progress", "errors", "")]
+
+
+def upward_imports(root: Path, order=LAYER_ORDER, package: str = PACKAGE) -> list[str]:
+    """``a -> b`` for every import of a module of a higher layer (function-level imports count)."""
+    rank = {name: i for i, names in enumerate(order) for name in names}
+
+    def layer(module: str) -> str:
+        return module.split(".")[1] if module.count(".") else ""
+
+    graph = import_graph(root, package)
+    return sorted(f"{a} -> {b}" for a, targets in graph.items() for b in targets
+                  if rank[layer(b)] < rank[layer(a)])
+
+
+def test_imports_point_down_the_layers():
+    found = {layer for module in import_graph(ROOT) for layer in [module.split(".")[1] if module.count(".") else ""]}
+    assert found == {name for names in LAYER_ORDER for name in names}  # every layer is placed
+    assert upward_imports(ROOT) == []
+
+
+def test_the_layer_checker_finds_an_upward_import_even_inside_a_function(tmp_path):
+    _write_package(tmp_path, {"__init__.py": "", "low/__init__.py": "", "high/__init__.py": "",
+                              "low/m.py": "def f():\n    from pkg.high import h  # lazy, still upward\n",
+                              "high/h.py": "from pkg.low import m\n"})
+    assert upward_imports(tmp_path, [("high",), ("low", "")], "pkg") == ["pkg.low.m -> pkg.high.h"]

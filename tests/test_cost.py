@@ -106,13 +106,13 @@ def test_latency_probe_times_every_query(flow):
     queries, _ = read_query_vectors(lv.queries)
     queries = dict(list(queries.items())[:20]) | {"empty": {}}
     with LatencyProbe(lv.index) as probe:
-        times = probe.time(queries, k=100, repeats=3, warmup=1)
+        times = probe.time(queries, k=100, passes=3, warmup=1)
     assert set(times) == set(queries)
     assert all(t.shape == (3,) for t in times.values())
     assert (times["empty"] == 0).all(), "an empty query is not sent to Lucene"
     assert all((t > 0).all() for q, t in times.items() if q != "empty")
     s = summarize(query_costs(SimpleNamespace(documents=1, df_of=lambda ts: np.ones(len(ts), int)), queries, times))
-    assert s["latency_repeats"] == 3 and s["latency_ms_p50"] > 0
+    assert s["latency_passes"] == 3 and s["latency_ms_p50"] > 0
     assert s["latency_ms_p50"] <= s["latency_ms_p95"] <= s["latency_ms_p99"]
 
 
@@ -122,7 +122,7 @@ def test_cost_table_and_plots(flow, tmp_path):
 
     from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
 
-    table = cost_table(flow, measures=("nDCG@10", "R@100"), repeats=1, hits=100)
+    table = cost_table(flow, measures=("nDCG@10", "R@100"), passes=1, hits=100)
     assert list(table.index) == ["full", "d16-q4"]
     qrels = list(ir_measures.read_trec_qrels(str(flow.qrels)))
     for level in table.index:

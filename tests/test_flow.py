@@ -101,8 +101,10 @@ def _cli(*args, cwd=None):
 
 
 def test_pyserini_cli_gives_our_ranking(flow, tmp_path):
-    """`python -m pyserini.search.lucene --impact --encoder queries.jsonl` works unmodified."""
+    """`python -m pyserini.search.lucene --impact --encoder queries.jsonl` works unmodified, on a
+    query file whose lines carry their encoding (Pyserini reads contents and vector only)."""
     level = flow.levels["full"]
+    assert all('"encoding":' in line for line in level.queries.read_text().splitlines())
     out = tmp_path / "pyserini.txt"
     proc = subprocess.run([sys.executable, "-m", "pyserini.search.lucene", "--index", level.index,
                            "--topics", flow.topics, "--encoder", level.queries, "--impact",

@@ -165,8 +165,8 @@ def emptied(tmp_path_factory, splade_tiny):
 
 @pytest.mark.slow
 def test_export_counts_empty_vectors(emptied):
+    from esplade_eval.artifacts import read_export_manifest as read_manifest
     from esplade_eval.sparse.jsonvector import read_collection
-    from esplade_eval.sparse.manifest import read_manifest
 
     level, expected_empty, n = emptied
     manifest = read_manifest(level)

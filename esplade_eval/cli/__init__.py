@@ -14,6 +14,7 @@ import logging
 import sys
 
 from esplade_eval import __version__
+from esplade_eval._progress import quiet_scope
 from esplade_eval.errors import EspladeError
 
 #: subcommand modules, in the order ``--help`` lists them
@@ -61,7 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     try:
-        return int(args.func(args) or 0)
+        with quiet_scope():  # --quiet holds for this command only
+            return int(args.func(args) or 0)
     except (EspladeError, FileExistsError, FileNotFoundError) as exc:
         print(f"esplade-eval {args.command}: error: {exc}", file=sys.stderr)
         return 2

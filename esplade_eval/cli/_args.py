@@ -1,47 +1,38 @@
-"""Reusable argument builders (Pyserini's ``define_*_args`` pattern)."""
+"""Every command-line convention, in one place (Pyserini's ``define_*_args`` pattern).
+
+A verb's module builds its parser from these and calls down into the library; the defaults
+come from :mod:`esplade_eval.defaults`, so a verb and the function it calls agree:
+
+* inputs named ``NAME=PATH`` (runs, checkpoints, levels): :func:`named_args`, one rule
+  (:func:`esplade_eval.artifacts.named`) for ``evaluate``, ``compare``, ``grid``, ``cost-table``;
+* ``--threads`` (a positive integer, default every CPU), ``--device`` (default CUDA when
+  present), ``--seed`` (default 0), ``--measures`` (default :data:`~esplade_eval.defaults.MEASURES`),
+  ``--levels`` (pruning levels, default :data:`~esplade_eval.defaults.LEVELS`);
+* ``--progress`` / ``--quiet``: bars on a terminal only unless forced;
+* output: a rendering printed and, with ``--output``, also written atomically (:func:`emit`);
+* a renamed flag keeps working with a note on stderr (:func:`deprecated_alias`).
+"""
 
 from __future__ import annotations
 
 import argparse
-import os
+import sys
+
+from esplade_eval import defaults
 
 
-def define_encoder_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
-    g = parser.add_argument_group("encoder")
-    g.add_argument("--checkpoint", required=required,
-                   help="Hugging Face masked-LM folder (SPLADE or ESPLADE) or a name: splade-tiny")
-    g.add_argument("--max-length", type=int, default=256, help="tokens per text, truncating longer ones (recorded)")
-    g.add_argument("--batch-size", type=int, default=128, help="texts per forward pass")
-    g.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1, help="torch CPU threads / Lucene threads")
-    g.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
-    g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
-                   help="inference precision (bfloat16: faster on recent CPUs/GPUs, not bit-identical)")
-
-
-def define_quantization_args(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("quantisation")
-    g.add_argument("--scale", type=float, default=100.0, help="impact = round(weight * scale)")
-    g.add_argument("--rounding", choices=["rint", "floor", "ceil"], default="rint", help="rounding rule")
-
-
-def pruning_type(text: str):
-    from esplade_eval.sparse.prune import Pruning
+def heap_type(text: str) -> str:
+    """argparse type: a JVM heap size (``512m``, ``2g``)."""
+    from esplade_eval.lucene.java import check_heap
 
     try:
-        return Pruning.parse(text)
+        return check_heap(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def load_encoder(args):
-    from esplade_eval.model.encoder import SpladeEncoder
-
-    return SpladeEncoder.from_checkpoint(args.checkpoint, max_length=args.max_length, device=args.device,
-                                         threads=args.threads, batch_size=args.batch_size, dtype=args.dtype)
-
-
 def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (hits, repeats, threads ...)."""
+    """argparse type: an integer >= 1 (hits, passes, threads ...)."""
     try:
         value = int(text)
     except ValueError:
@@ -51,13 +42,69 @@ def positive_int(text: str) -> int:
     return value
 
 
-def define_progress_args(parser: argparse.ArgumentParser) -> None:
-    """``--progress`` / ``--quiet``: bars show on a terminal by default, never in a pipe or log."""
+def pruning_type(text: str):
+    """argparse type: a pruning level name (``full``, ``d64-q16``, ``d8-q4-w0.5``)."""
+    from esplade_eval.sparse.prune import Pruning
+
+    try:
+        return Pruning.parse(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def deprecated_alias(parser, old: str, new: str, append: bool = False, **kwargs) -> None:
+    """Accept the older flag ``old`` as ``new`` (same destination), with a note on stderr;
+    ``append``: each use adds one value to the list ``new`` holds."""
+    class Deprecated(argparse.Action):
+        def __call__(self, p, namespace, values, option_string=None):
+            print(f"esplade-eval: note: {old} is now {new}", file=sys.stderr)
+            if append:
+                values = list(getattr(namespace, self.dest, None) or []) + [values]
+            setattr(namespace, self.dest, values)
+
+    parser.add_argument(old, action=Deprecated, help=argparse.SUPPRESS, **kwargs)
+
+
+def define_threads_arg(parser, help: str = "threads (torch and Lucene)") -> None:
+    """``--threads N``: a positive integer, default every CPU of the machine."""
+    parser.add_argument("--threads", type=positive_int, default=defaults.threads(),
+                        help=f"{help} (default: every CPU, {defaults.threads()} here)")
+
+
+def define_device_arg(parser) -> None:
+    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+
+
+def define_seed_arg(parser, help: str = "random seed") -> None:
+    parser.add_argument("--seed", type=int, default=defaults.SEED, help=f"{help} (default {defaults.SEED})")
+
+
+def define_measures_arg(parser, default=defaults.MEASURES) -> None:
+    """``--measures``: ir_measures strings or trec_eval names."""
+    parser.add_argument("--measures", nargs="+", default=list(default), metavar="MEASURE",
+                        help=f"ir_measures strings or trec_eval names (default: {' '.join(default)}); "
+                             "e.g. AP Judged@10 P@5, or map ndcg_cut.10 recall.100 P.5 recip_rank")
+
+
+def define_levels_arg(parser, help: str = "test-time pruning levels") -> None:
+    """``--levels LEVEL ...``: pruning levels (default :data:`~esplade_eval.defaults.LEVELS`)."""
+    parser.add_argument("--levels", nargs="+", type=pruning_type, default=None, metavar="LEVEL",
+                        help=f"{help}, e.g. full d64-q16 d8-q4-w0.5 (default: {' '.join(defaults.LEVELS)})")
+
+
+def levels_of(args) -> list:
+    """The ``--levels`` given, else the default levels."""
+    return list(args.levels) if args.levels else [pruning_type(name) for name in defaults.LEVELS]
+
+
+def define_progress_args(parser, no_progress: bool = False) -> None:
+    """``--progress`` / ``--quiet``: bars show on a terminal by default, never in a pipe or log.
+    ``no_progress`` also accepts ``--no-progress`` (the training verbs' older spelling of ``--quiet``)."""
     g = parser.add_mutually_exclusive_group()
     g.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
                    help="always show progress bars (default: only when stderr is a terminal)")
-    g.add_argument("--quiet", dest="progress", action="store_const", const=False,
-                   help="no progress bars")
+    g.add_argument("--quiet", *(["--no-progress"] if no_progress else []), dest="progress", action="store_const",
+                   const=False, help="no progress bars")
 
 
 def progress_of(args) -> bool | None:
@@ -68,6 +115,48 @@ def progress_of(args) -> bool | None:
     if value is False:
         set_quiet(True)
     return value
+
+
+def define_latency_args(parser, passes: int = defaults.LATENCY_PASSES, search: bool = True) -> None:
+    """Timing of searches: ``--passes`` (``--repeats`` still read) and progress bars; with
+    ``search`` also ``--hits``, ``--warmup`` and ``--no-latency``."""
+    g = parser.add_argument_group("latency")
+    if search:
+        g.add_argument("--hits", type=positive_int, default=defaults.HITS, help="top-k of each timed search")
+    g.add_argument("--passes", type=positive_int, default=passes,
+                   help=f"timed passes over the query set (default {passes})")
+    deprecated_alias(g, "--repeats", "--passes", dest="passes", type=positive_int)
+    if search:
+        g.add_argument("--warmup", type=int, default=defaults.LATENCY_WARMUP,
+                       help="untimed passes first (JIT, caches)")
+        g.add_argument("--no-latency", action="store_true", help="skip timing (postings and FLOPS only)")
+    define_progress_args(parser)
+
+
+def define_encoder_args(parser: argparse.ArgumentParser, required: bool = True) -> None:
+    g = parser.add_argument_group("encoder")
+    g.add_argument("--checkpoint", required=required,
+                   help="Hugging Face masked-LM folder (SPLADE or ESPLADE) or a name: splade-tiny")
+    g.add_argument("--max-length", type=positive_int, default=defaults.MAX_LENGTH,
+                   help="tokens per text, truncating longer ones (recorded)")
+    g.add_argument("--batch-size", type=int, default=128, help="texts per forward pass")
+    define_threads_arg(g, "torch CPU threads / Lucene threads")
+    define_device_arg(g)
+    g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
+                   help="inference precision (bfloat16: faster on recent CPUs/GPUs, not bit-identical)")
+
+
+def load_encoder(args):
+    from esplade_eval.model.encoder import SpladeEncoder
+
+    return SpladeEncoder.from_checkpoint(args.checkpoint, max_length=args.max_length, device=args.device,
+                                         threads=args.threads, batch_size=args.batch_size, dtype=args.dtype)
+
+
+def define_quantization_args(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("quantisation")
+    g.add_argument("--scale", type=float, default=100.0, help="impact = round(weight * scale)")
+    g.add_argument("--rounding", choices=["rint", "floor", "ceil"], default="rint", help="rounding rule")
 
 
 def define_collection_args(parser: argparse.ArgumentParser, default: str | None = "semanlink",
@@ -81,3 +170,38 @@ def define_collection_args(parser: argparse.ArgumentParser, default: str | None 
                    help="registry of named collections (default: $ESPLADE_EVAL_COLLECTIONS, else ./collections.toml)")
     if split:
         g.add_argument("--split", default="test", help="which split's topics and qrels (any name the collection has)")
+
+
+def named_args(items, what: str = "run", default=None) -> dict[str, str]:
+    """``{name: value}`` for arguments ``VALUE`` or ``NAME=VALUE`` (:func:`esplade_eval.artifacts.named`)."""
+    from esplade_eval.artifacts import named, run_name
+
+    return named(items, default or run_name, what)
+
+
+def emit(text: str, output: str | None = None) -> None:
+    """Print a rendering; with ``--output`` also write it atomically."""
+    print(text, end="" if text.endswith("\n") else "\n")
+    if output:
+        from esplade_eval._io import atomic_file
+
+        with atomic_file(output) as fh:
+            fh.write(text)
+
+
+def write_output(text: str, path: str, what: str) -> None:
+    """Write a rendering to ``path`` atomically and say so (``table -> PATH``)."""
+    from esplade_eval._io import atomic_file
+
+    with atomic_file(path) as fh:
+        fh.write(text)
+    print(f"\n{what} -> {path}")
+
+
+def emit_json(obj, path: str | None, what: str) -> None:
+    """With ``--json PATH``, write ``obj`` there (atomically) and say so."""
+    if path:
+        from esplade_eval._io import write_json
+
+        write_json(path, obj)
+        print(f"\n{what} -> {path}")

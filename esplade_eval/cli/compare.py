@@ -1,13 +1,8 @@
 """``esplade-eval compare``: paired significance tests of runs, against a baseline or all pairs."""
 
-from esplade_eval.cli.evaluate import (
-    FORMATS,
-    add_eval_args,
-    emit,
-    load_qrels_arg,
-    load_topics_arg,
-    split_runs_from_measures,
-)
+from esplade_eval.cli._args import define_seed_arg, emit, named_args
+from esplade_eval.cli.evaluate import add_eval_args, evaluation_of, split_runs_from_measures
+from esplade_eval.defaults import FORMATS
 
 
 def register(sub):
@@ -36,7 +31,7 @@ def register(sub):
     p.add_argument("--permutations", type=int, default=10_000,
                    help="sign patterns of the randomisation test (exact when 2^queries is fewer; default 10000)")
     p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the randomisation test and bootstrap (default 0)")
+    define_seed_arg(p, "seed of the randomisation test and bootstrap")
     p.add_argument("--wilcoxon", action="store_true", help="also report Wilcoxon signed-rank p-values")
     miss = p.add_mutually_exclusive_group()
     miss.add_argument("--intersect", action="store_true",
@@ -48,15 +43,11 @@ def register(sub):
 
 def run(args):
     from esplade_eval.errors import EspladeError
-    from esplade_eval.evaluate import compare, compare_all_pairs, evaluate
-    from esplade_eval.evaluate.metrics import split_named
+    from esplade_eval.evaluate import compare, compare_all_pairs
 
     split_runs_from_measures(args)
-    given = ([args.baseline] if args.baseline else []) + list(args.runs)
-    named = split_named(given)
-    if len(named) != len(given):
-        raise EspladeError("the same run is given twice")
-    result = evaluate(load_qrels_arg(args.qrels), named, args.measures, topics=load_topics_arg(args.topics))
+    named = named_args(([args.baseline] if args.baseline else []) + list(args.runs))
+    result = evaluation_of(args, named)
     options = dict(correction=None if args.correction == "none" else args.correction, alpha=args.alpha,
                    test=args.test, ci=args.ci, confidence=args.confidence, permutations=args.permutations,
                    resamples=args.resamples, seed=args.seed,

@@ -1,8 +1,14 @@
 """``esplade-eval demo`` (or ``flow``): the whole flow on a collection with one checkpoint."""
 
-import os
-
-from esplade_eval.cli._args import define_collection_args, positive_int, pruning_type
+from esplade_eval.cli._args import (
+    define_collection_args,
+    define_levels_arg,
+    define_measures_arg,
+    define_threads_arg,
+    levels_of,
+    positive_int,
+)
+from esplade_eval.defaults import MAX_LENGTH
 
 
 def register(sub):
@@ -12,18 +18,17 @@ def register(sub):
                                    "cost. Re-running resumes.")
     p.add_argument("--out", default="artifacts/demo", help="where every artifact goes")
     p.add_argument("--checkpoint", default="splade-tiny", help="checkpoint folder or name")
-    p.add_argument("--levels", nargs="+", type=pruning_type, default=None,
-                   help="pruning levels (default: full d32-q16 d16-q8 d8-q4)")
+    define_levels_arg(p)
     define_collection_args(p)
-    p.add_argument("--max-length", type=positive_int, default=256, help="tokens per text (recorded)")
-    p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1)
-    p.add_argument("--measures", nargs="+", default=["nDCG@10", "R@100", "R@1000", "RR@10"])
+    p.add_argument("--max-length", type=positive_int, default=MAX_LENGTH, help="tokens per text (recorded)")
+    define_threads_arg(p)
+    define_measures_arg(p)
     p.set_defaults(func=run)
 
 
 def run(args):
     from esplade_eval.study.demo import run_demo
 
-    run_demo(args.out, checkpoint=args.checkpoint, levels=args.levels, split=args.split, threads=args.threads,
+    run_demo(args.out, checkpoint=args.checkpoint, levels=levels_of(args), split=args.split, threads=args.threads,
              measures=args.measures, collection=args.collection, registry=args.registry, max_length=args.max_length)
     return 0

@@ -7,8 +7,10 @@ Runs may come before or after the options: ``--measures AP P@5 run.txt`` reads
 
 import os
 
-DEFAULT_MEASURES = ("nDCG@10", "R@100", "R@1000", "RR@10")  # = esplade_eval.evaluate.DEFAULT_MEASURES
-FORMATS = ("markdown", "latex", "csv", "json")  # = esplade_eval.evaluate.FORMATS
+from esplade_eval.cli._args import define_measures_arg, emit, named_args
+from esplade_eval.defaults import FORMATS, MEASURES
+
+DEFAULT_MEASURES = MEASURES  # the defaults of the library (esplade_eval.defaults), read by the tests
 
 
 def add_eval_args(p, runs_help: str) -> None:
@@ -17,9 +19,7 @@ def add_eval_args(p, runs_help: str) -> None:
                    help="TREC qrels 'qid iter docid grade' (integer grades), or irds:DATASET (ir_datasets, "
                         "from its local cache only)")
     p.add_argument("--topics", help="qid<TAB>text topics, or irds:DATASET: evaluate only qrels ∩ topics")
-    p.add_argument("--measures", nargs="+", default=list(DEFAULT_MEASURES), metavar="MEASURE",
-                   help=f"ir_measures strings or trec_eval names (default: {' '.join(DEFAULT_MEASURES)}); "
-                        "e.g. AP Judged@10 P@5, or map ndcg_cut.10 recall.100 P.5 recip_rank")
+    define_measures_arg(p)
     p.add_argument("--output", help="also write the rendered table to this file (atomically)")
     p.add_argument("runs", nargs="*", metavar="RUN", help=runs_help)
 
@@ -43,20 +43,17 @@ def split_runs_from_measures(args, required: bool = True) -> None:
 
 
 def _names_a_file(word: str) -> bool:
-    if os.path.isfile(word):
-        return True
-    name, sep, rest = word.partition("=")
-    return bool(sep and name and os.path.isfile(rest))
+    from esplade_eval.artifacts import split_named
+
+    return os.path.isfile(split_named(word)[1])
 
 
-def emit(text: str, output: str | None) -> None:
-    """Print the rendering; with ``--output`` also write it atomically."""
-    print(text, end="" if text.endswith("\n") else "\n")
-    if output:
-        from esplade_eval._io import atomic_file
+def evaluation_of(args, runs):
+    """The evaluation of ``runs`` ({name: path}) under the shared arguments (qrels, topics, measures)."""
+    from esplade_eval.data.irds import resolve
+    from esplade_eval.evaluate import evaluate
 
-        with atomic_file(output) as fh:
-            fh.write(text)
+    return evaluate(resolve(args.qrels, "qrels"), runs, args.measures, topics=resolve(args.topics, "topics"))
 
 
 def register(sub):
@@ -72,40 +69,9 @@ def register(sub):
 
 
 def run(args):
-    from esplade_eval.evaluate import compare, evaluate, render_frame, trec_eval_text
-    from esplade_eval.evaluate.metrics import split_named
+    from esplade_eval.evaluate.compare import render_evaluation
 
     split_runs_from_measures(args)
-    result = evaluate(load_qrels_arg(args.qrels), split_named(args.runs), args.measures,
-                      topics=load_topics_arg(args.topics))
-    if args.format == "trec_eval":
-        if len(result.systems) != 1:
-            from esplade_eval.errors import EspladeError
-
-            raise EspladeError(f"--format trec_eval prints one run, got {len(result.systems)}: "
-                               "evaluate them one at a time, or use --format csv")
-        text = trec_eval_text(result, result.systems[0], per_query=args.per_query)
-    elif args.per_query:
-        text = render_frame(result.per_query(), args.format)
-    else:
-        text = compare(result, missing="zero").render(args.format)  # means: a query without hits is 0
-    emit(text, args.output)
+    result = evaluation_of(args, named_args(args.runs))
+    emit(render_evaluation(result, args.format, per_query=args.per_query), args.output)
     return 0
-
-
-def load_qrels_arg(value):
-    """A qrels path, or ``irds:DATASET`` read from ir_datasets' local cache."""
-    if value and value.startswith("irds:"):
-        from esplade_eval.data.irds import irds_qrels
-
-        return irds_qrels(value[len("irds:"):])
-    return value
-
-
-def load_topics_arg(value):
-    """A topics path, ``irds:DATASET`` (ir_datasets' local cache), or None."""
-    if value and value.startswith("irds:"):
-        from esplade_eval.data.irds import irds_topics
-
-        return irds_topics(value[len("irds:"):])
-    return value

@@ -1,10 +1,12 @@
 """``esplade-eval export``: checkpoint + corpus/topics -> JsonVectorCollection(s) + manifest."""
 
+from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, queries_file, topics_name
 from esplade_eval.cli._args import (
     define_collection_args,
     define_encoder_args,
     define_progress_args,
     define_quantization_args,
+    deprecated_alias,
     load_encoder,
     progress_of,
     pruning_type,
@@ -14,8 +16,8 @@ from esplade_eval.cli._args import (
 def register(sub):
     p = sub.add_parser(
         "export", help="encode a corpus and topics into JsonVectorCollections (one per pruning level)",
-        description="Encode once, prune to every --prune level, quantise, and write OUT/<level>/ "
-                    "(collection/*.jsonl, queries.<name>.jsonl, manifest.json).")
+        description="Encode once, prune to every --levels level, quantise, and write OUT/<level>/ "
+                    f"({COLLECTION_DIR}/*.jsonl, {queries_file('<name>')}, {EXPORT_MANIFEST}).")
     define_encoder_args(p)
     define_quantization_args(p)
     p.add_argument("--corpus", help="corpus: JSON lines (id, contents) or id<TAB>text, gzipped or not "
@@ -26,18 +28,13 @@ def register(sub):
     p.add_argument("--split", action="append", default=None,
                    help="with --collection: the splits whose topics to encode (repeatable; default: all)")
     p.add_argument("--out", required=True, help="output folder; one sub-folder per pruning level")
-    p.add_argument("--prune", action="append", type=pruning_type, default=None, metavar="LEVEL",
-                   help="pruning level, e.g. full, d64-q16, d32-q8-w0.1 (repeatable; default: full)")
+    p.add_argument("--levels", nargs="+", type=pruning_type, default=None, metavar="LEVEL",
+                   help="pruning levels, e.g. full d64-q16 d32-q8-w0.1 (default: full)")
+    deprecated_alias(p, "--prune", "--levels", append=True, dest="levels", type=pruning_type)
     p.add_argument("--shard-size", type=int, default=100_000, help="documents per collection file")
     p.add_argument("--overwrite", action="store_true", help="replace existing level folders")
     define_progress_args(p)
     p.set_defaults(func=run)
-
-
-def _name(topics):
-    from esplade_eval.model.export import topics_name
-
-    return topics_name(topics)
 
 
 def run(args):
@@ -48,7 +45,7 @@ def run(args):
     from esplade_eval.sparse.prune import Pruning
     from esplade_eval.sparse.quantize import Quantizer
 
-    levels = args.prune or [Pruning()]
+    levels = args.levels or [Pruning()]
     provenance = _use_collection(args) if args.collection else None
     if not args.corpus and not args.topics:
         raise EspladeError("nothing to export: give --corpus and/or --topics, or --collection")
@@ -63,8 +60,8 @@ def run(args):
             for topics in args.topics:
                 export_topics(encoder, topics, folder)
     for name, folder in folders.items():
-        print(f"{name}: {folder} (manifest.json, collection/, "
-              + ", ".join(f"queries.{_name(t)}.jsonl" for t in args.topics) + ")")
+        print(f"{name}: {folder} ({EXPORT_MANIFEST}, {COLLECTION_DIR}/, "
+              + ", ".join(queries_file(topics_name(t)) for t in args.topics) + ")")
     return 0
 
 

@@ -27,25 +27,10 @@ def register(sub):
 
 
 def run(args):
-    from pathlib import Path
+    from esplade_eval.evaluate.fusion import fuse_to_file
 
-    from esplade_eval.errors import EspladeError
-    from esplade_eval.evaluate.checkrun import check_run
-    from esplade_eval.evaluate.fusion import fuse, write_fused
-
-    if len(args.runs) < 2:
-        raise EspladeError("fuse needs at least two runs")
-    out = Path(args.output)
-    if any(Path(r).resolve() == out.resolve() for r in args.runs):
-        raise EspladeError(f"{out}: output would replace an input run")
-    fused = fuse(args.runs, method=args.method, k=args.k, weights=args.weights, depth=args.depth, hits=args.hits)
-    write_fused(out, fused, tag=args.tag or args.method)
-    known = None
-    if args.topics:
-        from esplade_eval.data.trec import read_topics
-
-        known = set(read_topics(args.topics))
-    result = check_run(out, known, args.hits)
+    result = fuse_to_file(args.runs, args.output, method=args.method, k=args.k, weights=args.weights,
+                          depth=args.depth, hits=args.hits, tag=args.tag, topics=args.topics)
     for message in result.messages():
         print(message)
     print(result.summary())

@@ -2,7 +2,18 @@
 
 import os
 
-from esplade_eval.cli._args import define_collection_args, define_progress_args, positive_int, progress_of, pruning_type
+from esplade_eval.cli._args import (
+    define_collection_args,
+    define_latency_args,
+    define_levels_arg,
+    define_measures_arg,
+    define_threads_arg,
+    levels_of,
+    named_args,
+    positive_int,
+    progress_of,
+)
+from esplade_eval.defaults import COST_MEASURES, MAX_LENGTH
 
 
 def register(sub):
@@ -12,40 +23,28 @@ def register(sub):
                                    "and per-level paired t-tests against the first checkpoint. Re-running resumes.")
     p.add_argument("--checkpoint", action="append", required=True, metavar="NAME=CKPT",
                    help="a named checkpoint (folder or splade-tiny), repeatable; the first is the baseline")
-    p.add_argument("--levels", nargs="+", type=pruning_type, default=None,
-                   help="pruning levels (default: full d32-q16 d16-q8 d8-q4)")
+    define_levels_arg(p)
     p.add_argument("--out", default="artifacts/grid", help="artifacts folder")
     p.add_argument("--results", default=None, help="write RESULTS.md, RESULTS.json and RESULTS_plots/")
     define_collection_args(p)
-    p.add_argument("--max-length", type=int, default=256)
-    p.add_argument("--measures", nargs="+", default=["nDCG@10", "R@100"])
-    p.add_argument("--repeats", type=positive_int, default=3, help="timed passes for latency")
-    p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1)
-    define_progress_args(p)
+    p.add_argument("--max-length", type=positive_int, default=MAX_LENGTH, help="tokens per text (recorded)")
+    define_measures_arg(p, COST_MEASURES)
+    define_latency_args(p, search=False)
+    define_threads_arg(p)
     p.set_defaults(func=run)
 
 
-def parse_checkpoints(items):
-    from esplade_eval.errors import EspladeError
-
-    out = {}
-    for item in items:
-        name, sep, ckpt = item.partition("=")
-        if not sep:
-            name, ckpt = os.path.basename(os.path.normpath(item)) or item, item
-        if not name or not ckpt or name in out:
-            raise EspladeError(f"--checkpoint {item!r}: expected a unique NAME=CKPT")
-        out[name] = ckpt
-    return out
+def parse_checkpoints(items) -> dict[str, str]:
+    """``{name: checkpoint}`` for ``NAME=CKPT`` or ``CKPT`` (named by its folder)."""
+    return named_args(items, "checkpoint", default=lambda ckpt: os.path.basename(os.path.normpath(ckpt)) or ckpt)
 
 
 def run(args):
-    from esplade_eval.study.flow import DEFAULT_LEVELS
     from esplade_eval.study.grid import run_grid
 
-    result = run_grid(parse_checkpoints(args.checkpoint), args.out, levels=args.levels or DEFAULT_LEVELS,
-                      split=args.split, threads=args.threads, max_length=args.max_length, measures=args.measures,
-                      repeats=args.repeats, results=args.results, progress=progress_of(args),
-                      collection=args.collection, registry=args.registry)
+    result = run_grid(parse_checkpoints(args.checkpoint), args.out, levels=levels_of(args), split=args.split,
+                      threads=args.threads, max_length=args.max_length, measures=args.measures,
+                      passes=args.passes, results=args.results, progress=progress_of(args), collection=args.collection,
+                      registry=args.registry)
     print(result["markdown"])
     return 0

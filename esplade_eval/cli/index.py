@@ -1,8 +1,6 @@
 """``esplade-eval index``: JsonVectorCollection -> Lucene impact index (Anserini)."""
 
-import os
-
-from esplade_eval.cli._args import define_progress_args, positive_int, progress_of
+from esplade_eval.cli._args import define_progress_args, define_threads_arg, progress_of
 
 
 def register(sub):
@@ -12,7 +10,7 @@ def register(sub):
     p.add_argument("--collection", required=True,
                    help="an export level folder (OUT/<level>) or a folder of JsonVectorCollection files")
     p.add_argument("--index", required=True, help="index folder to create")
-    p.add_argument("--threads", type=positive_int, default=os.cpu_count() or 1, help="indexing threads")
+    define_threads_arg(p, "indexing threads")
     p.add_argument("--no-validate", dest="validate", action="store_false",
                    help="skip the line-by-line check (positive integer weights, no whitespace in terms, unique ids)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false", help="do not merge to one segment")

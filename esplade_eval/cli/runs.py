@@ -30,15 +30,9 @@ def register(sub):
 
 
 def _known(args):
-    if args.topics:
-        from esplade_eval.data.trec import read_topics
+    from esplade_eval.evaluate.checkrun import known_queries
 
-        return set(read_topics(args.topics))
-    if args.qrels:
-        from esplade_eval.data.trec import read_qrels
-
-        return set(read_qrels(args.qrels))
-    return None
+    return known_queries(args.topics, args.qrels)
 
 
 def _print(result) -> None:

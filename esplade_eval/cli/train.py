@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
-from esplade_eval.cli._args import positive_int
+from esplade_eval.cli._args import (
+    define_device_arg,
+    define_progress_args,
+    define_seed_arg,
+    define_threads_arg,
+    positive_int,
+    progress_of,
+)
 from esplade_eval.errors import EspladeError
 
 
 def _device_args(p):
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed + inputs = same checkpoint on CPU)")
-    p.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's choice)")
-    p.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    define_seed_arg(p, "random seed (same seed + inputs = same checkpoint on CPU)")
+    define_threads_arg(p, "torch CPU threads")
+    define_device_arg(p)
+    define_progress_args(p, no_progress=True)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
 
@@ -107,24 +114,11 @@ def _register_finetune(sub):
 def run_vocab(args):
     import json
 
-    from esplade_eval.data.corpora import iter_texts, load_corpus
-    from esplade_eval.train.texts import eval_docs
-    from esplade_eval.train.vocab import count_words, top_words, write_vocab
+    from esplade_eval.train.vocab import vocab_from_corpora, write_vocab
 
-    docs = eval_docs(args.exclude_eval_docs, args.allow_eval_docs)
-    counts = None
-    for name in args.corpus:
-        texts = docs.filter(name, iter_texts(name) if args.include_heldout else load_corpus(name).train)
-        c = count_words(texts)
-        counts = c if counts is None else counts + c
-    if not counts:
-        raise EspladeError(f"{' '.join(args.corpus)}: no words to count" + (
-            f" once {sum(docs.dropped.values())} evaluation documents are dropped (--allow-eval-docs keeps them)"
-            if sum(docs.dropped.values()) else ""))
-    vocab = top_words(counts, args.size, args.min_count)
-    path = write_vocab(args.out, vocab, {"corpora": args.corpus, "min_count": args.min_count,
-                                         "include_heldout": args.include_heldout, "eval_docs": docs.record(),
-                                         "distinct_words": len(counts), "tokens": sum(counts.values())})
+    vocab, meta = vocab_from_corpora(args.corpus, args.size, args.min_count, args.include_heldout,
+                                     args.exclude_eval_docs, args.allow_eval_docs)
+    path = write_vocab(args.out, vocab, meta)
     print(json.dumps({"size": len(vocab), "head": vocab[:10], "path": str(path)}, ensure_ascii=False))
     return 0
 
@@ -139,7 +133,7 @@ def run_pretrain(args):
                          lr=args.lr, repeats=args.repeats, epochs=args.epochs, steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, mask_rate=args.mask_rate,
                          warmup=args.warmup, init_encoder=args.init_encoder, eval_texts=args.eval_texts,
-                         seed=args.seed, threads=args.threads, device=args.device, progress=args.progress,
+                         seed=args.seed, threads=args.threads, device=args.device, progress=progress_of(args),
                          exclude_eval_docs=args.exclude_eval_docs, allow_eval_docs=args.allow_eval_docs)
     out = pretrain(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "training_state.json", ["steps", "tokens_seen", "passes_per_corpus", "repeats_done",
@@ -156,7 +150,7 @@ def run_finetune(args):
                          hard_negatives=args.hard_negatives, bm25_depth=args.bm25_depth,
                          train_topk_q=args.train_topk_q, train_topk_d=args.train_topk_d, eval_every=args.eval_every,
                          validate=args.validate, validate_init=args.validate_init, seed=args.seed,
-                         threads=args.threads, device=args.device, progress=args.progress)
+                         threads=args.threads, device=args.device, progress=progress_of(args))
     out = finetune(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "finetune_state.json", ["steps", "probe_loss_before", "probe_loss_after", "best",
                                                  "wall_time_s"])

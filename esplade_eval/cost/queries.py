@@ -48,7 +48,7 @@ class QueryCosts:
     postings: np.ndarray  # sum of df of the query's terms
     flops: np.ndarray  # postings / documents
     terms_missing: np.ndarray  # query terms with no posting list in the index
-    latency: np.ndarray | None = None  # (queries, repeats) seconds; NaN rows for empty queries
+    latency: np.ndarray | None = None  # (queries, passes) seconds; NaN rows for empty queries
 
     def latency_median_ms(self) -> np.ndarray | None:
         if self.latency is None:
@@ -91,8 +91,8 @@ def query_costs(terms, queries: Mapping[str, Mapping[str, int]],
     flops = postings / documents if documents else np.zeros(len(qids))
     lat = None
     if latency is not None:
-        repeats = max((len(np.atleast_1d(latency[q])) for q in qids if q in latency), default=0)
-        lat = np.full((len(qids), max(repeats, 1)), np.nan)
+        passes = max((len(np.atleast_1d(latency[q])) for q in qids if q in latency), default=0)
+        lat = np.full((len(qids), max(passes, 1)), np.nan)
         for i, q in enumerate(qids):
             if lengths[i] > 0 and q in latency:
                 lat[i, :] = latency[q]
@@ -132,7 +132,7 @@ def summarize(costs: QueryCosts, flops_set: float | None = None) -> dict:
     med = costs.latency_median_ms()
     if med is not None:
         timed = med[nonempty & ~np.isnan(med)]
-        out["latency_repeats"] = int(costs.latency.shape[1])
+        out["latency_passes"] = int(costs.latency.shape[1])
         out["latency_ms_mean"] = float(timed.mean()) if timed.size else None
         for name, q in LATENCY_QUANTILES.items():
             out[f"latency_ms_{name}"] = float(np.quantile(timed, q)) if timed.size else None

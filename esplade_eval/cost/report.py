@@ -21,11 +21,12 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from esplade_eval import defaults
+from esplade_eval.artifacts import FlowLayout, split_named
 from esplade_eval.cost.queries import QueryCosts, query_costs, set_flops, summarize
 from esplade_eval.cost.stats import postings_statistics
 from esplade_eval.errors import EspladeError, InputError
-
-DEFAULT_MEASURES = ("nDCG@10", "R@100")
+from esplade_eval.sparse.prune import strictness  # noqa: F401  (levels are ordered by it; imported from here too)
 
 
 @dataclass
@@ -41,6 +42,20 @@ class LevelSpec:
     @property
     def label(self) -> str:
         return f"{self.checkpoint}/{self.level}"
+
+    @classmethod
+    def parse(cls, text: str) -> "LevelSpec":
+        """``[CHECKPOINT/]LEVEL=INDEX,QUERIES[,RUN]`` (``cost-table --level``).
+
+        >>> LevelSpec.parse("tiny/d8-q4=idx,q.jsonl").label
+        'tiny/d8-q4'
+        """
+        name, value = split_named(text)
+        parts = value.split(",")
+        if name is None or len(parts) not in (2, 3) or not all(parts):
+            raise EspladeError(f"--level {text!r}: expected NAME=INDEX,QUERIES[,RUN]")
+        checkpoint, _, level = name.rpartition("/")
+        return cls(checkpoint or "-", level, Path(parts[0]), Path(parts[1]), Path(parts[2]) if len(parts) == 3 else None)
 
 
 @dataclass
@@ -63,35 +78,23 @@ def levels_of(flow) -> list[LevelSpec]:
 
 
 def levels_in_folder(out: str | os.PathLike, split: str = "test", checkpoint: str | None = None) -> list[LevelSpec]:
-    """Levels found in a flow output folder: ``indexes/<level>``, ``vectors/<level>/queries.<split>.jsonl``,
-    ``runs/run.<split>.<level>.txt`` (the layout of ``esplade-eval demo --out OUT``)."""
-    out = Path(out)
-    if not (out / "indexes").is_dir():
-        raise InputError(out, "no indexes/ folder here (expected the output of `esplade-eval demo --out`)")
+    """Levels found in a flow output folder (:class:`~esplade_eval.artifacts.FlowLayout`: an
+    index per level, its queries of ``split``, its run when there is one), ordered from
+    unpruned to strictest (:func:`~esplade_eval.sparse.prune.strictness`)."""
+    layout = FlowLayout(out)
     specs = []
-    for index in sorted(p for p in (out / "indexes").iterdir() if p.is_dir() and not p.name.startswith(".")):
-        queries = out / "vectors" / index.name / f"queries.{split}.jsonl"
-        run = out / "runs" / f"run.{split}.{index.name}.txt"
-        specs.append(LevelSpec(checkpoint or out.name, index.name, index, queries, run if run.is_file() else None))
-    if not specs:
-        raise InputError(out / "indexes", "no index folders")
-    return sorted(specs, key=lambda s: strictness(s.level))
+    for level in sorted(layout.levels(), key=strictness):
+        run = layout.run(split, level)
+        specs.append(LevelSpec(checkpoint or layout.root.name, level, layout.index(level),
+                               layout.queries(level, split), run if run.is_file() else None))
+    return specs
 
 
-def strictness(level: str) -> tuple:
-    """Sort key: unpruned first, then larger document (then query) budgets first.
-
-    >>> sorted(["d8-q4", "full", "d32-q16"], key=strictness)
-    ['full', 'd32-q16', 'd8-q4']
-    """
-    from esplade_eval.sparse.prune import Pruning
-
-    try:
-        p = Pruning.parse(level)
-    except ValueError:
-        return (1, 0.0, 0.0, 0.0, level)
-    inf = float("inf")
-    return (0, -(p.doc_top_k or inf), -(p.query_top_k or inf), p.min_weight or 0.0, level)
+def flow_judgments(out: str | os.PathLike, split: str = "test") -> tuple[Path | None, Path | None]:
+    """The qrels and topics of ``split`` in a flow folder's prepared collection (None where absent)."""
+    collection = FlowLayout(out).collection()
+    qrels, topics = collection.qrels(split), collection.topics(split)
+    return (qrels if qrels.is_file() else None), (topics if topics.is_file() else None)
 
 
 def load_queries(path: str | os.PathLike) -> dict[str, dict[str, int]]:
@@ -103,34 +106,66 @@ def load_queries(path: str | os.PathLike) -> dict[str, dict[str, int]]:
     return read_query_vectors(path)[0]
 
 
-def time_queries(index, queries, hits: int = 1000, repeats: int = 3, warmup: int = 2,
-                 progress: bool | None = None, desc: str = "latency") -> dict:
+def time_queries(index, queries, hits: int = defaults.HITS, passes: int = defaults.LATENCY_PASSES,
+                 warmup: int = defaults.LATENCY_WARMUP, progress: bool | None = None, desc: str = "latency") -> dict:
     """Per-query latencies (:class:`~esplade_eval.lucene.postings.LatencyProbe`), with a bar
-    over the ``(warmup + repeats) x queries`` searches (None: only on a terminal)."""
+    over the ``(warmup + passes) x queries`` searches (None: only on a terminal)."""
     from esplade_eval._progress import bar
     from esplade_eval.lucene.postings import LatencyProbe
 
-    with bar(total=(warmup + repeats) * len(queries), desc=desc, unit="query", enabled=progress) as b, \
+    with bar(total=(warmup + passes) * len(queries), desc=desc, unit="query", enabled=progress) as b, \
             LatencyProbe(index) as probe:
-        return probe.time(queries, k=hits, repeats=repeats, warmup=warmup, progress=b.update)
+        return probe.time(queries, k=hits, passes=passes, warmup=warmup, progress=b.update)
 
 
-def measure_level(spec: LevelSpec, hits: int = 1000, repeats: int = 3, warmup: int = 2,
-                  latency: bool = True, progress: bool | None = None) -> LevelCost:
-    """Read the index's posting lists, cost every query, and (optionally) time them."""
+def measure_level(spec: LevelSpec, hits: int = defaults.HITS, passes: int = defaults.LATENCY_PASSES,
+                  warmup: int = defaults.LATENCY_WARMUP, latency: bool = True,
+                  progress: bool | None = None) -> LevelCost:
+    """Read the index's posting lists, cost every query, and (optionally) time them. The query
+    file is read first, so a bad one fails before the JVM starts."""
+    from esplade_eval.lucene.index import check_index
     from esplade_eval.lucene.postings import read_index_terms
 
-    terms = read_index_terms(spec.index)
+    check_index(spec.index)
     queries = load_queries(spec.queries)
+    terms = read_index_terms(spec.index)
     times = None
     if latency:
-        times = time_queries(spec.index, queries, hits, repeats, warmup, progress, desc=f"latency {spec.label}")
+        times = time_queries(spec.index, queries, hits, passes, warmup, progress, desc=f"latency {spec.label}")
     costs = query_costs(terms, queries, times)
     summary = summarize(costs, set_flops(terms, queries))
     return LevelCost(spec, terms, postings_statistics(terms, queries), costs, summary)
 
 
-def effectiveness(qrels: str | os.PathLike, run: str | os.PathLike, measures: Sequence[str] = DEFAULT_MEASURES,
+def query_set_cost(index: str | os.PathLike, queries: str | os.PathLike, hits: int = defaults.HITS,
+                   passes: int = defaults.LATENCY_PASSES, warmup: int = defaults.LATENCY_WARMUP,
+                   latency: bool = True, progress: bool | None = None) -> tuple[dict, LevelCost]:
+    """The cost of one query set on one index (``esplade-eval cost``): its aggregate, headed
+    by what was measured, and the per-query detail (``.costs.to_frame()``)."""
+    lc = measure_level(LevelSpec("-", Path(index).name, Path(index), Path(queries)), hits, passes, warmup, latency,
+                       progress)
+    summary = {"index": str(index), "queries_file": str(queries), "documents": lc.terms.documents, "hits": hits,
+               **lc.summary}
+    return summary, lc
+
+
+def index_postings(index: str | os.PathLike, queries: str | os.PathLike | None = None, top: int = 10):
+    """Posting-list statistics of an index (``esplade-eval postings``), over the vocabulary and
+    over the terms of ``queries`` when given; returns ``(statistics, IndexTerms)``."""
+    from esplade_eval.lucene.index import check_index
+    from esplade_eval.lucene.postings import read_index_terms
+
+    check_index(index)
+    vectors = load_queries(queries) if queries else None  # a bad file fails before the JVM starts
+    terms = read_index_terms(index)
+    stats = postings_statistics(terms, vectors, top=top)
+    stats["seconds"] = round(terms.seconds, 3)
+    if queries:
+        stats["queries"]["file"] = str(queries)
+    return stats, terms
+
+
+def effectiveness(qrels: str | os.PathLike, run: str | os.PathLike, measures: Sequence[str] = defaults.COST_MEASURES,
                   topics: str | os.PathLike | None = None) -> dict[str, float]:
     """Mean of each measure over the qrels' queries (restricted to ``topics`` when given);
     a query the run lacks scores 0: the evaluation harness's policy, through its evaluator."""
@@ -161,8 +196,9 @@ def _cost_columns(lc: LevelCost, latency: bool) -> dict:
     return row
 
 
-def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = DEFAULT_MEASURES, topics=None,
-              hits: int = 1000, repeats: int = 3, warmup: int = 2, latency: bool = True,
+def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = defaults.COST_MEASURES, topics=None,
+              hits: int = defaults.HITS, passes: int = defaults.LATENCY_PASSES,
+              warmup: int = defaults.LATENCY_WARMUP, latency: bool = True,
               progress: bool | None = None, correction: str | None = "holm"):
     """``(DataFrame, {label: LevelCost})`` for explicit levels; see :func:`cost_table`."""
     import pandas as pd
@@ -173,7 +209,7 @@ def cost_rows(specs: Iterable[LevelSpec], qrels=None, measures: Sequence[str] = 
     single = len({s.checkpoint for s in specs}) == 1
     rows, details = [], {}
     for spec in specs:
-        lc = measure_level(spec, hits=hits, repeats=repeats, warmup=warmup, latency=latency, progress=progress)
+        lc = measure_level(spec, hits=hits, passes=passes, warmup=warmup, latency=latency, progress=progress)
         label = spec.level if single else spec.label
         details[label] = lc
         rows.append({"checkpoint": spec.checkpoint, "level": spec.level, **_cost_columns(lc, latency)})
@@ -221,9 +257,9 @@ def _effectiveness(index, specs, qrels, measures, topics, correction):
     return effect, {ck: members[0] for ck, members in groups.items()}
 
 
-def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 1000, repeats: int = 3,
-               warmup: int = 2, latency: bool = True, progress: bool | None = None, correction: str | None = "holm",
-               split: str = "test"):
+def cost_table(flows, measures: Sequence[str] = defaults.COST_MEASURES, hits: int = defaults.HITS,
+               passes: int = defaults.LATENCY_PASSES, warmup: int = defaults.LATENCY_WARMUP, latency: bool = True,
+               progress: bool | None = None, correction: str | None = "holm", split: str = "test"):
     """Effectiveness vs cost, one row per (checkpoint, pruning level) of one or more flows.
 
     ``flows`` is a :class:`~esplade_eval.study.flow.FlowResult`, a flow output folder (the
@@ -234,12 +270,13 @@ def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 10
     ``query_length_mean``, ``doc_length_mean``, ``terms``, ``df_variance``, ``df_cv``,
     ``df_gini`` (posting-list lengths over the vocabulary), ``query_df_variance``,
     ``query_df_cv`` (over the query terms), ``index_MiB`` and ``latency_ms_{mean,p50,p95,p99}``
-    (per-query medians over ``repeats`` timed passes, top-``hits``, one thread); and, per
+    (per-query medians over ``passes`` timed passes, top-``hits``, one thread); and, per
     measure ``m``, ``m delta``, ``m p-value corrected`` and ``m reject``: each level against
     its checkpoint's first level (the unpruned one, when levels are given from unpruned to
     strict), paired t-test, ``correction`` across the checkpoint's levels.
     ``table.attrs["posting_lengths"]`` holds each row's df array for
-    :func:`plot_posting_lengths`; :func:`render_cost_table` prints the table for readers.
+    :func:`plot_posting_lengths`; :func:`esplade_eval.cost.render.render_cost_table` prints the
+    table for readers.
     """
     if isinstance(flows, (str, os.PathLike)) or hasattr(flows, "levels"):
         flows = [flows]
@@ -250,7 +287,8 @@ def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 10
     for f in flows:
         if isinstance(f, (str, os.PathLike)):
             specs += levels_in_folder(f, split=split)
-            judged.append((Path(f) / "data" / f"qrels.{split}.txt", Path(f) / "data" / f"topics.{split}.tsv"))
+            collection = FlowLayout(f).collection()
+            judged.append((collection.qrels(split), collection.topics(split)))
         else:
             specs += levels_of(f)
             judged.append((Path(f.qrels), Path(f.topics)))
@@ -261,81 +299,14 @@ def cost_table(flows, measures: Sequence[str] = DEFAULT_MEASURES, hits: int = 10
     if not qrels.is_file():
         raise InputError(qrels, "qrels not found (expected the data/ folder of `esplade-eval demo --out`)")
     frame, _ = cost_rows(specs, qrels=qrels, measures=measures, topics=topics if topics.is_file() else None,
-                         hits=hits, repeats=repeats, warmup=warmup, latency=latency, progress=progress,
+                         hits=hits, passes=passes, warmup=warmup, latency=latency, progress=progress,
                          correction=correction)
     return frame
-
-
-#: column -> header of the rendered table, in the order shown (the "paper" selection)
-COLUMN_LABELS = {
-    "postings_mean": "postings/query", "flops": "FLOPS", "query_length_mean": "query terms",
-    "doc_length_mean": "doc terms", "df_variance": "df variance", "query_df_variance": "query-term df variance",
-    "latency_ms_p50": "latency p50 (ms)", "latency_ms_p95": "latency p95 (ms)",
-}
-#: every other column, shown with ``columns="all"``
-MORE_LABELS = {
-    "postings_p95": "postings/query p95", "terms": "vocabulary", "df_cv": "df CV", "df_gini": "df Gini",
-    "query_df_cv": "query-term df CV", "index_MiB": "index MiB", "latency_ms_mean": "latency mean (ms)",
-    "latency_ms_p99": "latency p99 (ms)",
-}
 
 
 def table_measures(table) -> list[str]:
     """The effectiveness columns of a cost table (the measures, without their test columns)."""
     return [c for c in table.columns if f"{c} delta" in table.columns]
-
-
-def render_cost_table(table, fmt: str = "markdown", columns: str = "paper", digits: int = 4) -> str:
-    """A cost table for readers: each measure with Δ vs its checkpoint's first level and a †
-    when significant (Holm), then cost columns with plain headers; ``columns="all"`` adds the
-    rest. ``fmt``: markdown, csv (every column, machine names, no duplicate) or json."""
-    if fmt == "csv":
-        return table.to_csv(index=False)
-    if fmt == "json":
-        return table.reset_index(drop=True).to_json(orient="records", indent=2) + "\n"
-    if fmt != "markdown":
-        raise EspladeError(f"format must be markdown, csv or json, got {fmt!r}")
-    labels = {c: h for c, h in {**COLUMN_LABELS, **(MORE_LABELS if columns == "all" else {})}.items()
-              if c in table.columns}
-    measures = table_measures(table)
-    keys = (["checkpoint"] if table["checkpoint"].nunique() > 1 else []) + ["level"]
-    header = keys + measures + list(labels.values())
-    aligns = ["---"] * len(keys) + ["---:"] * (len(header) - len(keys))
-    lines = ["| " + " | ".join(header) + " |", "| " + " | ".join(aligns) + " |"]
-    for _, row in table.iterrows():
-        cells = [str(row[k]) for k in keys] + [_measure_cell(row, m, digits) for m in measures]
-        lines.append("| " + " | ".join(cells + [_fmt(row[c]) for c in labels]) + " |")
-    note = _significance_note(table)
-    return "\n".join(lines + ([""] + [note] if note else [])) + "\n"
-
-
-def _measure_cell(row, measure: str, digits: int) -> str:
-    value = row[measure]
-    if value != value:  # NaN: no run for this level
-        return "–"
-    text = f"{value:.{digits}f}"
-    delta = row.get(f"{measure} delta")
-    if delta == delta and delta is not None:
-        text += f" ({delta:+.{digits}f})" + ("†" if bool(row.get(f"{measure} reject")) else "")
-    return text
-
-
-def _fmt(value) -> str:
-    if isinstance(value, (int, np.integer)):
-        return f"{value:,}"
-    if value != value:
-        return "–"
-    return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
-
-
-def _significance_note(table) -> str:
-    baselines = table.attrs.get("baselines") or {}
-    if not table_measures(table) or not baselines:
-        return ""
-    base = ", ".join(f"{b}" for b in baselines.values())
-    return (f"Δ = level − first level of its checkpoint ({base}); † = significant (paired t-test, Holm across the "
-            "checkpoint's levels, alpha 0.05). Postings/query: postings traversed by exhaustive evaluation; df: "
-            "posting-list length (over the vocabulary / the query terms).")
 
 
 def pareto_front(cost: Sequence[float], effect: Sequence[float]) -> np.ndarray:

@@ -32,13 +32,13 @@ non-empty, without whitespace (TREC runs and Anserini split on it) and unique.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import re
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
-from esplade_eval._io import is_gzip, open_text
+from esplade_eval._io import is_gzip, json_line, numbered_lines, open_text
 from esplade_eval.errors import InputError
 
 Qrels = dict[str, dict[str, int]]
@@ -90,11 +90,8 @@ class FileFormat:
 
 def first_line(path: str | os.PathLike) -> tuple[int, str] | None:
     """``(line number, text)`` of the first non-blank line, or None for an empty file."""
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                return lineno, line.rstrip("\r\n")
-    return None
+    with contextlib.closing(numbered_lines(path)) as lines:
+        return next(lines, None)
 
 
 def detect(path: str | os.PathLike, kind: str, format: str | None = None, id_field: str | None = None,
@@ -145,7 +142,7 @@ def _sniff(path, kind: str, lineno: int, line: str) -> str:
 
 
 def _jsonl_format(path, fmt: FileFormat, lineno: int, line: str, id_field, fields) -> FileFormat:
-    record = _json_object(path, lineno, line)
+    record = json_line(path, lineno, line)
     kind = fmt.kind
     if id_field is None:
         id_field = next((f for f in ID_FIELDS[kind] if f in record), None)
@@ -165,16 +162,6 @@ def _jsonl_format(path, fmt: FileFormat, lineno: int, line: str, id_field, field
 
 def _keys(record: dict) -> str:
     return ", ".join(record) or "none"
-
-
-def _json_object(path, lineno: int, line: str) -> dict:
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
-    if not isinstance(obj, dict):
-        raise InputError(path, f"expected a JSON object, found {type(obj).__name__}", line=lineno)
-    return obj
 
 
 def check_id(path, lineno: int, ident: str, seen: set[str], what: str) -> str:
@@ -222,39 +209,32 @@ def topics_as(path: str | os.PathLike, fmt: FileFormat) -> dict[str, str]:
 
 def _tsv_pairs(path, what: str, shape: str) -> Iterator[tuple[str, str]]:
     seen: set[str] = set()
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip():
-                continue
-            ident, sep, text = line.partition("\t")
-            if not sep:
-                raise InputError(path, f"expected '{shape}', found no tab", line=lineno)
-            yield check_id(path, lineno, ident.strip(), seen, what), text
+    for lineno, line in numbered_lines(path):
+        ident, sep, text = line.partition("\t")
+        if not sep:
+            raise InputError(path, f"expected '{shape}', found no tab", line=lineno)
+        yield check_id(path, lineno, ident.strip(), seen, what), text
 
 
 def _jsonl_texts(path, fmt: FileFormat, what: str) -> Iterator[tuple[str, str]]:
     seen: set[str] = set()
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if not line.strip():
-                continue
-            obj = _json_object(path, lineno, line)
-            if fmt.id_field not in obj:
-                raise InputError(path, f"no {fmt.id_field!r} field", line=lineno)
-            ident = obj[fmt.id_field]
-            if isinstance(ident, bool) or not isinstance(ident, (str, int)):
-                raise InputError(path, f"{fmt.id_field!r} must be a string or an integer, found {ident!r}", line=lineno)
-            parts = []
-            for field in fmt.fields:
-                if field not in obj:
-                    raise InputError(path, f"no {field!r} field (fields: {_keys(obj)})", line=lineno)
-                value = obj[field]
-                if value is not None and not isinstance(value, str):
-                    raise InputError(path, f"{field!r} must be a string, found {type(value).__name__}", line=lineno)
-                if value and value.strip():
-                    parts.append(value)
-            yield check_id(path, lineno, str(ident), seen, what), fmt.separator.join(parts)
+    for lineno, line in numbered_lines(path):
+        obj = json_line(path, lineno, line)
+        if fmt.id_field not in obj:
+            raise InputError(path, f"no {fmt.id_field!r} field", line=lineno)
+        ident = obj[fmt.id_field]
+        if isinstance(ident, bool) or not isinstance(ident, (str, int)):
+            raise InputError(path, f"{fmt.id_field!r} must be a string or an integer, found {ident!r}", line=lineno)
+        parts = []
+        for field in fmt.fields:
+            if field not in obj:
+                raise InputError(path, f"no {field!r} field (fields: {_keys(obj)})", line=lineno)
+            value = obj[field]
+            if value is not None and not isinstance(value, str):
+                raise InputError(path, f"{field!r} must be a string, found {type(value).__name__}", line=lineno)
+            if value and value.strip():
+                parts.append(value)
+        yield check_id(path, lineno, str(ident), seen, what), fmt.separator.join(parts)
 
 
 _TREC_TAG = re.compile(r"<(/?)(top|num|title|desc|narr)\b[^>]*>", re.I)
@@ -337,22 +317,19 @@ def read_qrels(path: str | os.PathLike, format: str | None = None) -> Qrels:
     columns = 4 if fmt.format == "trec" else 3
     shape = "qid iter docid grade" if columns == 4 else "query-id corpus-id score"
     qrels: Qrels = {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if columns == 3 and tuple(parts) == BEIR_QRELS_HEADER:
-                continue
-            if len(parts) != columns:
-                raise InputError(path, f"expected {columns} columns '{shape}', found {len(parts)}", line=lineno)
-            qid, docid, grade = (parts[0], parts[2], parts[3]) if columns == 4 else parts
-            try:
-                value = int(grade)
-            except ValueError:
-                raise InputError(path, f"relevance grade is not an integer: {grade!r}", line=lineno) from None
-            docs = qrels.setdefault(qid, {})
-            if docid in docs:
-                raise InputError(path, f"duplicate judgment for query {qid!r}, document {docid!r}", line=lineno)
-            docs[docid] = value
+    for lineno, line in numbered_lines(path):
+        parts = line.split()
+        if columns == 3 and tuple(parts) == BEIR_QRELS_HEADER:
+            continue
+        if len(parts) != columns:
+            raise InputError(path, f"expected {columns} columns '{shape}', found {len(parts)}", line=lineno)
+        qid, docid, grade = (parts[0], parts[2], parts[3]) if columns == 4 else parts
+        try:
+            value = int(grade)
+        except ValueError:
+            raise InputError(path, f"relevance grade is not an integer: {grade!r}", line=lineno) from None
+        docs = qrels.setdefault(qid, {})
+        if docid in docs:
+            raise InputError(path, f"duplicate judgment for query {qid!r}, document {docid!r}", line=lineno)
+        docs[docid] = value
     return qrels

@@ -110,3 +110,15 @@ def irds_topics(name: str) -> dict[str, str]:
         return out
 
     return _read(name, "queries", collect)
+
+
+PREFIX = "irds:"
+
+
+def resolve(value, what: str):
+    """``value`` as given (a path, None), or for ``irds:NAME`` the dataset's ``what``
+    (``"qrels"`` or ``"topics"``) read from ir_datasets' local cache: how every verb reads
+    its ``--qrels`` and ``--topics``."""
+    if isinstance(value, str) and value.startswith(PREFIX):
+        return (irds_qrels if what == "qrels" else irds_topics)(value[len(PREFIX):])
+    return value

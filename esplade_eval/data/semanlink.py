@@ -22,7 +22,7 @@ import os
 from collections import defaultdict
 from pathlib import Path
 
-from esplade_eval._io import atomic_dir, atomic_file
+from esplade_eval._io import atomic_dir, atomic_file, write_json
 from esplade_eval.data.carriers import CARRIERS, carrier_path
 from esplade_eval.data.prepared import Collection, fingerprint_of, summarise, write_record
 from esplade_eval.data.trec import corpus_line, write_qrels, write_topics
@@ -109,8 +109,7 @@ def build_semanlink(out: str | os.PathLike, min_docs: int = 5, source: str | os.
             "judgments": {s: sum(len(j) for j in qrels[s].values()) for s in SPLITS},
             "min_docs": min_docs,
         }
-        with atomic_file(tmp / "stats.json") as fh:
-            json.dump(stats, fh, indent=2)
+        write_json(tmp / "stats.json", stats)
         summary = summarise(set(ids), stats["empty_documents"], topics, qrels,
                             {s: tmp / f"qrels.{s}.txt" for s in SPLITS})
         write_record(tmp, "semanlink", {"builtin": "semanlink", "cherche": CARRIERS["cherche"], "min_docs": min_docs},

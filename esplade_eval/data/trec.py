@@ -22,9 +22,10 @@ from __future__ import annotations
 import json
 import math
 import os
-from typing import Iterable, Iterator, Mapping
+from itertools import chain
+from typing import Iterable, Iterator, Mapping, Sequence
 
-from esplade_eval._io import atomic_file, open_text
+from esplade_eval._io import atomic_file, numbered_lines
 from esplade_eval.data.formats import read_corpus, read_qrels, read_topics
 from esplade_eval.errors import InputError
 
@@ -59,24 +60,21 @@ def read_run(path: str | os.PathLike) -> Run:
     the last). The rank column is read but not trusted: ranking is by score.
     """
     run: Run = {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            parts = line.split()
-            if not parts:
-                continue
-            if len(parts) != 6:
-                raise InputError(path, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}", line=lineno)
-            qid, _, docid, _rank, score, _tag = parts
-            try:
-                value = float(score)
-            except ValueError:
-                raise InputError(path, f"score is not a number: {score!r}", line=lineno) from None
-            if not math.isfinite(value):
-                raise InputError(path, f"score is not finite: {score!r}", line=lineno)
-            docs = run.setdefault(qid, {})
-            if docid in docs:
-                raise InputError(path, f"document {docid!r} appears twice for query {qid!r}", line=lineno)
-            docs[docid] = value
+    for lineno, line in numbered_lines(path):
+        parts = line.split()
+        if len(parts) != 6:
+            raise InputError(path, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}", line=lineno)
+        qid, _, docid, _rank, score, _tag = parts
+        try:
+            value = float(score)
+        except ValueError:
+            raise InputError(path, f"score is not a number: {score!r}", line=lineno) from None
+        if not math.isfinite(value):
+            raise InputError(path, f"score is not finite: {score!r}", line=lineno)
+        docs = run.setdefault(qid, {})
+        if docid in docs:
+            raise InputError(path, f"document {docid!r} appears twice for query {qid!r}", line=lineno)
+        docs[docid] = value
     return run
 
 
@@ -92,19 +90,37 @@ def format_run_lines(qid: str, hits: Iterable[tuple[str, float]], tag: str, scor
         yield f"{qid} Q0 {docid} {rank} {score_format.format(score)} {tag}\n"
 
 
+def check_run_tag(tag: str) -> str:
+    """``tag`` when it can be a TREC run tag (non-empty, no whitespace); ValueError otherwise."""
+    if not tag or any(ch.isspace() for ch in tag):
+        raise ValueError(f"run tag must be a non-empty string without whitespace: {tag!r}")
+    return tag
+
+
+def run_text(qid: str, docids: Sequence[str], scores: Sequence[float], tag: str) -> str:
+    """TREC lines of one query's already-ranked hits, as one string.
+
+    Scores are written without a fractional part when all of them are integers (impact
+    search), else with six decimals. One ``%`` formatting for all lines (a search writes
+    about a million of them; a line at a time costs half as much again).
+    """
+    if not docids:
+        return ""
+    fmt = "%.0f" if all(map(float.is_integer, map(float, scores))) else "%.6f"
+    line = qid.replace("%", "%%") + " Q0 %s %d " + fmt + " " + tag.replace("%", "%%") + "\n"
+    return (line * len(docids)) % tuple(chain.from_iterable(zip(docids, range(1, len(docids) + 1), scores)))
+
+
 def write_run(path: str | os.PathLike, run: Mapping[str, Mapping[str, float]], tag: str = "esplade_eval", k: int | None = None) -> None:
     """Write a TREC run atomically, each query's hits ranked by (-score, docid).
 
     Integer scores (impact search) are written without a fractional part.
     """
-    if any(ch.isspace() for ch in tag) or not tag:
-        raise ValueError(f"run tag must be a non-empty string without whitespace: {tag!r}")
+    check_run_tag(tag)
     with atomic_file(path) as fh:
         for qid, docs in run.items():
             hits = ranked(docs, k)
-            integral = all(float(s).is_integer() for _, s in hits)
-            fmt = "{:.0f}" if integral else "{:.6f}"
-            fh.writelines(format_run_lines(qid, hits, tag, fmt))
+            fh.write(run_text(qid, [d for d, _ in hits], [s for _, s in hits], tag))
 
 
 def corpus_line(docid: str, text: str) -> str:

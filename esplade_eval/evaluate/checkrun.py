@@ -168,6 +168,19 @@ def check_run(path: str | os.PathLike, known_qids: Iterable[str] | None = None, 
     return result
 
 
+def known_queries(topics: str | os.PathLike | None = None, qrels: str | os.PathLike | None = None) -> set[str] | None:
+    """The query ids a run may answer: the topics' (or the qrels') ids; None when neither is given."""
+    if topics:
+        from esplade_eval.data.trec import read_topics
+
+        return set(read_topics(topics))
+    if qrels:
+        from esplade_eval.data.trec import read_qrels
+
+        return set(read_qrels(qrels))
+    return None
+
+
 def package_run(path: str | os.PathLike, out: str | os.PathLike, known_qids: Iterable[str] | None = None,
                 max_hits: int | None = None, overwrite: bool = False) -> CheckResult:
     """Check a run and, only if it passes, write it gzipped to ``out`` atomically.

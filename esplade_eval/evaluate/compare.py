@@ -364,3 +364,20 @@ def _pairs_frame(order, aligned, measures, failed, settings: Settings):
 
 def _plain(value):
     return int(value) if isinstance(value, (np.integer,)) else float(value)
+
+
+def render_evaluation(evaluation: Evaluation, fmt: str = "markdown", per_query: bool = False) -> str:
+    """An evaluation as text: its means (a query without hits counting 0) or, with
+    ``per_query``, one row per (system, query); ``fmt`` one of :data:`~esplade_eval.defaults.FORMATS`
+    or ``trec_eval`` (trec_eval's ``-q -c`` text, one system)."""
+    from esplade_eval.evaluate.report import render_frame
+    from esplade_eval.evaluate.treceval import trec_eval_text
+
+    if fmt == "trec_eval":
+        if len(evaluation.systems) != 1:
+            raise EspladeError(f"--format trec_eval prints one run, got {len(evaluation.systems)}: "
+                               "evaluate them one at a time, or use --format csv")
+        return trec_eval_text(evaluation, evaluation.systems[0], per_query=per_query)
+    if per_query:
+        return render_frame(evaluation.per_query(), fmt)
+    return compare(evaluation, missing="zero").render(fmt)

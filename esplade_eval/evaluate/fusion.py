@@ -116,3 +116,21 @@ def write_fused(path: str | os.PathLike, run: Run, tag: str = "fused") -> None:
         for qid in sorted(run):
             hits = [(d, float(s)) for d, s in ranked(run[qid])]
             fh.writelines(format_run_lines(qid, hits, tag, "{!r}"))
+
+
+def fuse_to_file(runs: Sequence[str | os.PathLike], output: str | os.PathLike, method: str = "rrf", k: float = 60,
+                 weights: Sequence[float] | None = None, depth: int | None = 1000, hits: int = 1000,
+                 tag: str | None = None, topics: str | os.PathLike | None = None):
+    """Fuse run files (:func:`fuse`) into ``output``, tagged ``tag`` (default: the method), then
+    check it like ``check-run``: query ids among the ``topics``' when given, at most ``hits``
+    per query. Returns the check's :class:`~esplade_eval.evaluate.checkrun.CheckResult`."""
+    from pathlib import Path
+
+    from esplade_eval.evaluate.checkrun import check_run, known_queries
+
+    if len(runs) < 2:
+        raise EspladeError("fuse needs at least two runs")
+    if any(Path(r).resolve() == Path(output).resolve() for r in runs):
+        raise EspladeError(f"{output}: output would replace an input run")
+    write_fused(output, fuse(runs, method=method, k=k, weights=weights, depth=depth, hits=hits), tag=tag or method)
+    return check_run(output, known_queries(topics), hits)

@@ -34,11 +34,13 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
+from esplade_eval.artifacts import named
+from esplade_eval.defaults import MEASURES
 from esplade_eval.errors import EspladeError
 from esplade_eval.evaluate.measures import parse_measures
 
-#: measures ``esplade-eval evaluate`` reports when none are named
-DEFAULT_MEASURES: tuple[str, ...] = ("nDCG@10", "R@100", "R@1000", "RR@10")
+#: measures reported when none are named (:data:`esplade_eval.defaults.MEASURES`)
+DEFAULT_MEASURES: tuple[str, ...] = MEASURES
 
 RunLike = Mapping[str, Mapping[str, float]] | str | os.PathLike
 QrelsLike = Mapping[str, Mapping[str, int]] | str | os.PathLike
@@ -344,50 +346,14 @@ class Evaluator:
 
 def evaluate(qrels: QrelsLike, runs: Mapping[str, RunLike] | Sequence[str | os.PathLike],
              measures: Iterable[str] = DEFAULT_MEASURES, topics=None) -> Evaluation:
-    """Evaluate runs in one call; a sequence of paths is named by :func:`system_names`.
+    """Evaluate runs in one call; a sequence of paths (``PATH`` or ``NAME=PATH``) is named by
+    :func:`esplade_eval.artifacts.named` (a run's file name without ``.txt``/``.gz``).
 
     >>> res = evaluate({"q1": {"d1": 1}}, {"a": {"q1": {"d1": 1.0}}}, ["RR@10"])
     >>> res.aggregate().to_dict()
     {'RR@10': {'a': 1.0}}
     """
     if not isinstance(runs, Mapping):
-        runs = split_named([os.fspath(r) for r in runs])
+        runs = named(runs)
     return Evaluator(qrels, measures, topics).evaluate(runs)
 
-
-def system_names(paths: Sequence[str | os.PathLike]) -> list[str]:
-    """Short, unique names for run files: ``NAME=PATH`` names explicitly, else the file stem.
-
-    Stems that collide fall back to the path as given.
-
-    >>> system_names(["runs/bm25.txt", "full=runs/a.txt"])
-    ['bm25', 'full']
-    """
-    named = []
-    for p in paths:
-        text = os.fspath(p)
-        name, sep, rest = text.partition("=")
-        if sep and name and not Path(text).exists():
-            named.append((name, rest))
-        else:
-            stem = Path(text).name
-            for suffix in (".gz", ".txt", ".trec", ".run"):
-                stem = stem.removesuffix(suffix)
-            named.append((stem or text, None))
-    stems = [n for n, _ in named]
-    out = []
-    for (name, explicit), p in zip(named, paths):
-        out.append(name if explicit is not None or stems.count(name) == 1 else os.fspath(p))
-    if len(set(out)) != len(out):
-        raise EspladeError(f"two runs have the same name: {out}")
-    return out
-
-
-def split_named(paths: Sequence[str]) -> dict[str, str]:
-    """``{name: path}`` for CLI arguments ``PATH`` or ``NAME=PATH`` (see :func:`system_names`)."""
-    names = system_names(paths)
-    out = {}
-    for name, text in zip(names, paths):
-        head, sep, rest = text.partition("=")
-        out[name] = rest if sep and head == name and not Path(text).exists() else text
-    return out

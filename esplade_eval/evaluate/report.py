@@ -26,7 +26,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-FORMATS = ("markdown", "latex", "csv", "json")
+from esplade_eval.defaults import FORMATS
+
 DAGGER_MD = "†"
 DAGGER_TEX = r"$^{\dagger}$"
 FAILED = "failed"

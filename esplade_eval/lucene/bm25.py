@@ -2,9 +2,12 @@
 
 Indexing runs Anserini's ``IndexCollection`` in a child JVM (see
 :func:`esplade_eval.lucene.index.java_command`), writing the index under a temporary name
-renamed when complete. Search runs Anserini's ``SimpleSearcher`` (BM25, Anserini's default
-``k1=0.9, b=0.4``, the searcher behind Pyserini's ``LuceneSearcher``) in this process's JVM,
-started through :func:`esplade_eval.lucene.java.start`; the searcher is always closed.
+renamed when complete. Search ranks exactly as Anserini's ``SimpleSearcher`` (the searcher
+behind Pyserini's ``LuceneSearcher``): its query (``BagOfWordsQueryGenerator`` over the
+``DefaultEnglishAnalyzer``'s tokens), Lucene's ``BM25Similarity`` with Anserini's defaults
+``k1=0.9, b=0.4``, ties by docid and Anserini's tie-adjusted scores; but it runs through
+:class:`~esplade_eval.lucene.batch.BatchSearcher`, so the hits never cross the Java bridge
+one by one (``SimpleSearcher`` also loads every hit's stored document).
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from typing import Mapping
 
 from esplade_eval._io import atomic_dir
 from esplade_eval.errors import EspladeError, InputError
+from esplade_eval.lucene.index import check_index
 from esplade_eval.lucene.java import DEFAULT_HEAP
 
 log = logging.getLogger(__name__)
 
 Hits = list[tuple[str, float]]
+FIELD = "contents"  # Anserini's Constants.CONTENTS
 
 
 def build_bm25_index(corpus_jsonl: str | os.PathLike, index_dir: str | os.PathLike, threads: int = 1,
@@ -54,30 +59,22 @@ def build_bm25_index(corpus_jsonl: str | os.PathLike, index_dir: str | os.PathLi
     return Path(index_dir)
 
 
-def bm25_search(index: str | os.PathLike, queries: Mapping[str, str], k: int = 100,
-                threads: int = 1) -> dict[str, Hits]:
+def bm25_search(index: str | os.PathLike, queries: Mapping[str, str], k: int = 100, threads: int = 1,
+                heap: str | None = None, progress: bool | None = False) -> dict[str, Hits]:
     """``{qid: [(docid, score), ...]}``, top ``k`` by BM25 for every query, in input order.
 
-    A query without hits (or with no indexable term) maps to an empty list.
+    A query without hits (or with no indexable term) maps to an empty list. The same
+    hits and scores as Anserini's ``SimpleSearcher.batch_search`` (tested).
     """
-    from esplade_eval.lucene.index import check_index
-    from esplade_eval.lucene.java import start
+    from esplade_eval.lucene.batch import BatchSearcher
 
-    index = check_index(index)
-    qids = list(queries)
-    if not qids:
+    if not queries:
+        check_index(index)
         return {}
-    autoclass = start()
-    JArrayList = autoclass("java.util.ArrayList")
-    searcher = autoclass("io.anserini.search.SimpleSearcher")(str(index))
-    try:
-        jqueries, jqids = JArrayList(), JArrayList()
-        for qid in qids:
-            jqueries.add(queries[qid])
-            jqids.add(qid)
-        results = searcher.batch_search(jqueries, jqids, int(k), int(threads))
-        raw = {entry.getKey(): [(h.docid, float(h.score)) for h in entry.getValue()]
-               for entry in results.entrySet().toArray()}
-    finally:
-        searcher.close()
-    return {qid: raw.get(qid, []) for qid in qids}
+    with BatchSearcher(index, "bm25", heap=heap) as batch:
+        analyzer = batch.autoclass("io.anserini.analysis.DefaultEnglishAnalyzer").newDefaultInstance()
+        generator = batch.autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+        built = ((qid, generator.buildQuery(FIELD, analyzer, text)) for qid, text in queries.items())
+        return {qid: list(zip(ids, scores))
+                for qid, ids, scores in batch.run(built, k, threads=threads, total=len(queries), progress=progress,
+                                                  desc="BM25")}

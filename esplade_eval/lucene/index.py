@@ -3,40 +3,25 @@
 Indexing runs Anserini in a child JVM (the chosen Java 21 runtime, Anserini's fat jar
 from the Pyserini wheel), exactly what ``python -m pyserini.index.lucene`` does, without
 importing torch or starting a JVM in this process. The index is built under a temporary
-name and renamed when complete; the export manifest is copied into it as
-``esplade_eval.json`` so search and cost analysis can check what the index holds.
+name and renamed when complete; the export manifest is copied into its index manifest
+(:mod:`esplade_eval.artifacts`) so search and cost analysis can check what the index holds.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import subprocess
 import time
-from importlib import metadata
 from pathlib import Path
 
 from esplade_eval._io import atomic_dir
+from esplade_eval.artifacts import level_collection, write_index_manifest
 from esplade_eval.errors import EspladeError, InputError
-from esplade_eval.lucene.java import DEFAULT_HEAP, find_java
+from esplade_eval.lucene.java import DEFAULT_HEAP, anserini_jar, find_java
 from esplade_eval.sparse.jsonvector import collection_files, validate_collection
-from esplade_eval.sparse.manifest import MANIFEST
 
 log = logging.getLogger(__name__)
-INDEX_MANIFEST = "esplade_eval.json"
-
-
-def anserini_jar() -> Path:
-    """Anserini's fat jar inside the installed Pyserini wheel (Pyserini is not imported)."""
-    try:
-        dist = metadata.distribution("pyserini")
-    except metadata.PackageNotFoundError:
-        raise EspladeError("pyserini is not installed (pip install pyserini==1.6.0)") from None
-    jars = sorted(Path(dist.locate_file("pyserini/resources/jars")).glob("anserini-*-fatjar.jar"))
-    if not jars:
-        raise EspladeError("Anserini's fat jar was not found in the installed pyserini")
-    return jars[-1]
 
 
 def java_command(main_class: str, *args: str, heap: str = DEFAULT_HEAP) -> list[str]:
@@ -45,15 +30,6 @@ def java_command(main_class: str, *args: str, heap: str = DEFAULT_HEAP) -> list[
     if rt.has_vector_module:
         cmd.append("--add-modules=jdk.incubator.vector")
     return cmd + ["-cp", str(anserini_jar()), main_class, *args]
-
-
-def resolve_collection(path: str | os.PathLike) -> tuple[Path, dict | None]:
-    """Accept an export level folder (with ``collection/`` and a manifest) or a bare JSONL folder."""
-    path = Path(path)
-    if (path / "collection").is_dir():
-        manifest = json.loads((path / MANIFEST).read_text()) if (path / MANIFEST).is_file() else None
-        return path / "collection", manifest
-    return path, None
 
 
 def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads: int = 1, validate: bool = True,
@@ -68,7 +44,7 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
     of documents indexed (Anserini reports each collection file as it completes; None: only on
     a terminal).
     """
-    folder, manifest = resolve_collection(collection)
+    folder, manifest = level_collection(collection)
     collection_files(folder)  # a clear error for a missing or empty folder
     counts = validate_collection(folder) if validate else None
     index = Path(index)
@@ -104,7 +80,7 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
             "seconds": round(time.perf_counter() - started, 3),
             "export_manifest": manifest,
         }
-        (tmp / INDEX_MANIFEST).write_text(json.dumps(info, indent=2) + "\n")
+        write_index_manifest(tmp, info)
     log.info("indexed %s documents into %s in %.1fs", indexed, index, time.perf_counter() - started)
     return info
 
@@ -149,8 +125,3 @@ def check_index(index: str | os.PathLike) -> Path:
     # absolute: the JVM resolves a relative path against its own start folder, which is not
     # this process's folder once it changed (os.chdir in a notebook or a test)
     return index.absolute()
-
-
-def read_index_manifest(index: str | os.PathLike) -> dict | None:
-    path = check_index(index) / INDEX_MANIFEST
-    return json.loads(path.read_text()) if path.is_file() else None

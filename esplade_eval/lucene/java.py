@@ -23,12 +23,30 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
-from esplade_eval.errors import JavaNotFoundError
+from esplade_eval.errors import EspladeError, JavaNotFoundError
 
 MIN_JAVA = 21
 VECTOR_MODULE = "jdk.incubator.vector"
-DEFAULT_HEAP = os.environ.get("ESPLADE_EVAL_JAVA_HEAP", "4g")
+HEAP_ENV = "ESPLADE_EVAL_JAVA_HEAP"
+DEFAULT_HEAP = os.environ.get(HEAP_ENV, "4g")
+
+
+def choose_heap(explicit: str | None, sized: str | None = None) -> str:
+    """The ``-Xmx`` value: an explicit one, else ``$ESPLADE_EVAL_JAVA_HEAP``, else ``sized``, else 4g."""
+    if explicit:
+        return check_heap(explicit)
+    if os.environ.get(HEAP_ENV):
+        return check_heap(os.environ[HEAP_ENV])
+    return check_heap(sized or "4g")
+
+
+def check_heap(heap: str) -> str:
+    """``heap`` when it is a JVM size (``512m``, ``2g``, ``1048576k``); ValueError otherwise."""
+    if not re.fullmatch(r"[1-9]\d*[kKmMgG]?", str(heap)):
+        raise ValueError(f"not a JVM heap size (e.g. 512m, 2g): {heap!r}")
+    return str(heap)
 
 
 @dataclass(frozen=True)
@@ -105,8 +123,13 @@ def find_java() -> JavaRuntime:
 _configured: JavaRuntime | None = None
 
 
-def configure() -> JavaRuntime:
-    """Point pyjnius at the chosen runtime and install the option filter (idempotent)."""
+def configure(heap: str | None = None, options: Sequence[str] = ()) -> JavaRuntime:
+    """Point pyjnius at the chosen runtime and install the option filter (idempotent).
+
+    ``heap`` (``-Xmx``) and the other JVM ``options`` apply when this call is the first to
+    configure the JVM (and, for the heap, no ``-Xmx`` was set before); default heap
+    :data:`DEFAULT_HEAP`.
+    """
     global _configured
     if _configured is not None:
         return _configured
@@ -120,7 +143,9 @@ def configure() -> JavaRuntime:
 
     install_option_filter(jnius_config, runtime)
     if not jnius_config.vm_running and not any(o.startswith("-Xmx") for o in jnius_config.get_options()):
-        jnius_config.add_options(f"-Xmx{DEFAULT_HEAP}")
+        jnius_config.add_options(f"-Xmx{heap or DEFAULT_HEAP}")
+    if not jnius_config.vm_running and options:
+        jnius_config.add_options(*options)
     _configured = runtime
     return runtime
 
@@ -155,12 +180,38 @@ def install_option_filter(jnius_config, runtime: JavaRuntime | None = None) -> N
         jnius_config.set_options(*kept)
 
 
-def start():
-    """Configure and start the JVM with Anserini's jar on the class path; returns ``autoclass``."""
-    configure()
-    from pyserini.pyclass import autoclass  # noqa: F401  (imports start the JVM)
+def anserini_jar() -> Path:
+    """Anserini's fat jar inside the installed Pyserini wheel (Pyserini is not imported)."""
+    from importlib import metadata  # here: this module is imported at every interpreter start (the hook)
 
-    return autoclass
+    try:
+        dist = metadata.distribution("pyserini")
+    except metadata.PackageNotFoundError:
+        raise EspladeError("pyserini is not installed (pip install pyserini==1.6.0)") from None
+    jars = sorted(Path(dist.locate_file("pyserini/resources/jars")).glob("anserini-*-fatjar.jar"))
+    if not jars:
+        raise EspladeError("Anserini's fat jar was not found in the installed pyserini")
+    return jars[-1]
+
+
+def start(heap: str | None = None, options: Sequence[str] = ()):
+    """Configure and start the JVM with Anserini's jar on the class path; returns ``autoclass``.
+
+    ``heap`` (``-Xmx``) and ``options`` apply if the JVM of this process is not configured
+    yet (a running JVM keeps its settings: there is one per process). The class path is
+    set here, as ``pyserini.pyclass`` would set it, without importing Pyserini (whose
+    import reflects a dozen classes: a tenth of a second or more before any work).
+    """
+    runtime = configure(heap, options)
+    import jnius_config
+
+    if not jnius_config.vm_running:
+        jnius_config.add_classpath(str(anserini_jar()))  # (not get_classpath(): it starts the JVM)
+        if runtime.has_vector_module:
+            jnius_config.add_options(f"--add-modules={VECTOR_MODULE}")
+    from jnius import autoclass as _autoclass
+
+    return _autoclass
 
 
 def autoclass(name: str):

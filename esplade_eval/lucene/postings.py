@@ -49,14 +49,16 @@ from typing import Iterable, Mapping
 
 import numpy as np
 
+from esplade_eval._io import Closing
+from esplade_eval.artifacts import INDEX_MANIFEST, index_documents
 from esplade_eval.lucene.index import check_index
 
 FIELD = "contents"  # the field Anserini's impact indexes (and IndexReaderUtils.getTerms) use
 
 
 def index_size_bytes(index: str | os.PathLike) -> int:
-    """Bytes of the Lucene files in ``index`` (our ``esplade_eval.json`` and locks excluded)."""
-    skip = {"esplade_eval.json", "write.lock"}
+    """Bytes of the Lucene files in ``index`` (our index manifest and locks excluded)."""
+    skip = {INDEX_MANIFEST, "write.lock"}
     return sum(p.stat().st_size for p in Path(index).iterdir() if p.is_file() and p.name not in skip)
 
 
@@ -98,24 +100,18 @@ class IndexTerms:
         pos = self.position()
         return np.array([self.df[pos[t]] if t in pos else 0 for t in terms], dtype=np.int64)
 
+    def write_tsv(self, path: str | os.PathLike) -> None:
+        """Every term as ``term<TAB>df<TAB>total_impact`` (a header first), atomically."""
+        from esplade_eval._io import atomic_file
+
+        with atomic_file(path) as fh:
+            fh.write("term\tdf\ttotal_impact\n")
+            for t, d, c in zip(self.terms, self.df.tolist(), self.total_impact.tolist()):
+                fh.write(f"{t}\t{d}\t{c}\n")
+
     def as_dict(self) -> dict[str, tuple[int, int]]:
         """``{term: (df, total impact)}``: for tests and small indexes."""
         return {t: (int(d), int(c)) for t, d, c in zip(self.terms, self.df.tolist(), self.total_impact.tolist())}
-
-
-def _collection_documents(index: Path) -> int | None:
-    path = index / "esplade_eval.json"
-    if not path.is_file():
-        return None
-    try:
-        info = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
-    counts = info.get("validated") or {}
-    if counts.get("documents") is not None:
-        return int(counts["documents"])
-    export = (info.get("export_manifest") or {}).get("documents") or {}
-    return int(export["count"]) if export.get("count") is not None else None
 
 
 def read_index_terms(index: str | os.PathLike) -> IndexTerms:
@@ -144,7 +140,7 @@ def read_index_terms(index: str | os.PathLike) -> IndexTerms:
     return IndexTerms(index=index, terms=terms, df=np.asarray(dfs, dtype=np.int64),
                       total_impact=np.asarray(totals, dtype=np.int64), num_docs=num_docs,
                       size_bytes=index_size_bytes(index), seconds=time.perf_counter() - started,
-                      collection_documents=_collection_documents(index))
+                      collection_documents=index_documents(index))
 
 
 def _has_field(autoclass, reader) -> bool:
@@ -152,11 +148,11 @@ def _has_field(autoclass, reader) -> bool:
     return autoclass("org.apache.lucene.index.MultiTerms").getTerms(reader, FIELD) is not None
 
 
-class LatencyProbe:
+class LatencyProbe(Closing):
     """Single-threaded, warm timing of top-``k`` impact queries on one index.
 
     >>> with LatencyProbe("indexes/full") as probe:                       # doctest: +SKIP
-    ...     times = probe.time({"q1": {"web": 120, "semantic": 80}}, k=1000, repeats=5)
+    ...     times = probe.time({"q1": {"web": 120, "semantic": 80}}, k=1000, passes=5)
     >>> times["q1"].shape                                                  # doctest: +SKIP
     (5,)
     """
@@ -184,17 +180,17 @@ class LatencyProbe:
                 jq.put(term, self._Float(float(weight)))
         return self._generator.buildQuery(FIELD, jq) if jq.size() else None
 
-    def time(self, queries: Mapping[str, Mapping[str, int]], k: int = 1000, repeats: int = 5,
+    def time(self, queries: Mapping[str, Mapping[str, int]], k: int = 1000, passes: int = 5,
              warmup: int = 2, progress=None) -> dict[str, np.ndarray]:
-        """Seconds per query per repetition: ``{qid: array(repeats)}``.
+        """Seconds per query per timed pass: ``{qid: array(passes)}``.
 
         ``warmup`` untimed passes over all queries come first (JIT, page cache); each timed
         pass then runs every query once, in order, so a query's repetitions are spread
         over the run rather than back to back. An empty query times as 0. ``progress``, when
         given, is called with the number of queries after each pass (outside the timed calls).
         """
-        if repeats < 1:
-            raise ValueError(f"repeats must be >= 1, got {repeats}")
+        if passes < 1:
+            raise ValueError(f"passes must be >= 1, got {passes}")
         qids = list(queries)
         built = [self.build(queries[q]) for q in qids]
         search = self._searcher.search
@@ -206,8 +202,8 @@ class LatencyProbe:
                     search(jq, k)
             if progress is not None:
                 progress(len(qids))
-        out = np.zeros((len(qids), repeats), dtype=np.float64)
-        for r in range(repeats):
+        out = np.zeros((len(qids), passes), dtype=np.float64)
+        for r in range(passes):
             for i, jq in enumerate(built):
                 if jq is None:
                     continue
@@ -221,9 +217,3 @@ class LatencyProbe:
     def close(self) -> None:
         self._reader.close()
         self._impact.close()
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()

@@ -1,9 +1,18 @@
-"""Impact search with Anserini's ``SimpleImpactSearcher`` (in-process JVM).
+"""Impact search: many queries at once (:func:`search_to_run`), or one at a time.
 
 Scores are exact integer dot products of query and document impacts. Results are
 ranked by (-score, docid), Pyserini's deterministic tie-break, and ties are honoured at
 the cut-off: when the k-th and (k+1)-th hits tie, more hits are fetched until the tie is
 resolved, so the top k never depends on Lucene's internal document order.
+
+Two implementations give the same runs, byte for byte (tested on every pruning level):
+
+* :func:`search_to_run` / :func:`batch_search`: :class:`~esplade_eval.lucene.batch.BatchSearcher`,
+  hits read from Java in bulk (one serialised ``TopDocs`` per query, ids from a table);
+  what every stage that searches uses;
+* :class:`ImpactSearcher`: Anserini's ``SimpleImpactSearcher`` through pyjnius, one bridge
+  crossing and one stored-document load per hit; kept as the reference the batch path is
+  tested against, and for a handful of interactive queries.
 """
 
 from __future__ import annotations
@@ -11,17 +20,22 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Mapping
+from pathlib import Path
+from typing import Iterator, Mapping
 
-from esplade_eval.data.trec import write_run
-from esplade_eval.sparse.jsonvector import read_query_vectors  # noqa: F401  (part of this module's API)
+from esplade_eval import artifacts
+from esplade_eval._io import Closing, atomic_file
+from esplade_eval.data.trec import check_run_tag, run_text
+from esplade_eval.errors import EspladeError
+from esplade_eval.sparse.jsonvector import read_query_file, read_query_vectors  # noqa: F401  (part of this module's API)
 
 log = logging.getLogger(__name__)
 
 Hits = list[tuple[str, float]]
+FIELD = "contents"  # the field Anserini's impact indexes hold
 
 
-class ImpactSearcher:
+class ImpactSearcher(Closing):
     """Search a Lucene impact index with integer query vectors.
 
     >>> s = ImpactSearcher("indexes/semanlink-full")          # doctest: +SKIP
@@ -81,12 +95,6 @@ class ImpactSearcher:
     def close(self) -> None:
         self._searcher.close()
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def _check_k(k: int) -> None:
     if int(k) != k or k < 1:
@@ -103,15 +111,108 @@ def _finish(hits: Hits, query, k: int, fetch) -> Hits:
     return hits[:k]
 
 
+def impact_queries(batch, queries: Mapping[str, Mapping[str, int]]) -> Iterator[tuple[str, object]]:
+    """``(qid, Lucene query or None)``: the query Anserini's ``SimpleImpactSearcher`` builds.
+
+    Each vector crosses the bridge once, as JSON that Jackson reads into a
+    ``Map<String, Float>`` for Anserini's ``BagOfWordsQueryGenerator`` (a ``BoostQuery`` per
+    term, boost = the query impact); zero weights are dropped, an empty query is None.
+    """
+    import json
+
+    autoclass = batch.autoclass
+    mapper = autoclass("com.fasterxml.jackson.databind.ObjectMapper")()
+    reader = mapper.readerForMapOf(autoclass("java.lang.Class").forName("java.lang.Float"))
+    generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
+    for qid, query in queries.items():
+        weights = {}
+        for term, weight in query.items():
+            w = int(weight)
+            if w != weight or w < 0:
+                raise ValueError(f"query {qid!r}: weight of {term!r} must be a non-negative integer, got {weight!r}")
+            if w:
+                weights[term] = w
+        yield qid, (generator.buildQuery(FIELD, reader.readValue(json.dumps(weights))) if weights else None)
+
+
+def batch_search(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], k: int = 1000,
+                 threads: int = 1, heap: str | None = None, progress: bool | None = None,
+                 quick_jit: bool = False) -> Iterator[tuple[str, list[str], list[float]]]:
+    """``(qid, ids, scores)`` for every query, in input order, streamed.
+
+    The batch path (:class:`~esplade_eval.lucene.batch.BatchSearcher`): the same hits and
+    scores as :meth:`ImpactSearcher.batch_search`, without a bridge crossing per hit.
+    """
+    from esplade_eval.lucene.batch import BatchSearcher
+
+    with BatchSearcher(index, "impact", heap=heap, quick_jit=quick_jit) as batch:
+        yield from batch.run(impact_queries(batch, queries), k, threads=threads, total=len(queries),
+                             progress=progress)
+
+
+UNKNOWN_ENCODING = ("the encoding of these queries is unknown (their lines carry no 'encoding' and no manifest "
+                    "beside the file lists it), so they cannot be checked against the index; re-export them with "
+                    "`esplade-eval export --topics`, or pass --allow-unknown-encoding to search anyway")
+
+
+def checked_queries(queries: str | os.PathLike, index: str | os.PathLike, allow_mismatch: bool = False,
+                    allow_unknown: bool = False, warn=log.warning) -> dict[str, dict[str, int]]:
+    """The vectors of a pre-encoded query file, once its encoding is checked against the index's.
+
+    The encoding travels in the file's lines (:mod:`esplade_eval.artifacts`); a file written
+    before that is read by the manifest beside it when that manifest lists it. Queries of
+    another checkpoint, max length, vocabulary size or quantisation than the index are refused
+    unless ``allow_mismatch``; queries whose encoding is unknown unless ``allow_unknown`` (or
+    ``allow_mismatch``). Another pruning than the index's documents is only noted (searching
+    differently pruned queries is an experiment, not a mistake). An index without an export
+    manifest (built by other tools) cannot be checked, which is noted.
+    """
+    from esplade_eval.lucene.index import check_index
+
+    check_index(index)
+    file = read_query_file(queries)
+    found = file.encoding or artifacts.listed_query_encoding(queries)
+    if found is None and not (allow_unknown or allow_mismatch):
+        raise EspladeError(f"{queries}: {UNKNOWN_ENCODING}")
+    manifest = artifacts.index_export_manifest(index)
+    if manifest is None:
+        warn(f"{index}: no export manifest: the queries' encoding cannot be checked against the index")
+    elif found is not None and not allow_mismatch:
+        expected = artifacts.encoding_of(manifest)
+        artifacts.check_compatible(expected, found, str(queries))
+        for note in artifacts.mismatches(expected, found, ("pruning",)):
+            warn(f"{queries}: note: {note}")
+    return file.vectors
+
+
 def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], output: str | os.PathLike,
-                  k: int = 1000, threads: int = 1, tag: str = "esplade_eval") -> dict:
-    """Search ``queries`` and write a TREC run atomically; returns timing and counts."""
+                  k: int = 1000, threads: int = 1, tag: str | None = None, heap: str | None = None,
+                  progress: bool | None = None, quick_jit: bool = False) -> dict:
+    """Search ``queries`` and write a TREC run atomically (streamed); returns timing and counts.
+
+    The run tag defaults to :func:`esplade_eval.artifacts.run_tag` of the index folder's name
+    (``esplade_<level>`` for a flow's index).
+    ``heap``: the JVM's ``-Xmx`` (default sized from the index, see
+    :func:`~esplade_eval.lucene.batch.heap_for_index`); ``progress``: queries done / total
+    on stderr (None: only on a terminal); ``quick_jit``: this process's JVM does nothing
+    but this search (see :func:`~esplade_eval.lucene.batch.quick_jit_options`).
+    """
+    from esplade_eval.lucene.batch import heap_for_index
+    from esplade_eval.lucene.java import choose_heap
+
+    tag = check_run_tag(tag or artifacts.run_tag(Path(index).resolve().name))
+    heap = choose_heap(heap, heap_for_index(index))
     started = time.perf_counter()
-    with ImpactSearcher(index) as searcher:
-        results = searcher.batch_search(queries, k=k, threads=threads)
+    empty: list[str] = []
+    with atomic_file(output) as fh:
+        for qid, ids, scores in batch_search(index, queries, k=k, threads=threads, heap=heap, progress=progress,
+                                             quick_jit=quick_jit):
+            if ids:
+                fh.write(run_text(qid, ids, scores, tag))
+            else:
+                empty.append(qid)
     seconds = time.perf_counter() - started
-    write_run(output, {qid: dict(hits) for qid, hits in results.items()}, tag=tag, k=k)
-    empty = [q for q, h in results.items() if not h]
     if empty:
         log.warning("%d queries retrieved nothing (e.g. %s)", len(empty), ", ".join(empty[:5]))
-    return {"queries": len(results), "no_hits": len(empty), "seconds": round(seconds, 3), "output": str(output)}
+    return {"queries": len(queries), "no_hits": len(empty), "seconds": round(seconds, 3), "output": str(output),
+            "threads": threads, "heap": heap}

@@ -5,11 +5,14 @@ each encoded chunk is pruned and quantised per level and appended to that level'
 collection. Memory is bounded by the chunk size, whatever the corpus size. Each level's
 folder is written under a temporary name and renamed when complete.
 
-Layout of ``out`` for levels ``full`` and ``d64-q16``::
+Layout of ``out`` for levels ``full`` and ``d64-q16`` (:mod:`esplade_eval.artifacts`)::
 
     out/full/manifest.json          out/d64-q16/manifest.json
     out/full/collection/*.jsonl     out/d64-q16/collection/*.jsonl
     out/full/queries.test.jsonl     out/d64-q16/queries.test.jsonl
+
+Every query line carries its encoding (checkpoint hash, max length, vocabulary size,
+quantisation, pruning), so a query file copied elsewhere is still checked against an index.
 """
 
 from __future__ import annotations
@@ -21,19 +24,12 @@ import time
 from pathlib import Path
 from typing import Iterable, Sequence
 
+from esplade_eval import artifacts
 from esplade_eval._io import atomic_dir, atomic_file
 from esplade_eval.data.prepared import sha256_file
 from esplade_eval.data.trec import read_corpus, read_topics
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.jsonvector import CollectionWriter, write_query_file
-from esplade_eval.sparse.manifest import (
-    check_compatible,
-    new_manifest,
-    pruning_of,
-    quantizer_of,
-    read_manifest,
-    write_manifest,
-)
 from esplade_eval.sparse.prune import Pruning
 from esplade_eval.sparse.quantize import Quantizer
 
@@ -87,7 +83,8 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
         folders = {p.name: stack.enter_context(atomic_dir(out / p.name, overwrite=overwrite)) for p in prunings}
-        writers = {name: stack.enter_context(CollectionWriter(folders[name] / "collection", encoder.terms, shard_size))
+        writers = {name: stack.enter_context(CollectionWriter(folders[name] / artifacts.COLLECTION_DIR, encoder.terms,
+                                                              shard_size))
                    for name in names}
         dropped = dict.fromkeys(names, 0)
         pruned_away = dict.fromkeys(names, 0)
@@ -110,7 +107,7 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
             w.close()
             if w.documents == 0:
                 raise InputError(corpus, "corpus has no documents")
-            manifest = new_manifest(encoder.info.to_dict(), p.to_dict(), quantizer.to_dict())
+            manifest = artifacts.new_export_manifest(encoder.info.to_dict(), p.to_dict(), quantizer.to_dict())
             if collection:
                 manifest["collection"] = dict(collection)
             for tname, (source, topic_map) in topic_sets.items():
@@ -127,7 +124,7 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
                 "shard_size": shard_size,
                 "seconds": round(time.perf_counter() - started, 3),
             }
-            write_manifest(folders[p.name], manifest)
+            artifacts.write_export_manifest(folders[p.name], manifest)
     log.info("exported %s in %.1fs", ", ".join(names), time.perf_counter() - started)
     return {name: out / name for name in names}
 
@@ -137,20 +134,21 @@ def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLi
     """Encode topics into ``level_dir/queries.<name>.jsonl`` with the level's settings.
 
     Pruning and quantisation default to the level's manifest, so queries and documents
-    always share one rule; the manifest records the query file's counts.
+    always share one rule; an encoder of another checkpoint, max length or vocabulary than
+    the documents' is refused. The manifest records the query file's counts.
     """
     level_dir = Path(level_dir)
-    manifest = read_manifest(level_dir)
-    if manifest["encoder"]["checkpoint_hash"] != encoder.info.checkpoint_hash:
-        raise InputError(level_dir / "manifest.json",
-                         "documents were encoded with another checkpoint "
-                         f"({manifest['encoder']['checkpoint']}); encode queries with the same one")
-    pruning = pruning or pruning_of(manifest)
-    quantizer = quantizer or quantizer_of(manifest)
-    name = name or topics_name(topics)
+    manifest = artifacts.read_export_manifest(level_dir)
+    artifacts.check_compatible(artifacts.encoding_of(manifest),
+                               artifacts.encoding(encoder.info.to_dict(), manifest["quantization"]),
+                               str(level_dir / artifacts.EXPORT_MANIFEST), fields=artifacts.ENCODING_FIELDS[:3],
+                               against="documents", hint=": encode queries with the documents' checkpoint")
+    pruning = pruning or Pruning.from_dict(manifest["pruning"])
+    quantizer = quantizer or Quantizer.from_dict(manifest["quantization"])
+    name = name or artifacts.topics_name(topics)
     manifest["queries"][name] = _write_queries(encoder, read_topics(topics), level_dir, name, pruning, quantizer,
                                                source=topics)
-    write_manifest(level_dir, manifest)
+    artifacts.write_export_manifest(level_dir, manifest)
     return level_dir / manifest["queries"][name]["file"]
 
 
@@ -158,7 +156,7 @@ def _read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
     """``{query file name: (source path, topics)}``, every file read and checked up front."""
     sets: dict[str, tuple[str, dict[str, str]]] = {}
     for path in paths:
-        name = topics_name(path)
+        name = artifacts.topics_name(path)
         if name in sets:
             raise ValueError(f"two topics files map to the query file name {name!r}: {sets[name][0]}, {path}")
         sets[name] = (os.fspath(path), read_topics(path))
@@ -172,9 +170,10 @@ def _write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning
     ids, texts = list(topic_map), list(topic_map.values())
     encoded = encoder.encode(texts) if encoded is None else encoded
     impacts, lost = quantizer.apply(pruning.apply(encoded, "query"))
-    path = Path(folder) / f"queries.{name}.jsonl"
+    path = Path(folder) / artifacts.queries_file(name)
+    record = artifacts.query_encoding(artifacts.encoding(encoder.info.to_dict(), quantizer.to_dict(), pruning.name))
     with atomic_file(path) as fh:
-        write_query_file(fh, ids, texts, impacts, encoder.terms)
+        write_query_file(fh, ids, texts, impacts, encoder.terms, encoding=record)
     lengths = impacts.lengths()
     return {"source": os.fspath(source), "source_sha256": sha256_file(source), "file": path.name, "count": len(ids),
             "empty_vectors": int((lengths == 0).sum()), "mean_vector_length": float(lengths.mean()) if len(ids) else 0.0,
@@ -186,26 +185,18 @@ def encode_queries(encoder, topics: dict[str, str], manifest: dict | None = None
     """Integer query vectors for ``{qid: text}`` under an export manifest's rules.
 
     With a ``manifest`` (an index's or a level's), its quantisation is used, its query
-    pruning unless ``pruning`` is given, and a different checkpoint or max length is an
-    error unless ``allow_mismatch``.
+    pruning unless ``pruning`` is given, and a different checkpoint, max length or
+    vocabulary is an error unless ``allow_mismatch``.
     """
     quantizer = Quantizer()
     if manifest:
         if not allow_mismatch:
-            check_compatible(manifest, {"encoder": encoder.info.to_dict(), "quantization": manifest["quantization"]},
-                             where)
-        pruning = pruning or pruning_of(manifest)
-        quantizer = quantizer_of(manifest)
+            artifacts.check_compatible(artifacts.encoding_of(manifest),
+                                       artifacts.encoding(encoder.info.to_dict(), manifest["quantization"]), where)
+        pruning = pruning or Pruning.from_dict(manifest["pruning"])
+        quantizer = Quantizer.from_dict(manifest["quantization"])
     batch, _ = quantizer.apply((pruning or Pruning()).apply(encoder.encode(list(topics.values())), "query"))
     return dict(zip(topics, batch.to_dicts(encoder.terms)))
-
-
-def topics_name(topics: str | os.PathLike) -> str:
-    """``topics.test.tsv`` -> ``test``; otherwise the file stem."""
-    stem = Path(topics).name
-    for suffix in (".gz", ".tsv", ".txt"):
-        stem = stem.removesuffix(suffix)
-    return stem.removeprefix("topics.") or "topics"
 
 
 def _progress(enabled: bool | None, desc: str, corpus):

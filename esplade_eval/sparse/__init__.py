@@ -1,4 +1,4 @@
-"""Sparse vectors without torch: pruning, quantisation, JsonVectorCollection I/O, manifests."""
+"""Sparse vectors without torch: pruning, quantisation, JsonVectorCollection and query-file I/O."""
 
 from esplade_eval.sparse.prune import Pruning
 from esplade_eval.sparse.quantize import Quantizer

@@ -4,6 +4,12 @@ One JSON object per line::
 
     {"id": "d1", "contents": "title text", "vector": {"term": 37, "other": 5}}
 
+A pre-encoded query line adds its encoding (:mod:`esplade_eval.artifacts`), which readers
+that know only ``id``, ``contents`` and ``vector`` (Pyserini's ``--encoder queries.jsonl``)
+pass over::
+
+    {"id": "q1", "contents": "web", "vector": {"web": 212}, "encoding": {"checkpoint_hash": "...", ...}}
+
 Anserini repeats each term ``weight`` times when it builds an impact index, so a weight
 must be a positive integer and a term must not contain whitespace (the pretokenized
 analyzer splits on it). :func:`validate_collection` checks exactly that, naming the file
@@ -15,12 +21,13 @@ from __future__ import annotations
 import json
 import math
 import os
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterable, Iterator, Sequence
+from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from esplade_eval._io import open_text
+from esplade_eval._io import Closing, json_line, numbered_lines
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.vectors import SparseBatch
 
@@ -36,8 +43,11 @@ class VectorLineWriter:
     def __init__(self, terms: Sequence[str]):
         self._quoted = np.array([json.dumps(t, ensure_ascii=False) for t in terms], dtype=object)
 
-    def lines(self, ids: Sequence[str], texts: Sequence[str], batch: SparseBatch) -> Iterator[str]:
+    def lines(self, ids: Sequence[str], texts: Sequence[str], batch: SparseBatch,
+              extra: Mapping | None = None) -> Iterator[str]:
+        """One line per row; ``extra`` keys (e.g. a query's encoding) follow the vector."""
         quoted, indptr, indices, data = self._quoted, batch.indptr, batch.indices, batch.data
+        tail = "".join(f",{json.dumps(k)}:{json.dumps(v, separators=(',', ':'))}" for k, v in (extra or {}).items())
         # term order within a vector: by term id (deterministic, diff-friendly)
         for i, (docid, text) in enumerate(zip(ids, texts)):
             s, e = indptr[i], indptr[i + 1]
@@ -45,10 +55,10 @@ class VectorLineWriter:
             order = np.argsort(idx, kind="stable")
             pairs = ",".join(f"{q}:{w}" for q, w in zip(quoted[idx[order]], data[s:e][order].tolist()))
             yield (f'{{"id":{json.dumps(docid, ensure_ascii=False)},'
-                   f'"contents":{json.dumps(text, ensure_ascii=False)},"vector":{{{pairs}}}}}\n')
+                   f'"contents":{json.dumps(text, ensure_ascii=False)},"vector":{{{pairs}}}{tail}}}\n')
 
 
-class CollectionWriter:
+class CollectionWriter(Closing):
     """Write a sharded JsonVectorCollection into ``folder`` (``docs00000.jsonl`` ...).
 
     The caller provides ``folder`` (normally a temporary one, renamed when complete).
@@ -89,12 +99,6 @@ class CollectionWriter:
             self._fh.close()
             self._fh = None
 
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self.close()
-
 
 def collection_files(folder: str | os.PathLike) -> list[Path]:
     """The JSONL files of a collection folder, sorted (what Anserini will read)."""
@@ -109,12 +113,10 @@ def collection_files(folder: str | os.PathLike) -> list[Path]:
 
 def parse_vector_line(path, lineno: int, line: str) -> tuple[str, str, dict[str, int]]:
     """Parse and check one line; raises :class:`InputError` naming ``path:lineno``."""
-    try:
-        obj = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON: {exc.msg} (column {exc.colno})", line=lineno) from None
-    if not isinstance(obj, dict):
-        raise InputError(path, "expected a JSON object", line=lineno)
+    return _checked_vector(path, lineno, json_line(path, lineno, line))
+
+
+def _checked_vector(path, lineno: int, obj: dict) -> tuple[str, str, dict[str, int]]:
     if "id" not in obj:
         raise InputError(path, "missing 'id'", line=lineno)
     docid = obj["id"]
@@ -143,29 +145,23 @@ def parse_vector_line(path, lineno: int, line: str) -> tuple[str, str, dict[str,
 def read_vectors(path: str | os.PathLike, with_lines: bool = False) -> Iterator:
     """Stream checked ``(id, contents, vector)`` from one JSONL file (queries or a shard);
     with ``with_lines``, ``(line number, (id, contents, vector))`` for messages."""
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            if line.strip():
-                item = parse_vector_line(path, lineno, line)
-                yield (lineno, item) if with_lines else item
+    for lineno, line in numbered_lines(path):
+        item = parse_vector_line(path, lineno, line)
+        yield (lineno, item) if with_lines else item
 
 
 def read_collection(folder: str | os.PathLike, check_duplicates: bool = True) -> Iterator[tuple[str, str, dict[str, int]]]:
     """Stream every document of a collection folder; a repeated id is an error."""
     seen: dict[str, tuple[Path, int]] = {}
     for path in collection_files(folder):
-        with open_text(path) as fh:
-            for lineno, line in enumerate(fh, 1):
-                if not line.strip():
-                    continue
-                doc = parse_vector_line(path, lineno, line)
-                if check_duplicates:
-                    if doc[0] in seen:
-                        first = seen[doc[0]]
-                        raise InputError(path, f"duplicate document id {doc[0]!r} (first at {first[0]}:{first[1]})",
-                                         line=lineno)
-                    seen[doc[0]] = (path, lineno)
-                yield doc
+        for lineno, doc in read_vectors(path, with_lines=True):
+            if check_duplicates:
+                if doc[0] in seen:
+                    first = seen[doc[0]]
+                    raise InputError(path, f"duplicate document id {doc[0]!r} (first at {first[0]}:{first[1]})",
+                                     line=lineno)
+                seen[doc[0]] = (path, lineno)
+            yield doc
 
 
 def validate_collection(folder: str | os.PathLike) -> dict:
@@ -179,20 +175,59 @@ def validate_collection(folder: str | os.PathLike) -> dict:
     return {"documents": documents, "empty_vectors": empty, "postings": postings}
 
 
-def read_query_vectors(path: str | os.PathLike) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
-    """``({qid: {term: impact}}, {qid: text})`` from a pre-encoded query JSONL file."""
+@dataclass
+class QueryFile:
+    """A pre-encoded query file: vectors, texts and the encoding its lines carry (None: unknown)."""
+
+    path: Path
+    vectors: dict[str, dict[str, int]]
+    texts: dict[str, str]
+    encoding: dict | None
+
+
+def read_query_file(path: str | os.PathLike) -> QueryFile:
+    """Read and check a pre-encoded query JSONL file, with the encoding its lines carry.
+
+    Every line must carry the same encoding, or none may (a file written before encodings
+    travelled with their queries): a file mixing them is an error naming the first line
+    that differs.
+    """
+    from esplade_eval.artifacts import QUERY_ENCODING, read_encoding
+
     vectors: dict[str, dict[str, int]] = {}
     texts: dict[str, str] = {}
-    for lineno, (qid, text, vec) in read_vectors(path, with_lines=True):
+    first: tuple[int, dict | None] | None = None
+    for lineno, line in numbered_lines(path):
+        obj = json_line(path, lineno, line)
+        qid, text, vec = _checked_vector(path, lineno, obj)
         if qid in vectors:
             raise InputError(path, f"duplicate query id {qid!r}", line=lineno)
         vectors[qid] = {t: w for t, w in vec.items() if w > 0}
         texts[qid] = text
-    return vectors, texts
+        raw = obj.get(QUERY_ENCODING)
+        enc = read_encoding(raw)
+        if raw is not None and enc is None:
+            raise InputError(path, f"unreadable {QUERY_ENCODING!r} record: {raw!r}", line=lineno)
+        if first is None:
+            first = (lineno, enc)
+        elif enc != first[1]:
+            raise InputError(path, f"this query's encoding differs from line {first[0]}'s: one file, one encoding",
+                             line=lineno)
+    return QueryFile(Path(path), vectors, texts, first[1] if first else None)
+
+
+def read_query_vectors(path: str | os.PathLike) -> tuple[dict[str, dict[str, int]], dict[str, str]]:
+    """``({qid: {term: impact}}, {qid: text})`` from a pre-encoded query JSONL file."""
+    q = read_query_file(path)
+    return q.vectors, q.texts
 
 
 def write_query_file(path_fh: IO[str], ids: Iterable[str], texts: Iterable[str], batch: SparseBatch,
-                     terms: Sequence[str]) -> None:
-    """Pyserini's pre-encoded query format: the same line shape as documents."""
-    for line in VectorLineWriter(terms).lines(list(ids), list(texts), batch):
+                     terms: Sequence[str], encoding: Mapping | None = None) -> None:
+    """Pyserini's pre-encoded query format (the line shape of documents), each line
+    carrying ``encoding`` when given (see :mod:`esplade_eval.artifacts`)."""
+    from esplade_eval.artifacts import QUERY_ENCODING
+
+    extra = {QUERY_ENCODING: dict(encoding)} if encoding else None
+    for line in VectorLineWriter(terms).lines(list(ids), list(texts), batch, extra):
         path_fh.write(line)

@@ -6,10 +6,13 @@
 True
 >>> Pruning().name
 'full'
+>>> [p.name for p in sorted([Pruning(8, 4), Pruning(), Pruning(32, 16)])]   # unpruned first, then stricter
+['full', 'd32-q16', 'd8-q4']
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -18,10 +21,13 @@ import numpy as np
 from esplade_eval.sparse.vectors import SparseBatch
 
 
-@dataclass(frozen=True, order=True)
+@functools.total_ordering
+@dataclass(frozen=True)
 class Pruning:
     """Keep at most ``doc_top_k`` / ``query_top_k`` highest weights and only weights
     ``>= min_weight``; ``None`` turns a rule off. Ties in weight keep the smaller term id.
+
+    Levels order from unpruned to strictest (:meth:`sort_key`), the order of every table.
     """
 
     doc_top_k: int | None = None
@@ -52,6 +58,22 @@ class Pruning:
     def __str__(self) -> str:
         return self.name
 
+    def sort_key(self) -> tuple:
+        """Unpruned first, then larger document budgets, then larger query budgets, then
+        lower weight thresholds (``None`` is no limit); the name breaks the remaining ties."""
+        inf = float("inf")
+        return (-(self.doc_top_k or inf), -(self.query_top_k or inf), self.min_weight or 0.0, self.name)
+
+    def __lt__(self, other) -> bool:
+        if not isinstance(other, Pruning):
+            return NotImplemented
+        return self.sort_key() < other.sort_key()
+
+    @classmethod
+    def from_dict(cls, record) -> "Pruning":
+        """Inverse of :meth:`to_dict` (a manifest's ``pruning``)."""
+        return cls(**{k: record.get(k) for k in ("doc_top_k", "query_top_k", "min_weight")})
+
     @classmethod
     def parse(cls, text: str) -> "Pruning":
         """Inverse of :attr:`name` (``full``, ``d64``, ``d64-q16``, ``q8-w0.5``)."""
@@ -80,6 +102,19 @@ class Pruning:
             raise ValueError(f"side must be 'doc' or 'query', got {side!r}")
         k = self.doc_top_k if side == "doc" else self.query_top_k
         return prune(batch, k, self.min_weight)
+
+
+def strictness(level: str) -> tuple:
+    """Sort key of level names: :meth:`Pruning.sort_key` order, names that are no pruning
+    level after every level.
+
+    >>> sorted(["d8-q4", "full", "odd", "d32-q16"], key=strictness)
+    ['full', 'd32-q16', 'd8-q4', 'odd']
+    """
+    try:
+        return (0, *Pruning.parse(level).sort_key())
+    except ValueError:
+        return (1, 0.0, 0.0, 0.0, level)
 
 
 def prune(batch: SparseBatch, top_k: int | None, min_weight: float | None = None) -> SparseBatch:

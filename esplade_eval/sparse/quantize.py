@@ -35,6 +35,11 @@ class Quantizer:
     def name(self) -> str:
         return f"{self.rounding}-x{self.scale:g}"
 
+    @classmethod
+    def from_dict(cls, record) -> "Quantizer":
+        """Inverse of :meth:`to_dict` (a manifest's ``quantization``)."""
+        return cls(record["scale"], record["rounding"])
+
     def to_dict(self) -> dict:
         return {"scale": self.scale, "rounding": self.rounding,
                 "rule": f"impact = {self.rounding}(weight * {self.scale:g}); impacts < 1 dropped"}

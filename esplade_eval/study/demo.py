@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
+from esplade_eval import defaults
+from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, FlowLayout
 from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 
 
-def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=None,
-             measures=("nDCG@10", "R@100", "R@1000", "RR@10"), collection=None, registry=None, max_length=256,
-             echo=print):
+def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=None, measures=defaults.MEASURES,
+             collection=None, registry=None, max_length=defaults.MAX_LENGTH, echo=print):
     """The flow for one checkpoint on ``collection`` (a spec, default Semanlink), then the tables."""
     started = time.perf_counter()
     result = run_flow(out, checkpoint=checkpoint, levels=levels or DEFAULT_LEVELS, split=split, threads=threads,
@@ -18,17 +18,18 @@ def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=N
     table = effectiveness_table(result, measures)
     echo(f"\ncollection {result.collection.name}, {split} split, checkpoint {checkpoint}\n")
     echo(table)
-    out = Path(out)
+    layout = FlowLayout(out)
     cost_started = time.perf_counter()
-    echo(cost_section(result, out / "plots"))
+    echo(cost_section(result, layout.plots))
     result.timings["cost"] = time.perf_counter() - cost_started
     echo("\nartifacts:")
     echo(f"  collection : {result.collection.root} (corpus.jsonl, topics.*.tsv, qrels.*.txt, collection.json)")
-    echo(f"  vectors    : {out / 'vectors'}/<level>/ (collection/*.jsonl, queries.{split}.jsonl, manifest.json)")
-    echo(f"  indexes    : {out / 'indexes'}/<level>/")
-    echo(f"  runs       : {out / 'runs'}/run.{split}.<level>.txt")
+    echo(f"  vectors    : {layout.vectors('<level>')}/ ({COLLECTION_DIR}/*.jsonl, "
+         f"{layout.queries('<level>', split).name}, {EXPORT_MANIFEST})")
+    echo(f"  indexes    : {layout.index('<level>')}/")
+    echo(f"  runs       : {layout.run(split, '<level>')}")
     echo(f"  qrels      : {result.qrels}")
-    echo(f"  plots      : {out / 'plots'}/pareto.png, posting_lengths.png")
+    echo(f"  plots      : {layout.plots}/pareto.png, posting_lengths.png")
     echo(f"\ntotal {time.perf_counter() - started:.1f}s "
          + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
     return result
@@ -47,11 +48,13 @@ def effectiveness_table(result, measures) -> str:
     return report.to_markdown()
 
 
-def cost_section(result, plots, measures=("nDCG@10", "R@100")) -> str:
+def cost_section(result, plots, measures=defaults.COST_MEASURES) -> str:
     """Effectiveness beside retrieval cost per level (``esplade_eval.cost``), plus two PNG plots."""
+    from pathlib import Path
+
     from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
 
-    table = cost_table(result, measures=measures, repeats=3)
+    table = cost_table(result, measures=measures)
     plot_pareto(table, Path(plots) / "pareto.png")
     plot_posting_lengths(table, Path(plots) / "posting_lengths.png")
     cols = [*measures, "postings_mean", "flops", "query_length_mean", "doc_length_mean", "df_variance",

@@ -1,13 +1,15 @@
 """The whole flow for one checkpoint over several pruning levels, resumable.
 
 collection -> export (one encoding pass, every level) -> index per level -> search per
-level -> runs. The collection is any :mod:`esplade_eval.data.collection` spec (default
-the bundled Semanlink titles), prepared into ``out/data``. Every artifact is written
-atomically, so an artifact that exists is complete; a level's vectors and index are reused
-only when its manifest names the same checkpoint content hash, max length, quantisation,
-pruning and corpus (SHA-256 of the canonical corpus), its queries and run only when the
-manifest names the same topics file content; otherwise they are rebuilt. Runs of another
-collection are never reused.
+level -> runs, in the layout of :class:`esplade_eval.artifacts.FlowLayout`. The collection
+is any :mod:`esplade_eval.data.collection` spec (default the bundled Semanlink titles),
+prepared into ``out/data``. Every artifact is written atomically, so an artifact that exists
+is complete; a level's vectors and index are reused only when its manifest names the same
+checkpoint content hash, max length, vocabulary size, quantisation, pruning and corpus
+(SHA-256 of the canonical corpus), its queries and run only when the query file carries the
+same encoding and the manifest names the same topics file content; otherwise they are
+rebuilt. The comparison is :func:`esplade_eval.artifacts.mismatches`, the one the search
+refuses queries with. Runs of another collection are never reused.
 """
 
 from __future__ import annotations
@@ -19,13 +21,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Sequence
 
+from esplade_eval import artifacts, defaults
+from esplade_eval.artifacts import FlowLayout
 from esplade_eval.data.collection import Collection, load_collection
+from esplade_eval.errors import InputError
 from esplade_eval.sparse.prune import Pruning
 from esplade_eval.sparse.quantize import Quantizer
 
 log = logging.getLogger(__name__)
 
-DEFAULT_LEVELS = (Pruning(), Pruning(32, 16), Pruning(16, 8), Pruning(8, 4))
+DEFAULT_LEVELS = tuple(Pruning.parse(name) for name in defaults.LEVELS)
 
 
 @dataclass
@@ -59,29 +64,31 @@ class FlowResult:
         return {name: lv.run for name, lv in self.levels.items()}
 
 
-def _manifest(level_dir: Path) -> dict | None:
-    from esplade_eval.errors import InputError
-    from esplade_eval.sparse.manifest import read_manifest
+def _level_is_current(level_dir: Path, expected: dict) -> bool:
+    """The level's vectors were made as ``expected`` (checkpoint, max length, vocabulary,
+    quantisation, pruning, corpus)."""
+    manifest = artifacts.find_export_manifest(level_dir)
+    if manifest is None:  # absent, unreadable or of another format: rebuild
+        return False
+    problems = artifacts.mismatches(expected, artifacts.encoding_of(manifest), artifacts.LEVEL_FIELDS, "flow")
+    if problems:
+        log.info("%s is rebuilt: %s", level_dir, "; ".join(problems))
+    return not problems
 
+
+def _queries_are_current(level_dir: Path, split: str, expected: dict, topics_sha256: str) -> bool:
+    """The split's query file exists, carries the level's encoding, and encodes these topics."""
+    from esplade_eval.sparse.jsonvector import read_query_file
+
+    entry = ((artifacts.find_export_manifest(level_dir) or {}).get("queries") or {}).get(split) or {}
+    path = level_dir / entry.get("file", "-")
+    if entry.get("source_sha256") != topics_sha256 or not path.is_file():
+        return False
     try:
-        return read_manifest(level_dir)
-    except InputError:  # absent, unreadable or of another format: rebuild
-        return None
-
-
-def _manifest_matches(level_dir: Path, checkpoint_hash: str, quantizer: Quantizer, pruning: Pruning,
-                      max_length: int, corpus_sha256: str) -> bool:
-    m = _manifest(level_dir)
-    return (m is not None and m["encoder"]["checkpoint_hash"] == checkpoint_hash
-            and m["encoder"]["max_length"] == max_length and m["pruning"]["name"] == pruning.name
-            and (m["quantization"]["scale"], m["quantization"]["rounding"]) == (quantizer.scale, quantizer.rounding)
-            and m.get("collection", {}).get("corpus_sha256") == corpus_sha256)
-
-
-def _queries_match(level_dir: Path, split: str, topics_sha256: str) -> bool:
-    m = _manifest(level_dir)
-    entry = (m or {}).get("queries", {}).get(split) or {}
-    return entry.get("source_sha256") == topics_sha256 and (level_dir / entry.get("file", "-")).is_file()
+        found = read_query_file(path).encoding
+    except InputError:
+        return False
+    return found is not None and not artifacts.mismatches(expected, found, artifacts.QUERY_FIELDS)
 
 
 def _remove(path: Path) -> None:
@@ -102,65 +109,80 @@ def resolve_collection(collection, out: Path, registry=None, echo=print) -> Coll
 
 
 def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Sequence[Pruning] = DEFAULT_LEVELS,
-             split: str = "test", threads: int | None = None, hits: int = 1000, quantizer: Quantizer = Quantizer(),
-             max_length: int = 256, collection=None, encoder=None, name: str | None = None, registry=None,
-             echo=print, progress: bool | None = None) -> FlowResult:
+             split: str = "test", threads: int | None = None, hits: int = defaults.HITS,
+             quantizer: Quantizer = Quantizer(), max_length: int = defaults.MAX_LENGTH, collection=None, encoder=None,
+             name: str | None = None, registry=None, echo=print, progress: bool | None = None) -> FlowResult:
     """Run (or resume) the flow into ``out``; see the module docstring.
 
     ``collection`` is a prepared :class:`~esplade_eval.data.collection.Collection` or a spec
     for :func:`~esplade_eval.data.collection.load_collection` (a registry name, a TOML file, a
     folder, a mapping), prepared into ``out/data``; ``registry`` names a registry file.
-    ``progress``: bars for encoding and indexing (None: only on a terminal).
+    ``progress``: bars for encoding, indexing and searching (None: only on a terminal).
     """
-    from esplade_eval.lucene.index import build_index
-    from esplade_eval.lucene.search import search_to_run
     from esplade_eval.model.encoder import SpladeEncoder
-    from esplade_eval.model.export import export_corpus, export_topics
-    from esplade_eval.sparse.jsonvector import read_query_vectors
 
-    out = Path(out)
-    threads = threads or os.cpu_count() or 1
-    collection = resolve_collection(collection, out, registry, echo)
+    layout = FlowLayout(out)
+    threads = threads or defaults.threads()
+    collection = resolve_collection(collection, layout.root, registry, echo)
     collection.require_split(split)
     result = FlowResult(collection, split, str(checkpoint), name=name)
     t0 = time.perf_counter()
     encoder = encoder or SpladeEncoder.from_checkpoint(checkpoint, max_length=max_length, threads=threads)
     result.timings["load"] = time.perf_counter() - t0
-
-    vec_root, idx_root, run_root = out / "vectors", out / "indexes", out / "runs"
-    stale = [p for p in levels if not _manifest_matches(vec_root / p.name, encoder.info.checkpoint_hash, quantizer,
-                                                           p, max_length, collection.corpus_sha256)]
+    expected = {p.name: artifacts.encoding(encoder.info.to_dict(), quantizer.to_dict(), p.name,
+                                           collection.corpus_sha256) for p in levels}
     t0 = time.perf_counter()
-    if stale:
-        log.info("exporting %s", ", ".join(p.name for p in stale))
-        for p in stale:  # what was built from the old vectors goes first
-            _remove(idx_root / p.name)
-            for run in run_root.glob(f"run.*.{p.name}.txt"):
-                _remove(run)
-        export_corpus(encoder, collection.corpus, vec_root, stale, quantizer, overwrite=True,
-                      topics=[collection.topics(split)], collection=collection.provenance(), progress=progress)
+    _export_stale(layout, encoder, collection, split, levels, quantizer, expected, progress)
     result.timings["export"] = time.perf_counter() - t0
-
     t_idx = t_search = 0.0
-    topics_sha256 = collection.topics_sha256(split)
     for p in levels:
-        level_dir = vec_root / p.name
-        queries = level_dir / f"queries.{split}.jsonl"
-        run = run_root / f"run.{split}.{p.name}.txt"
-        if not _queries_match(level_dir, split, topics_sha256):
-            _remove(run)
-            export_topics(encoder, collection.topics(split), level_dir, name=split)
-        index = idx_root / p.name
-        t0 = time.perf_counter()
-        if not index.exists():
-            _remove(run)
-            build_index(level_dir, index, threads=threads, progress=progress)
-        t_idx += time.perf_counter() - t0
-        t0 = time.perf_counter()
-        if not run.exists():
-            vectors, _ = read_query_vectors(queries)
-            search_to_run(index, vectors, run, k=hits, threads=threads, tag=f"esplade_{p.name}")
-        t_search += time.perf_counter() - t0
-        result.levels[p.name] = LevelArtifacts(p, level_dir, queries, index, run)
+        t_idx_level, t_search_level = _index_and_search(layout, encoder, collection, split, p, expected[p.name],
+                                                        hits, threads, progress)
+        t_idx += t_idx_level
+        t_search += t_search_level
+        result.levels[p.name] = LevelArtifacts(p, layout.vectors(p.name), layout.queries(p.name, split),
+                                               layout.index(p.name), layout.run(split, p.name))
     result.timings["index"], result.timings["search"] = t_idx, t_search
     return result
+
+
+def _export_stale(layout: FlowLayout, encoder, collection, split, levels, quantizer, expected, progress) -> None:
+    """Export, in one encoding pass, every level whose vectors are not current; what was
+    built from their old vectors (index, runs) goes first."""
+    from esplade_eval.model.export import export_corpus
+
+    stale = [p for p in levels if not _level_is_current(layout.vectors(p.name), expected[p.name])]
+    if not stale:
+        return
+    log.info("exporting %s", ", ".join(p.name for p in stale))
+    for p in stale:
+        _remove(layout.index(p.name))
+        for run in layout.runs_of(p.name):
+            _remove(run)
+    export_corpus(encoder, collection.corpus, layout.vectors_root, stale, quantizer, overwrite=True,
+                  topics=[collection.topics(split)], collection=collection.provenance(), progress=progress)
+
+
+def _index_and_search(layout: FlowLayout, encoder, collection, split, p: Pruning, expected, hits, threads,
+                      progress) -> tuple[float, float]:
+    """Queries, index and run of one level, each made only when missing or stale; the seconds
+    spent indexing and searching."""
+    from esplade_eval.lucene.index import build_index
+    from esplade_eval.lucene.search import search_to_run
+    from esplade_eval.model.export import export_topics
+    from esplade_eval.sparse.jsonvector import read_query_vectors
+
+    level_dir, index, run = layout.vectors(p.name), layout.index(p.name), layout.run(split, p.name)
+    if not _queries_are_current(level_dir, split, expected, collection.topics_sha256(split)):
+        _remove(run)
+        export_topics(encoder, collection.topics(split), level_dir, name=split)
+    t0 = time.perf_counter()
+    if not index.exists():
+        _remove(run)
+        build_index(level_dir, index, threads=threads, progress=progress)
+    t_index = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    if not run.exists():
+        vectors, _ = read_query_vectors(layout.queries(p.name, split))
+        search_to_run(index, vectors, run, k=hits, threads=threads, progress=progress)
+    return t_index, time.perf_counter() - t0

@@ -21,6 +21,7 @@ import time
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from esplade_eval import defaults
 from esplade_eval.sparse.prune import Pruning
 from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 
@@ -31,8 +32,9 @@ TABLE_COLUMNS = ("postings_mean", "flops", "query_length_mean", "doc_length_mean
 
 
 def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Sequence[Pruning] = DEFAULT_LEVELS,
-             split: str = "test", threads: int | None = None, max_length: int = 256,
-             measures: Sequence[str] = ("nDCG@10", "R@100"), repeats: int = 3, results: str | os.PathLike | None = None,
+             split: str = "test", threads: int | None = None, max_length: int = defaults.MAX_LENGTH,
+             measures: Sequence[str] = defaults.COST_MEASURES, passes: int = defaults.LATENCY_PASSES,
+             results: str | os.PathLike | None = None,
              collection=None, registry=None, echo=print, progress: bool | None = None) -> dict:
     """Run (or resume) the grid into ``out``; write ``<results>.md/.json`` and plots when asked.
 
@@ -57,7 +59,7 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
         flows.append(run_flow(out / name, checkpoint=checkpoint, levels=levels, split=split, threads=threads,
                               max_length=max_length, collection=collection, name=name, echo=echo,
                               progress=progress))
-    table = cost_table(flows, measures=measures, repeats=repeats, progress=progress)
+    table = cost_table(flows, measures=measures, passes=passes, progress=progress)
 
     evaluator = Evaluator(collection.qrels(split), list(measures), topics=collection.topics(split))
     comparisons = {}
@@ -72,7 +74,7 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
              f"{len(evaluator.queries):,} evaluated queries (fingerprint {collection.fingerprint[:12]}).", "",
              f"{len(flows)} checkpoints x {len(levels)} levels; max length {max_length}; impacts rint x100; "
              f"postings traversed = sum of the query terms' posting-list lengths (exhaustive evaluation); "
-             f"df = posting-list length; latency = single-thread top-1000, median of {repeats} passes.", "",
+             f"df = posting-list length; latency = single-thread top-1000, median of {passes} passes.", "",
              table[[*measures, *TABLE_COLUMNS]].to_markdown(floatfmt=".4g"), ""]
     for level, report in comparisons.items():
         lines += [f"## Level {level}: checkpoints vs {flows[0].name}", "", report.to_markdown(), ""]

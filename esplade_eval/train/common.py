@@ -80,7 +80,7 @@ def save_checkpoint(out: str | os.PathLike, model, tokenizer, output_vocab: list
                     records: dict[str, dict], overwrite: bool = False, vocab_meta: dict | None = None) -> Path:
     """Write model, tokenizer, ``output_vocab.txt`` (its provenance ``vocab_meta`` in
     ``output_vocab.json``) and JSON records into ``out`` atomically."""
-    from esplade_eval._io import atomic_dir
+    from esplade_eval._io import atomic_dir, write_json
     from esplade_eval.train.vocab import write_vocab
 
     backend = getattr(tokenizer, "backend_tokenizer", None)
@@ -93,8 +93,7 @@ def save_checkpoint(out: str | os.PathLike, model, tokenizer, output_vocab: list
         if output_vocab is not None:
             write_vocab(tmp, output_vocab, vocab_meta)
         for name, data in records.items():
-            (tmp / name).write_text(json.dumps(data, indent=2, ensure_ascii=False, default=str) + "\n",
-                                    encoding="utf-8")
+            write_json(tmp / name, data, ensure_ascii=False, default=str)
     return Path(out)
 
 

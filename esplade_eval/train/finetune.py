@@ -79,7 +79,7 @@ class FinetuneConfig:
     threads: int | None = None
     device: str | None = None
     log_every: int = 10
-    progress: bool = True
+    progress: bool | None = None  # bars: None only on a terminal, True always, False never
 
 
 def load_init(cfg: FinetuneConfig, device: str = "cpu"):
@@ -129,20 +129,16 @@ def semanlink_pairs(collection, split: str = "train") -> tuple[list[tuple[str, s
 
 def tsv_pairs(path: str | os.PathLike) -> tuple[list[tuple[str, str, str, str]], dict]:
     """Pairs from ``query<TAB>document`` lines; ids are the texts themselves."""
-    from esplade_eval._io import open_text
+    from esplade_eval._io import numbered_lines
 
     pairs, qrels = [], {}
-    with open_text(path) as fh:
-        for lineno, line in enumerate(fh, 1):
-            line = line.rstrip("\n")
-            if not line.strip():
-                continue
-            q, sep, d = line.partition("\t")
-            if not sep or not q.strip() or not d.strip():
-                raise InputError(path, "expected 'query<TAB>document'", line=lineno)
-            q, d = " ".join(q.split()), " ".join(d.split())
-            pairs.append((q, q, d, d))
-            qrels.setdefault(q, {})[d] = 2
+    for lineno, line in numbered_lines(path):
+        q, sep, d = line.partition("\t")
+        if not sep or not q.strip() or not d.strip():
+            raise InputError(path, "expected 'query<TAB>document'", line=lineno)
+        q, d = " ".join(q.split()), " ".join(d.split())
+        pairs.append((q, q, d, d))
+        qrels.setdefault(q, {})[d] = 2
     return pairs, qrels
 
 

@@ -77,7 +77,7 @@ class LoopConfig:
     device: str = "cpu"
     clip_norm: float = 1.0
     log_every: int = 10
-    progress: bool = True
+    progress: bool | None = None  # a bar of steps: None only on a terminal (esplade_eval._progress)
     desc: str = "train"  # progress bar label
     unit: str = "tokens"  # what the throughput counts; history records ``<unit>_seen``
 
@@ -105,11 +105,10 @@ class TrainingLoop:
         self._bar = None
 
     def __enter__(self) -> "TrainingLoop":
-        from tqdm.auto import tqdm
+        from esplade_eval._progress import bar
 
         self._started = time.perf_counter()
-        self._bar = tqdm(total=self.cfg.total_steps, desc=self.cfg.desc, unit="step", disable=not self.cfg.progress,
-                         dynamic_ncols=True)
+        self._bar = bar(total=self.cfg.total_steps, desc=self.cfg.desc, unit="step", enabled=self.cfg.progress)
         return self
 
     def __exit__(self, *exc) -> None:

@@ -99,7 +99,7 @@ class PretrainConfig:
     init_encoder: str | None = None  # BERT/SPLADE checkpoint whose encoder (and head, mapped) start the model
     eval_texts: int = 1000  # held-out texts per arm
     log_every: int = 10
-    progress: bool = True
+    progress: bool | None = None  # bars: None only on a terminal, True always, False never
     exclude_eval_docs: list[str] = field(default_factory=lambda: list(DEFAULT_EVAL_DOCS))  # see train.texts
     allow_eval_docs: bool = False  # train on evaluation documents too (recorded)
 
@@ -343,14 +343,11 @@ class PretrainData:
 
 def _vocabulary(cfg: PretrainConfig, train_texts: list[str], eval_record: dict) -> tuple[list[str], dict]:
     """The output vocabulary: ``cfg.vocab`` as is, or built from the (filtered) training texts."""
-    from esplade_eval.train.vocab import VOCAB_META, build_vocab, read_vocab
+    from esplade_eval.train.vocab import build_vocab, read_vocab, read_vocab_meta
 
     if cfg.vocab:
         vocab = read_vocab(cfg.vocab)
-        folder = Path(cfg.vocab) if Path(cfg.vocab).is_dir() else Path(cfg.vocab).parent
-        meta = json.loads((folder / VOCAB_META).read_text(encoding="utf-8")) if (folder / VOCAB_META).is_file() \
-            else None
-        return vocab, {"size": len(vocab), "source": str(cfg.vocab), "built_with": meta}
+        return vocab, {"size": len(vocab), "source": str(cfg.vocab), "built_with": read_vocab_meta(cfg.vocab)}
     vocab = build_vocab(train_texts, cfg.vocab_size, cfg.vocab_min_count)
     return vocab, {"size": len(vocab), "source": f"built from the training texts of {'+'.join(cfg.corpora)}",
                    "min_count": cfg.vocab_min_count, "eval_docs": eval_record}

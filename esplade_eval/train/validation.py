@@ -72,7 +72,7 @@ def exact_search(queries: SparseBatch, docs: SparseBatch, n_terms: int, qids: Se
 
 def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, k: int = 100,
                      measures: Sequence[str] = ("nDCG@10",), doc_vectors: SparseBatch | None = None,
-                     progress: bool = False) -> dict:
+                     progress: bool | None = False) -> dict:
     """Encode, quantise and search ``split`` with ``encoder`` (a ``SpladeEncoder``).
 
     Returns ``{"aggregate": {measure: mean}, "per_query": {measure: {qid: v}}, "run": ...,
@@ -100,11 +100,12 @@ def evaluate_encoder(encoder, split: Split, quantizer: Quantizer | None = None, 
     return {"aggregate": aggregate, "per_query": per_query, "run": run, "stats": stats}
 
 
-def _encode(encoder, texts: Sequence[str], what: str, progress: bool) -> SparseBatch:
-    """``encoder.encode(texts)``, with a progress bar over the texts when ``progress``."""
-    if not progress:
-        return encoder.encode(texts)
-    from tqdm.auto import tqdm
+def _encode(encoder, texts: Sequence[str], what: str, progress: bool | None) -> SparseBatch:
+    """``encoder.encode(texts)``, with a progress bar over the texts when shown
+    (:func:`esplade_eval._progress.shown`: ``progress`` None means only on a terminal)."""
+    from esplade_eval._progress import bar, shown
 
-    with tqdm(total=len(texts), desc=f"validate: {what}", unit="text", leave=False, dynamic_ncols=True) as bar:
-        return encoder.encode(texts, progress=bar.update)
+    if not shown(progress):
+        return encoder.encode(texts)
+    with bar(total=len(texts), desc=f"validate: {what}", unit="text", enabled=progress, leave=False) as b:
+        return encoder.encode(texts, progress=b.update)

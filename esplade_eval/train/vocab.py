@@ -17,13 +17,12 @@ Stored as ``output_vocab.txt`` (one term per line, UTF-8) plus ``output_vocab.js
 
 from __future__ import annotations
 
-import json
 import os
 from collections import Counter
 from pathlib import Path
 from typing import Iterable
 
-from esplade_eval._io import atomic_file
+from esplade_eval._io import atomic_file, write_json
 from esplade_eval.data.corpora import words
 from esplade_eval.errors import EspladeError
 from esplade_eval.model.checkpoint import OUTPUT_VOCAB
@@ -64,8 +63,7 @@ def write_vocab(folder: str | os.PathLike, vocab: list[str], meta: dict | None =
     info = {"size": len(vocab), "normalisation": "NFKC, lowercase, runs of [^\\W_] (Unicode letters/digits)",
             "order": "count desc, word asc", "special_entries": []}
     info.update(meta or {})
-    with atomic_file(folder / VOCAB_META) as fh:
-        json.dump(info, fh, indent=2, ensure_ascii=False)
+    write_json(folder / VOCAB_META, info, ensure_ascii=False)
     return folder / OUTPUT_VOCAB
 
 
@@ -79,3 +77,33 @@ def read_vocab(path: str | os.PathLike) -> list[str]:
     if not path.is_file():
         raise EspladeError(f"{path}: no output vocabulary file")
     return read_output_vocab(path)
+
+
+def read_vocab_meta(vocab: str | os.PathLike) -> dict | None:
+    """``output_vocab.json`` beside a vocabulary file or in its folder (None when absent)."""
+    import json
+
+    folder = Path(vocab) if Path(vocab).is_dir() else Path(vocab).parent
+    path = folder / VOCAB_META
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else None
+
+
+def vocab_from_corpora(corpora: list[str], size: int, min_count: int = 1, include_heldout: bool = False,
+                       exclude_eval_docs=("semanlink",), allow_eval_docs: bool = False) -> tuple[list[str], dict]:
+    """``esplade-eval vocab``: the vocabulary of the named corpora (their training parts, unless
+    ``include_heldout``) without the evaluation documents, and its record."""
+    from esplade_eval.data.corpora import iter_texts, load_corpus
+    from esplade_eval.train.texts import eval_docs
+
+    docs = eval_docs(list(exclude_eval_docs), allow_eval_docs)
+    counts = None
+    for name in corpora:
+        c = count_words(docs.filter(name, iter_texts(name) if include_heldout else load_corpus(name).train))
+        counts = c if counts is None else counts + c
+    if not counts:
+        dropped = sum(docs.dropped.values())
+        raise EspladeError(f"{' '.join(corpora)}: no words to count" + (
+            f" once {dropped} evaluation documents are dropped (--allow-eval-docs keeps them)" if dropped else ""))
+    meta = {"corpora": list(corpora), "min_count": min_count, "include_heldout": include_heldout,
+            "eval_docs": docs.record(), "distinct_words": len(counts), "tokens": sum(counts.values())}
+    return top_words(counts, size, min_count), meta
