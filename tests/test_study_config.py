@@ -234,7 +234,7 @@ def test_keys_follow_the_config_slice(tmp_path):
 
     cfg = load_config(write(tmp_path, BASE + "[grid]\ncorpus = ['general', 'titles']\n"))
     base = {(s.kind, s.name): s.key for s in build_plan(cfg, "fp").stages}
-    ev = replace(cfg.evaluation, latency_repeats=cfg.evaluation.latency_repeats + 1)
+    ev = replace(cfg.evaluation, latency_passes=cfg.evaluation.latency_passes + 1)
     changed = {(s.kind, s.name) for s in build_plan(replace(cfg, evaluation=ev), "fp").stages
                if base[(s.kind, s.name)] != s.key}
     assert changed and {kind for kind, _ in changed} == {"cost"}

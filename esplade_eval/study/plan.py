@@ -121,7 +121,7 @@ def _downstream(cfg, stages: list[Stage], system: str, seed, source: Stage | Non
     stages.append(flow)
     stages.append(_evaluate(cfg, system, seed, flow, fp))
     for level in ev.levels:
-        cost = {"level": level, "hits": ev.hits, "repeats": ev.latency_repeats, "warmup": ev.latency_warmup}
+        cost = {"level": level, "hits": ev.hits, "passes": ev.latency_passes, "warmup": ev.latency_warmup}
         stages.append(Stage("cost", f"{system}{suffix}.{level}", cost, (flow,), system=system, seed=seed, level=level))
 
 

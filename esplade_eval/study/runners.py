@@ -15,6 +15,8 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
+from esplade_eval.artifacts import COLLECTION_DIR, read_export_manifest
+
 PRETRAIN_SUMMARY = ("budget", "steps", "repeats", "passes_over_corpus", "passes_per_corpus", "tokens_seen",
                     "train_examples", "train_tokens_per_pass", "predicted_words", "tokens_per_s", "train_wall_time_s",
                     "wall_time_s", "heldout_mlm", "heldout_mlm_before", "output_vocab", "lr_schedule", "corpora",
@@ -116,11 +118,11 @@ def run_flow_stage(stage, tmp: Path, ctx: Context) -> dict:
                       max_length=p["max_length"], collection=ctx.collection, name=stage.system, progress=False)
     levels, counts = {}, {}
     for name, lv in result.levels.items():
-        manifest = json.loads((Path(lv.vectors) / "manifest.json").read_text(encoding="utf-8"))
+        manifest = read_export_manifest(lv.vectors)
         counts[name] = {k: manifest["documents"].get(k) for k in ("count", "empty_vectors", "postings",
                                                                    "mean_vector_length")}
         # the index holds the document vectors; keep the manifest and the queries only
-        shutil.rmtree(Path(lv.vectors) / "collection", ignore_errors=True)
+        shutil.rmtree(Path(lv.vectors) / COLLECTION_DIR, ignore_errors=True)
         levels[name] = {k: str(Path(getattr(lv, k)).relative_to(tmp)) for k in ("vectors", "queries", "index", "run")}
     return {"levels": levels, "documents": counts, "timings_s": {k: round(v, 2) for k, v in result.timings.items()}}
 
@@ -179,7 +181,7 @@ def run_cost(stage, tmp: Path, ctx: Context) -> dict:
     folder, record = ctx.dep(stage, "flow")
     lv = record["outputs"]["levels"][p["level"]]
     spec = LevelSpec(stage.system, p["level"], folder / lv["index"], folder / lv["queries"], folder / lv["run"])
-    measured = measure_level(spec, hits=p["hits"], repeats=p["repeats"], warmup=p["warmup"], latency=True,
+    measured = measure_level(spec, hits=p["hits"], passes=p["passes"], warmup=p["warmup"], latency=True,
                              progress=False)
     measured.costs.to_frame().to_csv(tmp / "per_query_cost.csv")
     np.save(tmp / "df.npy", np.asarray(measured.terms.df, dtype=np.int64))

@@ -79,7 +79,7 @@ class Evaluation:
     max_length: int = 64
     hits: int = 1000
     scale: float = 100.0
-    latency_repeats: int = 3
+    latency_passes: int = 3
     latency_warmup: int = 1
 
 
@@ -356,7 +356,7 @@ def evaluation(tbl, problems: Problems) -> Evaluation:
     if not isinstance(tbl, dict):
         problems.add("evaluation", f"expected a table, got {tbl!r}")
         tbl = {}
-    known = ("levels", "strictest", "unpruned", "measures", "max_length", "hits", "scale", "latency_repeats",
+    known = ("levels", "strictest", "unpruned", "measures", "max_length", "hits", "scale", "latency_passes",
              "latency_warmup")
     problems.unknown(tbl, known, "evaluation")
     levels = _levels(tbl, problems)
@@ -366,7 +366,7 @@ def evaluation(tbl, problems: Problems) -> Evaluation:
     g = lambda k, h, d, m: get(tbl, k, h, problems, "evaluation", default=d, minimum=m)  # noqa: E731
     return Evaluation(levels=tuple(levels), strictest=strictest, unpruned=unpruned, measures=tuple(measures),
                       max_length=g("max_length", int, 64, 1), hits=g("hits", int, 1000, 1),
-                      scale=g("scale", float, 100.0, 1e-9), latency_repeats=g("latency_repeats", int, 3, 1),
+                      scale=g("scale", float, 100.0, 1e-9), latency_passes=g("latency_passes", int, 3, 1),
                       latency_warmup=g("latency_warmup", int, 1, 0))
 
 
