@@ -172,9 +172,14 @@ class SpladeEncoder:
 
         Runs in the caller's grad mode and autocast (training backpropagates through it);
         the MLM head runs on the real tokens only, and logits are cast to float32 before
-        pooling, so a bf16 forward still pools and activates in full precision.
+        pooling, so a bf16 forward still pools and activates in full precision. A row
+        without a token of its own (special tokens only) is all zeros, as in :meth:`encode`.
         """
-        return self._pooled(input_ids, attention_mask, upcast=True)
+        import torch
+
+        special = torch.tensor(sorted(self.tokenizer.all_special_ids), device=input_ids.device)
+        has_content = (~torch.isin(input_ids, special) & attention_mask.bool()).any(dim=1)
+        return self._pooled(input_ids, attention_mask, upcast=True) * has_content.unsqueeze(1)
 
     def text_weights(self, texts: Sequence[str], max_length: int | None = None):
         """:meth:`weights` of ``texts`` (tokenised, cut at ``max_length``, padded)."""
@@ -183,12 +188,26 @@ class SpladeEncoder:
     def encode(self, texts: Sequence[str], progress: Callable[[int], object] | None = None) -> SparseBatch:
         """Encode texts (any order, any lengths) into one batch, rows in input order.
 
+        A text without a single token of its own (empty, blanks, characters the tokenizer
+        drops) is an empty vector: the model is not run on its special tokens alone, whose
+        expansion would otherwise retrieve documents for a text that says nothing.
         ``progress``, when given, is called with the number of texts of each encoded batch
         (e.g. a progress bar's ``update``).
         """
         if not len(texts):
             return SparseBatch.concat([])
         ids = self.tokenize(texts)
+        special = set(self.tokenizer.all_special_ids)
+        content = [i for i, x in enumerate(ids) if any(t not in special for t in x)]
+        if len(content) < len(ids):
+            if progress is not None:
+                progress(len(ids) - len(content))
+            batch = self._encode_sorted([ids[i] for i in content], progress) if content else SparseBatch.concat([])
+            return _spread_rows(batch, np.asarray(content, dtype=np.int64), len(ids))
+        return self._encode_sorted(ids, progress)
+
+    def _encode_sorted(self, ids: list[list[int]], progress) -> SparseBatch:
+        """Encode token ids sorted by length (little padding), rows returned in input order."""
         order = sorted(range(len(ids)), key=lambda i: (len(ids[i]), i))
         parts, positions = [], []
         for s in range(0, len(order), self.batch_size):
@@ -225,6 +244,15 @@ class SpladeEncoder:
         hidden = base(input_ids=input_ids, attention_mask=mask)[0]
         logits = head(hidden[mask.bool()])  # (real tokens, terms): rows in text order
         return splade_segment_pool(logits.float() if upcast else logits, mask.sum(1))
+
+
+def _spread_rows(batch: SparseBatch, rows: np.ndarray, n: int) -> SparseBatch:
+    """``n`` rows: row ``rows[i]`` is ``batch``'s row ``i`` (``rows`` ascending), the others empty."""
+    lengths = np.zeros(n, dtype=np.int64)
+    lengths[rows] = batch.lengths()
+    indptr = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(lengths, out=indptr[1:])
+    return SparseBatch(indptr, batch.indices, batch.data)
 
 
 def _take_rows(batch: SparseBatch, rows: np.ndarray) -> SparseBatch:
