@@ -123,6 +123,20 @@ def test_tables_follow_from_the_per_query_values(smoke_study):
     family = [x for x in vs.values() if x["level_a"] == "full"]
     expected = multipletests([x["p"] for x in family], method="holm")[1]
     assert [x["p_holm"] for x in family] == pytest.approx(list(expected), rel=1e-9)
+    # every pair at the strictest level (compare_all_pairs): BM25 through its only run, Holm per measure
+    pairs = json.loads((res / "results.json").read_text())["all_pairs"]
+    assert set(pairs) == {"full", "d8-q4"} and "bm25" in pairs["d8-q4"]["systems"]
+    ndcg = [p for p in pairs["d8-q4"]["pairs"] if p["measure"] == "nDCG@10"]
+    k = len(pairs["d8-q4"]["systems"])
+    assert len(ndcg) == k * (k - 1) // 2
+    one = next(p for p in ndcg if {p["system"], p["other"]} == {arm, "bm25"})
+    x, y = seed_avg(one["system"], "d8-q4" if one["system"] != "bm25" else "-"), \
+        seed_avg(one["other"], "d8-q4" if one["other"] != "bm25" else "-")
+    assert one["delta"] == pytest.approx(float((x - y).mean()), abs=1e-12)
+    assert one["p-value"] == pytest.approx(stats.ttest_rel(x.to_numpy(), y.to_numpy()).pvalue, rel=1e-9)
+    expected = multipletests([p["p-value"] for p in ndcg], method="holm")[1]
+    assert [p["p-value corrected"] for p in ndcg] == pytest.approx(list(expected), rel=1e-9)
+    assert "## Level `d8-q4`" in (res / "pairs.md").read_text() and "\\begin{tabular}" in (res / "pairs.tex").read_text()
 
 
 def test_second_invocation_recomputes_nothing(smoke_study, tmp_path):

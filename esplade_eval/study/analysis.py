@@ -15,6 +15,7 @@ class Analysis:
     findings: list = field(default_factory=list)
     vs_bm25: list = field(default_factory=list)
     correlations: list = field(default_factory=list)
+    pairs: dict = field(default_factory=dict)  # level -> PairsReport over every system (unpruned, strictest)
 
 
 def analyse(cfg, plan, store) -> Analysis:
@@ -23,4 +24,8 @@ def analyse(cfg, plan, store) -> Analysis:
     if not len(data.rows):
         return Analysis(data, None)
     table = stats.aggregate(data.rows, order=list(plan.systems))
-    return Analysis(data, table, fnd.judge(cfg, data), fnd.versus_bm25(cfg, data, plan), fnd.correlations(cfg, data))
+    ev, alpha = cfg.evaluation, cfg.findings["alpha"]
+    pairs = {lv: stats.all_pairs(data, list(plan.systems), lv, ev.measures, alpha)
+             for lv in dict.fromkeys([ev.unpruned, ev.strictest])}
+    return Analysis(data, table, fnd.judge(cfg, data), fnd.versus_bm25(cfg, data, plan), fnd.correlations(cfg, data),
+                    {lv: rep for lv, rep in pairs.items() if rep is not None})

@@ -6,6 +6,8 @@
                       every system vs BM25, correlations across arms, verdicts, failures
     findings.md       the three findings: table, verdict, rule
     findings.json     the same as data
+    pairs.md          every pair of systems at the unpruned and the strictest level (ranx-style
+                      letters, Δ, 95% CI, p Holm-corrected per measure); pairs.tex the same in LaTeX
     grid.csv          mean and sd over seeds per (system, level)
     per_seed.csv      one row per (system, seed, level)
     per_query.csv.gz  per-query measures, postings traversed, FLOPS, query length
@@ -79,6 +81,7 @@ def payload(cfg, plan, store, analysis, outcome) -> dict:
         "grid": [] if analysis.table is None else
         [{"system": k[0], "level": k[1], **v} for k, v in analysis.table.to_dict(orient="index").items()],
         "vs_bm25": analysis.vs_bm25, "correlations": analysis.correlations,
+        "all_pairs": {lv: rep.to_dict() for lv, rep in analysis.pairs.items()},
         "findings": [f.to_dict() for f in analysis.findings],
         "failures": [r.to_dict() for r in outcome.failed], "incomplete_stages": data.missing,
     }
@@ -119,7 +122,26 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
         lines += render.bm25_markdown(analysis) + [""]
     if analysis.correlations:
         lines += ["## Correlations across arms (seed means)", ""] + render.correlation_markdown(analysis) + [""]
+    if analysis.pairs:
+        lines += ["Every pair of systems at " + " and ".join(f"`{lv}`" for lv in analysis.pairs)
+                  + ": `pairs.md` (LaTeX: `pairs.tex`).", ""]
     return "\n".join(lines)
+
+
+def pairs_markdown(cfg, analysis) -> str:
+    """Every pair of systems per level, ranx-style letters (:func:`stats.all_pairs`)."""
+    lines = [f"# Every pair of systems, study {cfg.name}", "",
+             "Per-query values averaged over each system's seeds; systems without pruning levels (BM25) take "
+             "part at every level through their only run.", ""]
+    for level, rep in analysis.pairs.items():
+        lines += [f"## Level `{level}`", "", rep.to_markdown()]
+    return "\n".join(lines)
+
+
+def pairs_latex(cfg, analysis) -> str:
+    return "\n".join(rep.to_latex(caption=f"Study {cfg.name}, level {level}: every pair of systems "
+                                          f"(paired t-test, Holm).", label=f"tab:{cfg.name}-pairs-{level}")
+                     for level, rep in analysis.pairs.items())
 
 
 def _timing_sentence(t: dict) -> str:
@@ -189,6 +211,9 @@ def write_results(cfg, plan, store, analysis, outcome) -> None:
                                                  ensure_ascii=False) + "\n")
         _write(tmp / "summary.md", summary_markdown(cfg, plan, analysis, outcome, pay))
         _write(tmp / "findings.md", findings_markdown(cfg, analysis))
+        if analysis.pairs:
+            _write(tmp / "pairs.md", pairs_markdown(cfg, analysis))
+            _write(tmp / "pairs.tex", pairs_latex(cfg, analysis))
         if analysis.table is not None:
             analysis.table.to_csv(tmp / "grid.csv")
             analysis.data.rows.to_csv(tmp / "per_seed.csv", index=False)

@@ -186,6 +186,26 @@ def paired(data: StudyData, a: str, b: str, level_a: str, level_b: str, column: 
             "seeds_same_sign": agree, "seed_pairs": pairs, "queries": int(len(frames[a]))}
 
 
+def all_pairs(data: StudyData, systems: list[str], level: str, measures, alpha: float = 0.05):
+    """Every pair of ``systems`` at ``level`` (:func:`esplade_eval.evaluate.compare_all_pairs`).
+
+    Per-query values are averaged over each system's seeds first; a system without pruning
+    levels (BM25) takes part through its only level. Paired t-test per pair, Holm across the
+    pairs of each measure; returns a ``PairsReport`` (None with fewer than two systems).
+    """
+    from esplade_eval.evaluate import compare_all_pairs
+
+    frames = {}
+    for system in systems:
+        levels = {lv for (s, _, lv) in data.per_query if s == system}
+        chosen = level if level in levels else NO_LEVEL if NO_LEVEL in levels else None
+        if chosen is not None:
+            frames[system] = seed_mean(data, system, chosen, list(measures))
+    if len(frames) < 2:
+        return None
+    return compare_all_pairs(frames, correction="holm", alpha=alpha, confidence=0.95)
+
+
 def _seed_agreement(data, a, b, level_a, level_b, column, delta) -> tuple[int, int]:
     ma, mb = seed_means(data, a, level_a, column), seed_means(data, b, level_b, column)
     sa, sb = sorted(ma, key=_seed_order), sorted(mb, key=_seed_order)
