@@ -235,5 +235,6 @@ def test_notebook_renders_the_smoke_results(smoke_study, tmp_path):
     shown = "".join(o.get("data", {}).get("text/markdown", "") for o in outputs)
     for f in json.loads((smoke_study.results / "findings.json").read_text()):
         assert f"Verdict: **{f['verdict']}**" in shown
+    assert "## Level `d8-q4`" in shown  # every pair of systems (pairs.md)
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "lee-lr1e-3-r2" in html and "±" in html
