@@ -98,7 +98,7 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
              f"{ev.strictest}); impacts rint x{ev.scale:g}; max length {ev.max_length}; top {ev.hits}.", "",
              eval_docs_sentence(pay["eval_docs"]), "",
              f"This invocation: {outcome.describe()}. {_timing_sentence(pay['timing'])} "
-             f"Machine: {env['platform']}, {env['cpu_count']} CPUs, {cfg.threads} threads.", ""]
+             f"Machine: {env['platform']}, {env['cpu_count']} CPUs, {cfg.threads} torch thread{'' if cfg.threads == 1 else 's'}.", ""]
     if outcome.failed:
         lines += ["## Failures", ""] + [f"- {r.stage.label}: {r.status}: {r.error}" for r in outcome.failed] + [""]
     if analysis.table is None:
