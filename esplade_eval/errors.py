@@ -28,3 +28,27 @@ class InputError(EspladeError, ValueError):
 
 class JavaNotFoundError(EspladeError, RuntimeError):
     """No Java 21+ runtime could be found for Lucene."""
+
+
+class OutputBusyError(EspladeError, FileExistsError):
+    """Another process is writing the same output (it holds the claim: :func:`esplade_eval._io.claim`)."""
+
+    def __init__(self, path: str | os.PathLike, message: str):
+        self.path = os.fspath(path)
+        super().__init__(f"{self.path}: {message}")
+
+
+class Interrupted(KeyboardInterrupt):
+    """A stop signal (SIGINT, SIGTERM, SIGHUP) turned into an exception, so that every
+    ``finally`` runs: child JVMs are stopped and partial outputs removed on the way out."""
+
+    def __init__(self, signum: int):
+        import signal
+
+        self.signum = signum
+        try:
+            name = signal.Signals(signum).name
+        except ValueError:
+            name = f"signal {signum}"
+        self.name = name
+        super().__init__(name)

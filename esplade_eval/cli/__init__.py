@@ -11,11 +11,16 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
+import threading
 
 from esplade_eval import __version__
 from esplade_eval._progress import quiet_scope
+from esplade_eval._children import install_stop_handlers
 from esplade_eval.errors import EspladeError
+
+_STOP_SIGNALS = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
 
 #: subcommand modules, in the order ``--help`` lists them
 MODULES = [
@@ -57,16 +62,31 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; returns the exit status.
+
+    0 success; 1 a check found problems (``check-run``, ``package-run``); 2 an error with a
+    message (bad input or arguments, an output another process is writing, an unreadable
+    file); 128 + N stopped by signal N (130 Ctrl-C, 143 SIGTERM), child JVMs stopped and
+    partial outputs removed first.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    previous = {s: signal.getsignal(s) for s in _STOP_SIGNALS}
+    install_stop_handlers()
     try:
         with quiet_scope():  # --quiet holds for this command only
             return int(args.func(args) or 0)
-    except (EspladeError, FileExistsError, FileNotFoundError) as exc:
+    except (EspladeError, OSError) as exc:  # OSError: FileExistsError, FileNotFoundError, PermissionError ...
         print(f"esplade-eval {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("interrupted; no partial output was kept", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        signum = getattr(exc, "signum", signal.SIGINT)
+        print(f"esplade-eval {args.command}: stopped by {signal.Signals(signum).name}; child processes stopped, "
+              "no partial output kept", file=sys.stderr)
+        return 128 + int(signum)
+    finally:
+        if threading.current_thread() is threading.main_thread():
+            for s, handler in previous.items():
+                signal.signal(s, handler if handler is not None else signal.SIG_DFL)

@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 import tempfile
 import time
 from pathlib import Path
 from typing import Mapping
 
+from esplade_eval._children import run_child
 from esplade_eval._io import atomic_dir
 from esplade_eval.errors import EspladeError, InputError
 from esplade_eval.lucene.index import check_index
@@ -51,7 +51,7 @@ def build_bm25_index(corpus_jsonl: str | os.PathLike, index_dir: str | os.PathLi
                            "-index", str(tmp), "-generator", "DefaultLuceneDocumentGenerator",
                            "-threads", str(threads), heap=heap)
         log.debug("running %s", " ".join(cmd))
-        proc = subprocess.run(cmd, capture_output=True, text=True)
+        proc = run_child(cmd)  # stopped with this process (Ctrl-C, SIGTERM, an error)
         if proc.returncode != 0 or not any(tmp.glob("segments_*")):
             tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-15:])
             raise EspladeError(f"Anserini BM25 indexing of {corpus} failed (exit {proc.returncode}):\n{tail}")

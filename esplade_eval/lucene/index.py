@@ -15,6 +15,7 @@ import subprocess
 import time
 from pathlib import Path
 
+from esplade_eval._children import child_process
 from esplade_eval._io import atomic_dir
 from esplade_eval.artifacts import level_collection, write_index_manifest
 from esplade_eval.errors import EspladeError, InputError
@@ -87,14 +88,17 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
 
 def _run_anserini(cmd: list[str], total: int | None, desc: str, progress: bool | None) -> tuple[int, str]:
     """Run Anserini's indexer, a bar advancing as it reports each file (``-verbose``:
-    ``<file>: N docs added.``); returns the exit status and the whole log."""
+    ``<file>: N docs added.``); returns the exit status and the whole log.
+
+    The JVM is a child that never outlives this call (:func:`esplade_eval._children.child_process`):
+    an error, Ctrl-C or SIGTERM here stops it before the temporary index is removed."""
     import re
 
     from esplade_eval._progress import bar
 
     added = re.compile(r": ([\d,]+) docs added")
     lines = []
-    with bar(total=total, desc=desc, unit="doc", enabled=progress) as b, subprocess.Popen(
+    with bar(total=total, desc=desc, unit="doc", enabled=progress) as b, child_process(
             cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) as proc:
         for line in proc.stdout:
             lines.append(line)

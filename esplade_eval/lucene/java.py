@@ -146,6 +146,10 @@ def configure(heap: str | None = None, options: Sequence[str] = ()) -> JavaRunti
         jnius_config.add_options(f"-Xmx{heap or DEFAULT_HEAP}")
     if not jnius_config.vm_running and options:
         jnius_config.add_options(*options)
+    if not jnius_config.vm_running and "-Xrs" not in jnius_config.get_options():
+        # the JVM in this process must not take SIGINT/SIGTERM/SIGHUP: its own handlers would
+        # exit at once, skipping Python's clean-up (temporary outputs, child processes)
+        jnius_config.add_options("-Xrs")
     _configured = runtime
     return runtime
 
