@@ -52,3 +52,7 @@ class Interrupted(KeyboardInterrupt):
             name = f"signal {signum}"
         self.name = name
         super().__init__(name)
+
+
+class RangeError(EspladeError, ValueError):
+    """A number outside what the toolkit, or Lucene, handles correctly (a scale, a weight, an impact)."""

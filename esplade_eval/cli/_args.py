@@ -42,6 +42,42 @@ def positive_int(text: str) -> int:
     return value
 
 
+def non_negative_int(text: str) -> int:
+    """argparse type: an integer >= 0 (warm-up passes ...)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {value}")
+    return value
+
+
+def positive_float(text: str) -> float:
+    """argparse type: a finite number > 0 (learning rates, RRF k ...)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a finite number > 0, got {text}")
+    return value
+
+
+def scale_type(text: str) -> float:
+    """argparse type: a quantisation scale (finite, > 0, at most the largest exact impact),
+    checked while parsing, before any model loads."""
+    from esplade_eval.errors import RangeError
+    from esplade_eval.sparse.quantize import check_scale
+
+    try:
+        return check_scale(text)
+    except RangeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def pruning_type(text: str):
     """argparse type: a pruning level name (``full``, ``d64-q16``, ``d8-q4-w0.5``)."""
     from esplade_eval.sparse.prune import Pruning
@@ -52,14 +88,31 @@ def pruning_type(text: str):
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+class AppendUnique(argparse.Action):
+    """``action="append"`` (or, with ``nargs``, store a list) that refuses a value given twice
+    (``--prune full --prune full``, ``--levels d8 d8``) while parsing, before any work."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        if isinstance(values, list):
+            items, new = [], values
+        else:
+            items, new = list(getattr(namespace, self.dest, None) or []), [values]
+        for value in new:
+            if value in items:
+                parser.error(f"argument {option_string}: {value} given twice")
+            items.append(value)
+        setattr(namespace, self.dest, items)
+
+
 def deprecated_alias(parser, old: str, new: str, append: bool = False, **kwargs) -> None:
     """Accept the older flag ``old`` as ``new`` (same destination), with a note on stderr;
-    ``append``: each use adds one value to the list ``new`` holds."""
-    class Deprecated(argparse.Action):
+    ``append``: each use adds one value to the list ``new`` holds, a value given twice refused
+    (as :class:`AppendUnique` does)."""
+    class Deprecated(AppendUnique if append else argparse.Action):
         def __call__(self, p, namespace, values, option_string=None):
             print(f"esplade-eval: note: {old} is now {new}", file=sys.stderr)
             if append:
-                values = list(getattr(namespace, self.dest, None) or []) + [values]
+                return super().__call__(p, namespace, values, option_string)
             setattr(namespace, self.dest, values)
 
     parser.add_argument(old, action=Deprecated, help=argparse.SUPPRESS, **kwargs)
@@ -88,7 +141,7 @@ def define_measures_arg(parser, default=defaults.MEASURES) -> None:
 
 def define_levels_arg(parser, help: str = "test-time pruning levels") -> None:
     """``--levels LEVEL ...``: pruning levels (default :data:`~esplade_eval.defaults.LEVELS`)."""
-    parser.add_argument("--levels", nargs="+", type=pruning_type, default=None, metavar="LEVEL",
+    parser.add_argument("--levels", nargs="+", type=pruning_type, default=None, metavar="LEVEL", action=AppendUnique,
                         help=f"{help}, e.g. full d64-q16 d8-q4-w0.5 (default: {' '.join(defaults.LEVELS)})")
 
 
@@ -127,7 +180,7 @@ def define_latency_args(parser, passes: int = defaults.LATENCY_PASSES, search: b
                    help=f"timed passes over the query set (default {passes})")
     deprecated_alias(g, "--repeats", "--passes", dest="passes", type=positive_int)
     if search:
-        g.add_argument("--warmup", type=int, default=defaults.LATENCY_WARMUP,
+        g.add_argument("--warmup", type=non_negative_int, default=defaults.LATENCY_WARMUP,
                        help="untimed passes first (JIT, caches)")
         g.add_argument("--no-latency", action="store_true", help="skip timing (postings and FLOPS only)")
     define_progress_args(parser)
@@ -139,7 +192,7 @@ def define_encoder_args(parser: argparse.ArgumentParser, required: bool = True) 
                    help="Hugging Face masked-LM folder (SPLADE or ESPLADE) or a name: splade-tiny")
     g.add_argument("--max-length", type=positive_int, default=defaults.MAX_LENGTH,
                    help="tokens per text, truncating longer ones (recorded)")
-    g.add_argument("--batch-size", type=int, default=128, help="texts per forward pass")
+    g.add_argument("--batch-size", type=positive_int, default=128, help="texts per forward pass")
     define_threads_arg(g, "torch CPU threads / Lucene threads")
     define_device_arg(g)
     g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
@@ -155,7 +208,8 @@ def load_encoder(args):
 
 def define_quantization_args(parser: argparse.ArgumentParser) -> None:
     g = parser.add_argument_group("quantisation")
-    g.add_argument("--scale", type=float, default=100.0, help="impact = round(weight * scale)")
+    g.add_argument("--scale", type=scale_type, default=100.0,
+                   help="impact = round(weight * scale): finite, > 0, impacts at most 2**24 (default 100)")
     g.add_argument("--rounding", choices=["rint", "floor", "ceil"], default="rint", help="rounding rule")
 
 

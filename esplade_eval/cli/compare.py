@@ -1,6 +1,6 @@
 """``esplade-eval compare``: paired significance tests of runs, against a baseline or all pairs."""
 
-from esplade_eval.cli._args import define_seed_arg, emit, named_args
+from esplade_eval.cli._args import define_seed_arg, emit, named_args, positive_int
 from esplade_eval.cli.evaluate import add_eval_args, evaluation_of, split_runs_from_measures
 from esplade_eval.defaults import FORMATS
 
@@ -28,9 +28,9 @@ def register(sub):
                    help="the paired test behind p and the markers (default: t)")
     p.add_argument("--ci", choices=["t", "bootstrap"], default="t",
                    help="interval of the mean difference: Student t (default) or percentile bootstrap")
-    p.add_argument("--permutations", type=int, default=10_000,
+    p.add_argument("--permutations", type=positive_int, default=10_000,
                    help="sign patterns of the randomisation test (exact when 2^queries is fewer; default 10000)")
-    p.add_argument("--resamples", type=int, default=10_000, help="bootstrap resamples (default 10000)")
+    p.add_argument("--resamples", type=positive_int, default=10_000, help="bootstrap resamples (default 10000)")
     define_seed_arg(p, "seed of the randomisation test and bootstrap")
     p.add_argument("--wilcoxon", action="store_true", help="also report Wilcoxon signed-rank p-values")
     miss = p.add_mutually_exclusive_group()

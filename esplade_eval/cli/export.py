@@ -2,12 +2,14 @@
 
 from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, queries_file, topics_name
 from esplade_eval.cli._args import (
+    AppendUnique,
     define_collection_args,
     define_encoder_args,
     define_progress_args,
     define_quantization_args,
     deprecated_alias,
     load_encoder,
+    positive_int,
     progress_of,
     pruning_type,
 )
@@ -28,10 +30,10 @@ def register(sub):
     p.add_argument("--split", action="append", default=None,
                    help="with --collection: the splits whose topics to encode (repeatable; default: all)")
     p.add_argument("--out", required=True, help="output folder; one sub-folder per pruning level")
-    p.add_argument("--levels", nargs="+", type=pruning_type, default=None, metavar="LEVEL",
+    p.add_argument("--levels", nargs="+", type=pruning_type, default=None, metavar="LEVEL", action=AppendUnique,
                    help="pruning levels, e.g. full d64-q16 d32-q8-w0.1 (default: full)")
     deprecated_alias(p, "--prune", "--levels", append=True, dest="levels", type=pruning_type)
-    p.add_argument("--shard-size", type=int, default=100_000, help="documents per collection file")
+    p.add_argument("--shard-size", type=positive_int, default=100_000, help="documents per collection file")
     p.add_argument("--overwrite", action="store_true", help="replace existing level folders")
     define_progress_args(p)
     p.set_defaults(func=run)

@@ -2,13 +2,15 @@
 
 import sys
 
+from esplade_eval.cli._args import positive_int
+
 
 def _add_check_args(p) -> None:
     p.add_argument("run", metavar="RUN", help="TREC run 'qid Q0 docid rank score tag' (.gz read transparently)")
     known = p.add_mutually_exclusive_group()
     known.add_argument("--topics", help="qid<TAB>text topics: query ids must be among them")
     known.add_argument("--qrels", help="TREC qrels: query ids must be among the judged ones")
-    p.add_argument("--max-hits", type=int, metavar="N", help="at most N hits per query")
+    p.add_argument("--max-hits", type=positive_int, metavar="N", help="at most N hits per query")
 
 
 def register(sub):

@@ -31,7 +31,7 @@ from esplade_eval.data.trec import read_corpus, read_topics
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.jsonvector import CollectionWriter, write_query_file
 from esplade_eval.sparse.prune import Pruning
-from esplade_eval.sparse.quantize import Quantizer
+from esplade_eval.sparse.quantize import MAX_IMPACT, Quantizer, score_bounds
 
 log = logging.getLogger(__name__)
 
@@ -112,7 +112,8 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
                 manifest["collection"] = dict(collection)
             for tname, (source, topic_map) in topic_sets.items():
                 manifest["queries"][tname] = _write_queries(encoder, topic_map, folders[p.name], tname, p, quantizer,
-                                                            source=source, encoded=encoded_topics[tname])
+                                                            source=source, encoded=encoded_topics[tname],
+                                                            term_max=w.term_max)
             manifest["documents"] = {
                 "source": os.fspath(corpus),
                 "count": w.documents,
@@ -164,9 +165,11 @@ def _read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
 
 
 def _write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning, quantizer: Quantizer,
-                   source, encoded=None) -> dict:
+                   source, encoded=None, term_max=None) -> dict:
     """Encode (unless ``encoded`` is given), prune, quantise and write ``folder/queries.<name>.jsonl``;
-    returns its manifest entry."""
+    returns its manifest entry. With ``term_max`` (each term's highest document impact) the
+    entry records the highest score a query can reach, and a bound past what Lucene scores
+    exactly (:data:`~esplade_eval.sparse.quantize.MAX_IMPACT`) is warned about."""
     ids, texts = list(topic_map), list(topic_map.values())
     encoded = encoder.encode(texts) if encoded is None else encoded
     impacts, lost = quantizer.apply(pruning.apply(encoded, "query"))
@@ -175,9 +178,17 @@ def _write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning
     with atomic_file(path) as fh:
         write_query_file(fh, ids, texts, impacts, encoder.terms, encoding=record)
     lengths = impacts.lengths()
-    return {"source": os.fspath(source), "source_sha256": sha256_file(source), "file": path.name, "count": len(ids),
-            "empty_vectors": int((lengths == 0).sum()), "mean_vector_length": float(lengths.mean()) if len(ids) else 0.0,
-            "dropped_subunit_weights": lost, "max_length": encoder.max_length}
+    entry = {"source": os.fspath(source), "source_sha256": sha256_file(source), "file": path.name, "count": len(ids),
+             "empty_vectors": int((lengths == 0).sum()), "mean_vector_length": float(lengths.mean()) if len(ids) else 0.0,
+             "dropped_subunit_weights": lost, "max_length": encoder.max_length}
+    if term_max is not None:
+        bounds = score_bounds(impacts, term_max)
+        entry["max_score_bound"] = int(bounds.max()) if len(bounds) else 0
+        over = int((bounds > MAX_IMPACT).sum())
+        if over:
+            log.warning("%s: %d queries can reach scores above %d, where Lucene's float scores round (documents "
+                        "may tie or swap); a smaller --scale keeps search exact", path, over, MAX_IMPACT)
+    return entry
 
 
 def encode_queries(encoder, topics: dict[str, str], manifest: dict | None = None, pruning: Pruning | None = None,

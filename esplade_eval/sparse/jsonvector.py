@@ -11,8 +11,9 @@ pass over::
     {"id": "q1", "contents": "web", "vector": {"web": 212}, "encoding": {"checkpoint_hash": "...", ...}}
 
 Anserini repeats each term ``weight`` times when it builds an impact index, so a weight
-must be a positive integer and a term must not contain whitespace (the pretokenized
-analyzer splits on it). :func:`validate_collection` checks exactly that, naming the file
+must be a positive integer, at most :data:`~esplade_eval.sparse.quantize.MAX_IMPACT`
+(2**24, the largest Lucene scores exactly), and a term must not contain whitespace (the
+pretokenized analyzer splits on it). :func:`validate_collection` checks exactly that, naming the file
 and line of every problem; :class:`CollectionWriter` writes shards atomically.
 """
 
@@ -29,6 +30,7 @@ import numpy as np
 
 from esplade_eval._io import Closing, json_line, numbered_lines
 from esplade_eval.errors import InputError
+from esplade_eval.sparse.quantize import MAX_IMPACT
 from esplade_eval.sparse.vectors import SparseBatch
 
 COLLECTION_SUFFIXES = (".jsonl", ".json", ".jsonl.gz", ".json.gz")
@@ -75,11 +77,14 @@ class CollectionWriter(Closing):
         self.documents = 0
         self.empty = 0
         self.postings = 0
+        self.term_max = np.zeros(len(terms), dtype=np.int64)  # highest impact of each term
 
     def write(self, ids: Sequence[str], texts: Sequence[str], batch: SparseBatch) -> None:
         lengths = batch.lengths()
         self.empty += int(np.count_nonzero(lengths == 0))
         self.postings += int(batch.nnz)
+        if batch.nnz:
+            np.maximum.at(self.term_max, batch.indices, batch.data.astype(np.int64))
         for line in self.formatter.lines(ids, texts, batch):
             if self._fh is None or self._in_shard == self.shard_size:
                 self._next_shard()
@@ -138,8 +143,15 @@ def _checked_vector(path, lineno: int, obj: dict) -> tuple[str, str, dict[str, i
                                        "(quantise first: Anserini truncates floats)", line=lineno)
         if weight < 0:
             raise InputError(path, f"document {docid!r}: weight of {term!r} is negative: {weight}", line=lineno)
+        if weight > MAX_IMPACT:
+            raise InputError(path, f"document {docid!r}: weight of {term!r} is {str(weight)[:30]}, above {MAX_IMPACT}, the "
+                                   "largest impact Lucene scores exactly (Anserini wraps 2**31 and more to a "
+                                   "negative count)", line=lineno)
     contents = obj.get("contents", "")
-    return docid, contents if isinstance(contents, str) else str(contents), {t: int(w) for t, w in vector.items()}
+    if not isinstance(contents, str):
+        raise InputError(path, f"document {docid!r}: 'contents' must be a string, found {type(contents).__name__}",
+                         line=lineno)
+    return docid, contents, {t: int(w) for t, w in vector.items()}
 
 
 def read_vectors(path: str | os.PathLike, with_lines: bool = False) -> Iterator:

@@ -39,8 +39,8 @@ class Pruning:
             k = getattr(self, name)
             if k is not None and (not isinstance(k, (int, np.integer)) or k < 1):
                 raise ValueError(f"{name} must be a positive integer or None, got {k!r}")
-        if self.min_weight is not None and not (self.min_weight >= 0):
-            raise ValueError(f"min_weight must be >= 0 or None, got {self.min_weight!r}")
+        if self.min_weight is not None and not (0 <= self.min_weight < float("inf")):
+            raise ValueError(f"min_weight must be a finite number >= 0 or None, got {self.min_weight!r}")
 
     @property
     def name(self) -> str:
