@@ -38,7 +38,6 @@ flow rebuilds an artifact with that one comparison.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import dataclass
@@ -210,17 +209,43 @@ class FlowLayout:
 
 # --- manifests ------------------------------------------------------------------------
 
-def _read_json(path: Path, missing: str) -> dict:
-    try:
-        with open(path, encoding="utf-8") as fh:
-            obj = json.load(fh)
-    except FileNotFoundError:
-        raise InputError(path, missing) from None
-    except json.JSONDecodeError as exc:
-        raise InputError(path, f"malformed JSON: {exc.msg}", line=exc.lineno) from None
-    if not isinstance(obj, dict):
-        raise InputError(path, "expected a JSON object")
-    return {OLD_KEYS.get(k, k): v for k, v in obj.items()}
+def _read_json(path: Path, missing: str, what: str) -> dict:
+    """A manifest through :func:`esplade_eval._io.read_json` (encoding, gzip, truncation,
+    malformed JSON: ``path:line: problem``), older key spellings read as the current ones."""
+    from esplade_eval._io import read_json
+
+    if not path.is_file():
+        raise InputError(path, missing)
+    return {OLD_KEYS.get(k, k): v for k, v in read_json(path, what).items()}
+
+
+#: what every reader of an export manifest relies on: (dotted key, accepted types)
+EXPORT_MANIFEST_FIELDS = (
+    ("encoder", dict), ("encoder.checkpoint_hash", str), ("encoder.max_length", int), ("encoder.vocab_size", int),
+    ("pruning", dict), ("pruning.doc_top_k", (int, type(None))), ("pruning.query_top_k", (int, type(None))),
+    ("pruning.min_weight", (int, float, type(None))), ("quantization", dict), ("quantization.scale", (int, float)),
+    ("quantization.rounding", str), ("queries", dict),
+)
+
+
+def check_export_manifest(manifest, path: str | os.PathLike) -> dict:
+    """``manifest`` when it has the format and every field readers use, with the right types;
+    else an :class:`InputError` naming the field (never a KeyError later). The values of the
+    pruning and quantisation rules are checked where the rules are built from them."""
+    if not isinstance(manifest, dict):
+        raise InputError(path, f"a manifest must be a JSON object, found {type(manifest).__name__}")
+    manifest = {OLD_KEYS.get(k, k): v for k, v in manifest.items()}
+    if manifest.get("format") != EXPORT_FORMAT:
+        raise InputError(path, f"unknown manifest format {manifest.get('format')!r}, expected {EXPORT_FORMAT!r}")
+    for dotted, types in EXPORT_MANIFEST_FIELDS:
+        value = manifest
+        for key in dotted.split("."):
+            if not isinstance(value, dict) or key not in value:
+                raise InputError(path, f"manifest field {dotted!r} is missing")
+            value = value[key]
+        if isinstance(value, bool) or not isinstance(value, types):
+            raise InputError(path, f"manifest field {dotted!r} has the wrong type: {value!r}")
+    return manifest
 
 
 def new_export_manifest(encoder_info: dict, pruning: dict, quantization: dict) -> dict:
@@ -244,10 +269,8 @@ def read_export_manifest(folder: str | os.PathLike) -> dict:
     """The export manifest of a level folder (or the file itself); an error names what is wrong."""
     folder = Path(folder)
     path = folder / EXPORT_MANIFEST if folder.is_dir() else folder
-    manifest = _read_json(path, "manifest not found (was this folder written by `esplade-eval export`?)")
-    if manifest.get("format") != EXPORT_FORMAT:
-        raise InputError(path, f"unknown manifest format {manifest.get('format')!r}, expected {EXPORT_FORMAT!r}")
-    return manifest
+    manifest = _read_json(path, "manifest not found (was this folder written by `esplade-eval export`?)", "manifest")
+    return check_export_manifest(manifest, path)
 
 
 def find_export_manifest(folder: str | os.PathLike) -> dict | None:
@@ -277,9 +300,15 @@ def write_index_manifest(index: str | os.PathLike, info: dict) -> Path:
 
 
 def read_index_manifest(index: str | os.PathLike) -> dict | None:
-    """An index's ``esplade_eval.json`` (None for an index built by other tools)."""
+    """An index's ``esplade_eval.json`` (None for an index built by other tools); the export
+    manifest it copies is checked as :func:`read_export_manifest` checks one."""
     path = Path(index) / INDEX_MANIFEST
-    return _read_json(path, "index manifest not found") if path.is_file() else None
+    if not path.is_file():
+        return None
+    info = _read_json(path, "index manifest not found", "index manifest")
+    if info.get("export_manifest") is not None:
+        info["export_manifest"] = check_export_manifest(info["export_manifest"], f"{path} (export_manifest)")
+    return info
 
 
 def index_export_manifest(index: str | os.PathLike) -> dict | None:
@@ -289,11 +318,9 @@ def index_export_manifest(index: str | os.PathLike) -> dict | None:
 
 
 def index_documents(index: str | os.PathLike) -> int | None:
-    """Documents of the collection an index was built from, empty vectors included (None when unknown)."""
-    try:
-        info = read_index_manifest(index) or {}
-    except InputError:
-        return None
+    """Documents of the collection an index was built from, empty vectors included (None when
+    unknown; an unreadable index manifest is an error, not an unknown)."""
+    info = read_index_manifest(index) or {}
     counts = info.get("validated") or {}
     if counts.get("documents") is not None:
         return int(counts["documents"])

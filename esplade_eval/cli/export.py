@@ -34,7 +34,8 @@ def register(sub):
                    help="pruning levels, e.g. full d64-q16 d32-q8-w0.1 (default: full)")
     deprecated_alias(p, "--prune", "--levels", append=True, dest="levels", type=pruning_type)
     p.add_argument("--shard-size", type=positive_int, default=100_000, help="documents per collection file")
-    p.add_argument("--overwrite", action="store_true", help="replace existing level folders")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace existing level folders (or, with --topics only, existing query files)")
     define_progress_args(p)
     p.set_defaults(func=run)
 
@@ -42,8 +43,9 @@ def register(sub):
 def run(args):
     from pathlib import Path
 
+    from esplade_eval.data.trec import read_corpus, read_topics
     from esplade_eval.errors import EspladeError
-    from esplade_eval.model.export import export_corpus, export_topics
+    from esplade_eval.model.export import check_topics_target, export_corpus, export_topics
     from esplade_eval.sparse.prune import Pruning
     from esplade_eval.sparse.quantize import Quantizer
 
@@ -51,20 +53,36 @@ def run(args):
     provenance = _use_collection(args) if args.collection else None
     if not args.corpus and not args.topics:
         raise EspladeError("nothing to export: give --corpus and/or --topics, or --collection")
-    encoder = load_encoder(args)
     if args.corpus:
+        _check_fresh([Path(args.out) / p.name for p in levels], args.overwrite)
+        if not provenance:  # a user's file is read through once first: a bad line fails before the model loads
+            for _ in read_corpus(args.corpus):
+                pass
+        encoder = load_encoder(args)
         folders = export_corpus(encoder, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
                                 shard_size=args.shard_size, overwrite=args.overwrite, progress=progress_of(args),
                                 topics=args.topics, collection=provenance)
     else:  # topics only, into existing levels, with each level's own pruning and quantisation
         folders = {p.name: Path(args.out) / p.name for p in levels}
+        for folder in folders.values():  # every level and topics file checked before the model loads
+            for topics in args.topics:
+                check_topics_target(folder, topics, overwrite=args.overwrite)
+                read_topics(topics)
+        encoder = load_encoder(args)
         for folder in folders.values():
             for topics in args.topics:
-                export_topics(encoder, topics, folder)
+                export_topics(encoder, topics, folder, overwrite=args.overwrite)
     for name, folder in folders.items():
         print(f"{name}: {folder} ({EXPORT_MANIFEST}, {COLLECTION_DIR}/, "
               + ", ".join(queries_file(topics_name(t)) for t in args.topics) + ")")
     return 0
+
+
+def _check_fresh(folders, overwrite: bool) -> None:
+    """Existing level folders are refused before the model loads (unless ``--overwrite``)."""
+    for folder in folders:
+        if folder.exists() and not overwrite:
+            raise FileExistsError(f"{folder}: already exists (pass --overwrite to replace it)")
 
 
 def _use_collection(args) -> dict:

@@ -57,7 +57,8 @@ def read_run(path: str | os.PathLike) -> Run:
 
     Six whitespace-separated columns are required; a non-numeric or non-finite score, or
     a document listed twice for one query, is an error (ranx's loader would silently keep
-    the last). The rank column is read but not trusted: ranking is by score.
+    the last), and so is a run without a single line (evaluating it would report zeros as
+    if a system had answered). The rank column is read but not trusted: ranking is by score.
     """
     run: Run = {}
     for lineno, line in numbered_lines(path):
@@ -75,6 +76,8 @@ def read_run(path: str | os.PathLike) -> Run:
         if docid in docs:
             raise InputError(path, f"document {docid!r} appears twice for query {qid!r}", line=lineno)
         docs[docid] = value
+    if not run:
+        raise InputError(path, "empty run: no result lines")
     return run
 
 

@@ -37,14 +37,15 @@ from esplade_eval.errors import EspladeError, InputError
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem: the 1-based line number and what is wrong there."""
+    """One problem: the 1-based line number (None: the whole file) and what is wrong there."""
 
-    line: int
+    line: int | None
     message: str
 
     def format(self, path: str | os.PathLike) -> str:
         """``path:line: message``, the same shape as :class:`~esplade_eval.errors.InputError`."""
-        return f"{os.fspath(path)}:{self.line}: {self.message}"
+        where = os.fspath(path) if self.line is None else f"{os.fspath(path)}:{self.line}"
+        return f"{where}: {self.message}"
 
 
 @dataclass
@@ -163,6 +164,8 @@ def check_run(path: str | os.PathLike, known_qids: Iterable[str] | None = None, 
                 add(Problem(lineno, f"score {score_text} is higher than {q.last_score_text} at line {q.last_score_line}: "
                                     "scores must not increase with rank"))
             q.last_score, q.last_score_text, q.last_score_line = score, score_text, lineno
+    if result.lines == 0:
+        add(Problem(None, "empty run: no result lines"))
     if known is not None:
         result.missing = sorted(known - set(state))
     return result
@@ -207,8 +210,6 @@ def package_run(path: str | os.PathLike, out: str | os.PathLike, known_qids: Ite
         first = result.problems[0]
         more = f" (and {len(result.problems) - 1} more problems)" if len(result.problems) > 1 else ""
         raise InputError(path, first.message + more, line=first.line)
-    if result.lines == 0:
-        raise InputError(path, "the run is empty")
     opener = gzip.open if os.fspath(path).endswith(".gz") else open
     with opener(path, "rb") as src, atomic_file(out, "wb") as dst:
         shutil.copyfileobj(src, dst)

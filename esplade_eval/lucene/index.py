@@ -9,6 +9,7 @@ name and renamed when complete; the export manifest is copied into its index man
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import subprocess
@@ -129,3 +130,18 @@ def check_index(index: str | os.PathLike) -> Path:
     # absolute: the JVM resolves a relative path against its own start folder, which is not
     # this process's folder once it changed (os.chdir in a notebook or a test)
     return index.absolute()
+
+
+@contextlib.contextmanager
+def opening_index(index: str | os.PathLike):
+    """Around the Java calls that open ``index``: a Java exception there (a corrupt, truncated
+    or foreign index: Lucene's ``CorruptIndexException``, ``IndexFormatTooOldException``,
+    ``NoSuchFileException`` ...) becomes an :class:`InputError` naming the index, not a traceback."""
+    try:
+        yield
+    except Exception as exc:
+        if type(exc).__name__ != "JavaException":
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = first.removeprefix("JVM exception occurred: ")
+        raise InputError(index, f"cannot be read as a Lucene index: {first[:300]}") from None

@@ -51,7 +51,7 @@ import numpy as np
 
 from esplade_eval._io import Closing
 from esplade_eval.artifacts import INDEX_MANIFEST, index_documents
-from esplade_eval.lucene.index import check_index
+from esplade_eval.lucene.index import check_index, opening_index
 
 FIELD = "contents"  # the field Anserini's impact indexes (and IndexReaderUtils.getTerms) use
 
@@ -124,17 +124,20 @@ def read_index_terms(index: str | os.PathLike) -> IndexTerms:
     lists = autoclass("com.google.common.collect.Lists")
     mapper = autoclass("com.fasterxml.jackson.databind.ObjectMapper")()
     started = time.perf_counter()
-    reader = utils.getReader(str(index))
+    with opening_index(index):
+        reader = utils.getReader(str(index))
     try:
         num_docs = int(reader.numDocs())
         terms: list[str] = []
         dfs: list[int] = []
         totals: list[int] = []
-        if _has_field(autoclass, reader):
-            for row in json.loads(mapper.writeValueAsString(lists.newArrayList(utils.getTerms(reader)))):
-                terms.append(row["term"])
-                dfs.append(row["df"])
-                totals.append(row["totalTF"])
+        with opening_index(index):  # postings are read lazily: a corrupt term dictionary fails here
+            rows = json.loads(mapper.writeValueAsString(lists.newArrayList(utils.getTerms(reader)))) \
+                if _has_field(autoclass, reader) else []
+        for row in rows:
+            terms.append(row["term"])
+            dfs.append(row["df"])
+            totals.append(row["totalTF"])
     finally:
         reader.close()
     return IndexTerms(index=index, terms=terms, df=np.asarray(dfs, dtype=np.int64),
@@ -164,9 +167,10 @@ class LatencyProbe(Closing):
         autoclass = start()
         self._HashMap = autoclass("java.util.HashMap")
         self._Float = autoclass("java.lang.Float")
-        self._impact = autoclass("io.anserini.search.SimpleImpactSearcher")(str(index))
+        with opening_index(index):
+            self._impact = autoclass("io.anserini.search.SimpleImpactSearcher")(str(index))
+            self._reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(index))
         self._generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
-        self._reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(index))
         # no executor: Lucene evaluates the query on the calling thread only
         self._searcher = autoclass("org.apache.lucene.search.IndexSearcher")(self._reader)
         self._searcher.setSimilarity(self._impact.get_similarity())

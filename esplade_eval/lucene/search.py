@@ -44,7 +44,7 @@ class ImpactSearcher(Closing):
     """
 
     def __init__(self, index: str | os.PathLike):
-        from esplade_eval.lucene.index import check_index
+        from esplade_eval.lucene.index import check_index, opening_index
         from esplade_eval.lucene.java import start
 
         index = check_index(index)
@@ -52,9 +52,10 @@ class ImpactSearcher(Closing):
         self._JHashMap = autoclass("java.util.HashMap")
         self._JArrayList = autoclass("java.util.ArrayList")
         self._JInt = autoclass("java.lang.Integer")
-        self._searcher = autoclass("io.anserini.search.SimpleImpactSearcher")(str(index))
+        with opening_index(index):
+            self._searcher = autoclass("io.anserini.search.SimpleImpactSearcher")(str(index))
+            self.num_docs = int(self._searcher.get_total_num_docs())
         self.index = index
-        self.num_docs = int(self._searcher.get_total_num_docs())
 
     def _jquery(self, query: Mapping[str, int]):
         jq = self._JHashMap()

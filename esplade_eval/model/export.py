@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Sequence
 
 from esplade_eval import artifacts
-from esplade_eval._io import atomic_dir, atomic_file
+from esplade_eval._io import atomic_dir, atomic_file, claim
 from esplade_eval.data.prepared import sha256_file
 from esplade_eval.data.trec import read_corpus, read_topics
 from esplade_eval.errors import InputError
@@ -131,26 +131,51 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
 
 
 def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLike, name: str | None = None,
-                  pruning: Pruning | None = None, quantizer: Quantizer | None = None) -> Path:
+                  pruning: Pruning | None = None, quantizer: Quantizer | None = None, overwrite: bool = False) -> Path:
     """Encode topics into ``level_dir/queries.<name>.jsonl`` with the level's settings.
 
     Pruning and quantisation default to the level's manifest, so queries and documents
     always share one rule; an encoder of another checkpoint, max length or vocabulary than
-    the documents' is refused. The manifest records the query file's counts.
+    the documents' is refused. The manifest records the query file's counts. An existing
+    query file is replaced only with ``overwrite``. The level's claim is held throughout (the
+    manifest is read, updated and rewritten), so a concurrent export of the same level fails.
     """
     level_dir = Path(level_dir)
+    with claim(level_dir):
+        manifest, target = check_topics_target(level_dir, topics, name, overwrite)
+        artifacts.check_compatible(artifacts.encoding_of(manifest),
+                                   artifacts.encoding(encoder.info.to_dict(), manifest["quantization"]),
+                                   str(level_dir / artifacts.EXPORT_MANIFEST), fields=artifacts.ENCODING_FIELDS[:3],
+                                   against="documents", hint=": encode queries with the documents' checkpoint")
+        level_pruning, level_quantizer = rules_of(manifest, level_dir / artifacts.EXPORT_MANIFEST)
+        name = name or artifacts.topics_name(topics)
+        manifest["queries"][name] = _write_queries(encoder, read_topics(topics), level_dir, name,
+                                                   pruning or level_pruning, quantizer or level_quantizer,
+                                                   source=topics)
+        artifacts.write_export_manifest(level_dir, manifest)
+    return target
+
+
+def check_topics_target(level_dir: str | os.PathLike, topics: str | os.PathLike, name: str | None = None,
+                        overwrite: bool = False) -> tuple[dict, Path]:
+    """``(manifest, query file)`` of a topics-only export into ``level_dir``, checked before any
+    model loads: the level's manifest is readable, the query file absent (or ``overwrite``)."""
     manifest = artifacts.read_export_manifest(level_dir)
-    artifacts.check_compatible(artifacts.encoding_of(manifest),
-                               artifacts.encoding(encoder.info.to_dict(), manifest["quantization"]),
-                               str(level_dir / artifacts.EXPORT_MANIFEST), fields=artifacts.ENCODING_FIELDS[:3],
-                               against="documents", hint=": encode queries with the documents' checkpoint")
-    pruning = pruning or Pruning.from_dict(manifest["pruning"])
-    quantizer = quantizer or Quantizer.from_dict(manifest["quantization"])
-    name = name or artifacts.topics_name(topics)
-    manifest["queries"][name] = _write_queries(encoder, read_topics(topics), level_dir, name, pruning, quantizer,
-                                               source=topics)
-    artifacts.write_export_manifest(level_dir, manifest)
-    return level_dir / manifest["queries"][name]["file"]
+    target = Path(level_dir) / artifacts.queries_file(name or artifacts.topics_name(topics))
+    if target.exists() and not overwrite:
+        raise FileExistsError(f"{target}: already exists (pass --overwrite to replace it)")
+    return manifest, target
+
+
+def rules_of(manifest: dict, where: str | os.PathLike) -> tuple[Pruning, Quantizer]:
+    """The pruning and quantisation rules an export manifest records; a value out of range
+    (a scale of 0, a negative top-k) is an error naming the manifest."""
+    from esplade_eval.errors import RangeError
+
+    try:
+        return Pruning.from_dict(manifest["pruning"]), Quantizer.from_dict(manifest["quantization"])
+    except (RangeError, ValueError, TypeError) as exc:
+        raise InputError(where, f"manifest: {exc}") from None
 
 
 def _read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
@@ -204,8 +229,8 @@ def encode_queries(encoder, topics: dict[str, str], manifest: dict | None = None
         if not allow_mismatch:
             artifacts.check_compatible(artifacts.encoding_of(manifest),
                                        artifacts.encoding(encoder.info.to_dict(), manifest["quantization"]), where)
-        pruning = pruning or Pruning.from_dict(manifest["pruning"])
-        quantizer = Quantizer.from_dict(manifest["quantization"])
+        level_pruning, quantizer = rules_of(manifest, where)
+        pruning = pruning or level_pruning
     batch, _ = quantizer.apply((pruning or Pruning()).apply(encoder.encode(list(topics.values())), "query"))
     return dict(zip(topics, batch.to_dicts(encoder.terms)))
 

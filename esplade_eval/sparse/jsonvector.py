@@ -202,7 +202,8 @@ def read_query_file(path: str | os.PathLike) -> QueryFile:
 
     Every line must carry the same encoding, or none may (a file written before encodings
     travelled with their queries): a file mixing them is an error naming the first line
-    that differs.
+    that differs. A file without a single query is an error (``search``, ``cost`` and
+    ``postings`` all refuse an empty query set rather than report means over nothing).
     """
     from esplade_eval.artifacts import QUERY_ENCODING, read_encoding
 
@@ -225,6 +226,8 @@ def read_query_file(path: str | os.PathLike) -> QueryFile:
         elif enc != first[1]:
             raise InputError(path, f"this query's encoding differs from line {first[0]}'s: one file, one encoding",
                              line=lineno)
+    if not vectors:
+        raise InputError(path, "no queries: the query file is empty")
     return QueryFile(Path(path), vectors, texts, first[1] if first else None)
 
 
