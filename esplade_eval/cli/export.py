@@ -55,9 +55,11 @@ def run(args):
         raise EspladeError("nothing to export: give --corpus and/or --topics, or --collection")
     if args.corpus:
         _check_fresh([Path(args.out) / p.name for p in levels], args.overwrite)
-        if not provenance:  # a user's file is read through once first: a bad line fails before the model loads
+        if not provenance:  # a user's files are read through once first: a bad line fails before the model loads
             for _ in read_corpus(args.corpus):
                 pass
+            for topics in args.topics:
+                read_topics(topics)
         encoder = load_encoder(args)
         folders = export_corpus(encoder, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
                                 shard_size=args.shard_size, overwrite=args.overwrite, progress=progress_of(args),
