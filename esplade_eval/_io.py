@@ -150,6 +150,28 @@ def claim(path: str | os.PathLike) -> Iterator[list[Path]]:
         os.close(fd)
 
 
+def check_unclaimed(path: str | os.PathLike) -> None:
+    """:class:`OutputBusyError` when another process holds the claim on ``path`` now.
+
+    A cheap early check (nothing is taken or created), so a command fails before its slow
+    part (loading a model, starting a JVM); the claim itself is taken when the output is written.
+    """
+    import fcntl
+
+    lock = _lock_path(Path(path))
+    try:
+        fd = os.open(lock, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        raise OutputBusyError(path, f"being written by {_holder(fd)}; wait for it to finish, or write elsewhere "
+                                    f"(lock: {lock.name})") from None
+    finally:
+        os.close(fd)
+
+
 def _acquire(lock: Path, path: Path) -> int:
     import fcntl
 

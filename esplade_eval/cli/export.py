@@ -66,6 +66,7 @@ def run(args):
                                 topics=args.topics, collection=provenance)
     else:  # topics only, into existing levels, with each level's own pruning and quantisation
         folders = {p.name: Path(args.out) / p.name for p in levels}
+        _check_fresh(folders.values(), overwrite=True)
         for folder in folders.values():  # every level and topics file checked before the model loads
             for topics in args.topics:
                 check_topics_target(folder, topics, overwrite=args.overwrite)
@@ -81,8 +82,12 @@ def run(args):
 
 
 def _check_fresh(folders, overwrite: bool) -> None:
-    """Existing level folders are refused before the model loads (unless ``--overwrite``)."""
+    """Level folders another process is writing, or that exist (unless ``--overwrite``), are
+    refused before the model loads."""
+    from esplade_eval._io import check_unclaimed
+
     for folder in folders:
+        check_unclaimed(folder)
         if folder.exists() and not overwrite:
             raise FileExistsError(f"{folder}: already exists (pass --overwrite to replace it)")
 

@@ -20,7 +20,10 @@ def register(sub):
 
 
 def run(args):
+    from esplade_eval._io import check_unclaimed
     from esplade_eval.lucene.index import build_index
+
+    check_unclaimed(args.index)  # before the collection is read through
 
     info = build_index(args.collection, args.index, threads=args.threads, validate=args.validate,
                        optimize=args.optimize, overwrite=args.overwrite, progress=progress_of(args))

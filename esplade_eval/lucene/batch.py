@@ -46,7 +46,7 @@ from typing import Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from esplade_eval._io import Closing
-from esplade_eval.lucene.index import check_index
+from esplade_eval.lucene.index import check_index, opening_index, verify_index
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +175,9 @@ class BatchSearcher(Closing):
             sim = autoclass("org.apache.lucene.search.similarities.BM25Similarity")(float(k1), float(b))
         else:
             raise ValueError(f"similarity must be 'impact' or 'bm25', got {similarity!r}")
-        self._reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(self.index))
+        with opening_index(self.index):
+            self._reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(self.index))
+        verify_index(self.index, self._reader)  # a flipped bit is an error, never a silent result
         self._searcher = autoclass("org.apache.lucene.search.IndexSearcher")(self._reader)
         self._searcher.setSimilarity(sim)
         self._mapper = _mapper(autoclass)

@@ -132,6 +132,28 @@ def check_index(index: str | os.PathLike) -> Path:
     return index.absolute()
 
 
+def verify_index(index: str | os.PathLike, reader=None) -> None:
+    """Check the Lucene checksum of every file of every segment (``LeafReader.checkIntegrity``).
+
+    Opening an index checks only its small metadata files; a flipped bit inside the postings
+    would otherwise be searched silently. This reads each file once (CRC32, at disk speed: 20 ms
+    for the demo's indexes). ``reader``: an open ``IndexReader`` of ``index`` to check (else one
+    is opened and closed here). A failure is an :class:`InputError` naming the index.
+    """
+    from esplade_eval.lucene.java import start
+
+    own = reader is None
+    with opening_index(index):
+        if own:
+            reader = start()("io.anserini.index.IndexReaderUtils").getReader(str(check_index(index)))
+        try:
+            for leaf in reader.leaves().toArray():
+                leaf.reader().checkIntegrity()
+        finally:
+            if own:
+                reader.close()
+
+
 @contextlib.contextmanager
 def opening_index(index: str | os.PathLike):
     """Around the Java calls that open ``index``: a Java exception there (a corrupt, truncated

@@ -51,7 +51,7 @@ import numpy as np
 
 from esplade_eval._io import Closing
 from esplade_eval.artifacts import INDEX_MANIFEST, index_documents
-from esplade_eval.lucene.index import check_index, opening_index
+from esplade_eval.lucene.index import check_index, opening_index, verify_index
 
 FIELD = "contents"  # the field Anserini's impact indexes (and IndexReaderUtils.getTerms) use
 
@@ -127,6 +127,7 @@ def read_index_terms(index: str | os.PathLike) -> IndexTerms:
     with opening_index(index):
         reader = utils.getReader(str(index))
     try:
+        verify_index(index, reader)
         num_docs = int(reader.numDocs())
         terms: list[str] = []
         dfs: list[int] = []
@@ -170,6 +171,7 @@ class LatencyProbe(Closing):
         with opening_index(index):
             self._impact = autoclass("io.anserini.search.SimpleImpactSearcher")(str(index))
             self._reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(index))
+        verify_index(index, self._reader)
         self._generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
         # no executor: Lucene evaluates the query on the calling thread only
         self._searcher = autoclass("org.apache.lucene.search.IndexSearcher")(self._reader)

@@ -44,11 +44,12 @@ class ImpactSearcher(Closing):
     """
 
     def __init__(self, index: str | os.PathLike):
-        from esplade_eval.lucene.index import check_index, opening_index
+        from esplade_eval.lucene.index import check_index, opening_index, verify_index
         from esplade_eval.lucene.java import start
 
         index = check_index(index)
         autoclass = start()
+        verify_index(index)
         self._JHashMap = autoclass("java.util.HashMap")
         self._JArrayList = autoclass("java.util.ArrayList")
         self._JInt = autoclass("java.lang.Integer")
