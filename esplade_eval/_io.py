@@ -175,6 +175,7 @@ def check_unclaimed(path: str | os.PathLike) -> None:
 def _acquire(lock: Path, path: Path) -> int:
     import fcntl
 
+    patience = time.monotonic() + 0.25  # a check_unclaimed elsewhere holds a shared lock for microseconds
     while True:
         fd = os.open(lock, os.O_RDWR | os.O_CREAT, 0o666)
         try:
@@ -182,6 +183,9 @@ def _acquire(lock: Path, path: Path) -> int:
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
+            if time.monotonic() < patience:
+                time.sleep(0.01)
+                continue
             raise OutputBusyError(path, f"being written by {holder}; wait for it to finish, or write elsewhere "
                                         f"(lock: {lock.name})") from None
         # the holder before us removes the lock file on release: make sure ours is still it
