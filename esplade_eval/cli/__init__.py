@@ -61,6 +61,13 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _message(exc: Exception) -> str:
+    """``path: problem`` for an operating-system error too (``[Errno 2] ... 'path'`` otherwise)."""
+    if isinstance(exc, OSError) and not isinstance(exc, EspladeError) and exc.filename and exc.strerror:
+        return f"{exc.filename}: {exc.strerror}"
+    return str(exc)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run one subcommand; returns the exit status.
 
@@ -79,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
         with quiet_scope():  # --quiet holds for this command only
             return int(args.func(args) or 0)
     except (EspladeError, OSError) as exc:  # OSError: FileExistsError, FileNotFoundError, PermissionError ...
-        print(f"esplade-eval {args.command}: error: {exc}", file=sys.stderr)
+        print(f"esplade-eval {args.command}: error: {_message(exc)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt as exc:
         signum = getattr(exc, "signum", signal.SIGINT)

@@ -177,13 +177,16 @@ def read_collection(folder: str | os.PathLike, check_duplicates: bool = True) ->
 
 
 def validate_collection(folder: str | os.PathLike) -> dict:
-    """Check a whole collection before indexing; returns counts, raises on the first problem."""
+    """Check a whole collection before indexing; returns counts, raises on the first problem
+    (a collection without a single document is one: its index would answer nothing)."""
     documents = empty = postings = 0
     for _, _, vector in read_collection(folder):
         documents += 1
         n = sum(1 for w in vector.values() if w > 0)
         empty += n == 0
         postings += n
+    if documents == 0:
+        raise InputError(folder, "the collection has no documents (its files are empty)")
     return {"documents": documents, "empty_vectors": empty, "postings": postings}
 
 
