@@ -165,6 +165,25 @@ def test_atomic_file_without_overwrite_refuses_an_existing_file(tmp_path):
     assert (tmp_path / "q.jsonl").read_text() == "old" and hidden(tmp_path) == []
 
 
+def test_overwrite_replaces_the_whole_folder_never_a_mixture(tmp_path):
+    target = tmp_path / "level"
+    with atomic_dir(target) as tmp:
+        (tmp / "a").write_text("old")
+        (tmp / "only-old").write_text("old")
+    with pytest.raises(FileExistsError, match="pass --overwrite"):
+        with atomic_dir(target):
+            pass
+    with pytest.raises(RuntimeError):  # a writer that fails leaves the old output as it was
+        with atomic_dir(target, overwrite=True) as tmp:
+            (tmp / "a").write_text("new")
+            raise RuntimeError("failed half-way")
+    assert sorted(p.name for p in target.iterdir()) == ["a", "only-old"] and (target / "a").read_text() == "old"
+    with atomic_dir(target, overwrite=True) as tmp:
+        (tmp / "a").write_text("new")
+    assert sorted(p.name for p in target.iterdir()) == ["a"] and (target / "a").read_text() == "new"
+    assert hidden(tmp_path) == []
+
+
 @pytest.mark.slow
 @linux
 def test_two_index_processes_on_one_index_the_second_fails_the_first_is_kept(tmp_path, heavy1, light):
@@ -384,6 +403,27 @@ def test_the_empty_semanlink_titles_are_empty_vectors_counted_and_never_retrieve
     assert not retrieved & empty_titles
 
 
+def test_text_without_a_token_of_its_own_is_an_empty_vector(splade_tiny):
+    texts = ["", "   ", "\u200b", "semantic web", "\t\n"]
+    batch = splade_tiny.encode(texts)
+    assert batch.lengths().tolist()[:3] == [0, 0, 0] and batch.lengths()[3] > 0 and batch.lengths()[4] == 0
+    weights = splade_tiny.text_weights(texts).detach().numpy()
+    assert (weights[[0, 1, 2, 4]] == 0).all() and (weights[3] > 0).any()  # training scores it the same way
+    alone = splade_tiny.encode(["semantic web"])
+    assert np.array_equal(alone.indices, batch.indices) and np.array_equal(alone.data, batch.data)
+
+
+def test_a_corpus_line_without_text_or_with_a_null_id_is_an_error(tmp_path):
+    from esplade_eval.data.trec import read_corpus
+
+    for line, problem in (('{"id": "a"}', "no 'contents' field"), ('{"id": null, "contents": "x"}', "'id' must be"),
+                          ('{"id": "a", "contents": 7}', "'contents' must be a string")):
+        path = tmp_path / "c.jsonl"
+        path.write_text('{"id": "z", "contents": "fine"}\n' + line + "\n")
+        with pytest.raises(InputError, match=rf"c.jsonl:2: {problem}"):
+            list(read_corpus(path))
+
+
 def _run_main(argv) -> tuple[int, str]:
     """Exit status, and stdout + stderr together."""
     out = io.StringIO()
@@ -413,3 +453,22 @@ def test_empty_runs_and_empty_query_sets_are_reported_alike_by_every_verb(tmp_pa
         rc, err = _run_main(argv)
         assert (rc, message in err) == (status, True), (argv[0], rc, err)
     assert not (tmp_path / "o").exists()
+
+
+def test_the_readme_names_real_tests():
+    """Each guarantee of the README's "Bad input" section names tests, and each name is a test."""
+    import re
+
+    root = Path(__file__).resolve().parents[1]
+    text = (root / "README.md").read_text(encoding="utf-8")
+    section = text.split("## Bad input, faults and stop signals")[1].split("\n## ")[0]
+    files = {"R": root / "tests" / "test_reliability.py", "F": root / "tests" / "test_fuzz.py",
+             "Q": root / "tests" / "test_query_encoding.py"}
+    defined = {k: set(re.findall(r"^def (test_\w+)", f.read_text(encoding="utf-8"), re.M)) for k, f in files.items()}
+    guarantees = re.split(r"\n\d\. ", section)[1:]
+    assert len(guarantees) == 9
+    for item in guarantees:
+        named = re.findall(r"\b([RFQ])::(test_\w+)", item)
+        assert named, item[:80]
+        missing = [f"{k}::{name}" for k, name in named if name not in defined[k]]
+        assert not missing, missing
