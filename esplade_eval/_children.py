@@ -16,7 +16,7 @@ import subprocess
 import sys
 from typing import Iterator, Sequence
 
-from esplade_eval.errors import Interrupted
+from esplade_eval.errors import Interrupted, stop_signals
 
 GRACE_SECONDS = 5.0
 
@@ -96,7 +96,5 @@ def install_stop_handlers() -> None:
 
     if threading.current_thread() is not threading.main_thread():
         return
-    for name in ("SIGINT", "SIGTERM", "SIGHUP"):
-        sig = getattr(signal, name, None)
-        if sig is not None:
-            signal.signal(sig, _raise_interrupted)
+    for sig in stop_signals():
+        signal.signal(sig, _raise_interrupted)

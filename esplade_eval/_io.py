@@ -46,13 +46,12 @@ import zlib
 from pathlib import Path
 from typing import IO, Iterator
 
-from esplade_eval.errors import InputError, OutputBusyError
+from esplade_eval.errors import InputError, OutputBusyError, stop_signals
 
 log = logging.getLogger("esplade_eval")
 _UMASK_LOCK = threading.Lock()
 #: the signals whose delivery waits while an output is being published
-DEFERRED_SIGNALS = tuple(s for s in (signal.SIGINT, getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None))
-                         if s is not None)
+DEFERRED_SIGNALS = stop_signals()
 
 
 def current_umask() -> int:

@@ -38,6 +38,14 @@ class OutputBusyError(EspladeError, FileExistsError):
         super().__init__(f"{self.path}: {message}")
 
 
+def stop_signals() -> tuple:
+    """The signals that stop a command (SIGINT, SIGTERM, SIGHUP where the platform has them):
+    raised as :class:`Interrupted`, held back while an output is published."""
+    import signal
+
+    return tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name))
+
+
 class Interrupted(KeyboardInterrupt):
     """A stop signal (SIGINT, SIGTERM, SIGHUP) turned into an exception, so that every
     ``finally`` runs: child JVMs are stopped and partial outputs removed on the way out."""

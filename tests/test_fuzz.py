@@ -326,7 +326,7 @@ def _argv(case: Case, p: dict, out: Path) -> list:
         "export": ["export", "--checkpoint", "splade-tiny", "--corpus", p.get("corpus"), "--out", out / "vectors"],
         "export-check": None,
         "topics-only": ["export", "--checkpoint", "splade-tiny", "--topics", p["topics"], "--out", p["level"].parent,
-                        "--prune", p["level"].name],
+                        "--levels", p["level"].name],
         "evaluate-topics": ["evaluate", "--qrels", p["qrels"], "--topics", p["topics"], f"sys={p['run']}",
                             "--output", out / "table.md"],
         "evaluate-qrels": ["evaluate", "--qrels", p["qrels"], f"sys={p['run']}", "--output", out / "table.md"],

@@ -16,11 +16,9 @@ import sys
 import threading
 
 from esplade_eval import __version__
-from esplade_eval._progress import quiet_scope
 from esplade_eval._children import install_stop_handlers
-from esplade_eval.errors import EspladeError
-
-_STOP_SIGNALS = [getattr(signal, n) for n in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, n)]
+from esplade_eval._progress import quiet_scope
+from esplade_eval.errors import EspladeError, stop_signals
 
 #: subcommand modules, in the order ``--help`` lists them
 MODULES = [
@@ -80,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    previous = {s: signal.getsignal(s) for s in _STOP_SIGNALS}
+    previous = {s: signal.getsignal(s) for s in stop_signals()}
     install_stop_handlers()
     try:
         with quiet_scope():  # --quiet holds for this command only
