@@ -175,7 +175,8 @@ def _index_and_search(layout: FlowLayout, encoder, collection, split, p: Pruning
     level_dir, index, run = layout.vectors(p.name), layout.index(p.name), layout.run(split, p.name)
     if not _queries_are_current(level_dir, split, expected, collection.topics_sha256(split)):
         _remove(run)
-        export_topics(encoder, collection.topics(split), level_dir, name=split)
+        # stale or of another encoding: replaced (the flow alone decides, by what the file records)
+        export_topics(encoder, collection.topics(split), level_dir, name=split, overwrite=True)
     t0 = time.perf_counter()
     if not index.exists():
         _remove(run)
