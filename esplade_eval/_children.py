@@ -14,11 +14,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from typing import Iterator, Sequence
 
 from esplade_eval.errors import Interrupted, stop_signals
 
 GRACE_SECONDS = 5.0
+_LIVE: set[subprocess.Popen] = set()  # children started here that have not been waited for
+_LIVE_LOCK = threading.Lock()
 
 
 def _death_signal_setter():
@@ -52,6 +55,8 @@ def child_process(cmd: Sequence[str], **popen) -> Iterator[subprocess.Popen]:
     setter = _death_signal_setter()
     extra = {"preexec_fn": setter} if setter is not None else {}
     proc = subprocess.Popen(list(cmd), start_new_session=True, **extra, **popen)
+    with _LIVE_LOCK:
+        _LIVE.add(proc)
     try:
         yield proc
         proc.wait()
@@ -59,6 +64,8 @@ def child_process(cmd: Sequence[str], **popen) -> Iterator[subprocess.Popen]:
         stop(proc)
         raise
     finally:
+        with _LIVE_LOCK:
+            _LIVE.discard(proc)
         for stream in (proc.stdout, proc.stderr, proc.stdin):
             if stream is not None:
                 stream.close()
@@ -76,6 +83,16 @@ def stop(proc: subprocess.Popen, grace: float = GRACE_SECONDS) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+
+
+def stop_all() -> None:
+    """Stop every child this process started through :func:`child_process` that still runs,
+    whichever thread started it: a stop signal reaches the main thread only, while children
+    started by worker threads (one JVM per shard being indexed) would run on to the end."""
+    with _LIVE_LOCK:
+        live = list(_LIVE)
+    for proc in live:
+        stop(proc)
 
 
 def run_child(cmd: Sequence[str], **popen) -> subprocess.CompletedProcess:

@@ -299,6 +299,14 @@ def is_gzip(path: str | os.PathLike) -> bool:
         return fh.read(2) == b"\x1f\x8b"
 
 
+def link_or_copy(src: str | os.PathLike, dst: str | os.PathLike) -> None:
+    """Hard-link ``src`` to ``dst`` (no copy of the data); copy where linking fails (another filesystem)."""
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copyfile(src, dst)
+
+
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 

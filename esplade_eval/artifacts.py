@@ -19,7 +19,13 @@ An export level folder (``esplade-eval export --out OUT`` writes ``OUT/<level>/`
                                        carrying its encoding under "encoding"
 
 An index folder holds Lucene's files and ``esplade_eval.json``, the index manifest (what
-indexing counted, and a copy of the export manifest).
+indexing counted, and a copy of the export manifest). A sharded index
+(``esplade-eval index --shards N``, :mod:`esplade_eval.lucene.shards`) is what every verb
+accepts as "an index" too::
+
+    INDEX/esplade_eval.json            format esplade_eval/sharded-index/1: the shards, counts,
+                                       the export manifest
+    INDEX/shard-000/ ...               a complete Lucene impact index with its own index manifest
 
 **Encoding**: what must agree between queries and documents for an impact score to mean
 anything (checkpoint content hash, max length, vocabulary size, quantisation), plus what
@@ -49,6 +55,8 @@ from esplade_eval.errors import EspladeError, InputError
 EXPORT_MANIFEST = "manifest.json"
 EXPORT_FORMAT = "esplade_eval/export/1"
 INDEX_MANIFEST = "esplade_eval.json"
+#: the ``format`` of a sharded index's top-level index manifest
+SHARDED_INDEX_FORMAT = "esplade_eval/sharded-index/1"
 COLLECTION_DIR = "collection"
 #: the key of a pre-encoded query line that holds its encoding (Pyserini reads only contents and vector)
 QUERY_ENCODING = "encoding"
@@ -87,6 +95,12 @@ def queries_name(path: str | os.PathLike) -> str:
     for suffix in (".gz", ".jsonl", ".json"):
         stem = stem.removesuffix(suffix)
     return stem.removeprefix("queries.") or "queries"
+
+
+def shard_file_name(shard: int) -> str:
+    """``docs00000.jsonl``: collection file ``shard`` of a level's ``collection/`` (one per
+    ``--shard-size`` documents)."""
+    return f"docs{shard:05d}.jsonl"
 
 
 def run_file(name: str, level: str) -> str:
@@ -309,6 +323,35 @@ def read_index_manifest(index: str | os.PathLike) -> dict | None:
     if info.get("export_manifest") is not None:
         info["export_manifest"] = check_export_manifest(info["export_manifest"], f"{path} (export_manifest)")
     return info
+
+
+def shard_name(i: int) -> str:
+    """``shard-000``: the folder of shard ``i`` inside a sharded index."""
+    return f"shard-{i:03d}"
+
+
+def is_sharded_index(index: str | os.PathLike) -> bool:
+    """True when ``index`` is a sharded index: a top-level manifest of the sharded format, no Lucene segments."""
+    index = Path(index)
+    if not (index / INDEX_MANIFEST).is_file() or any(index.glob("segments_*")):
+        return False
+    # no Lucene segments: the manifest decides, and an unreadable one is an error, not "not sharded"
+    return (read_index_manifest(index) or {}).get("format") == SHARDED_INDEX_FORMAT
+
+
+def index_shards(index: str | os.PathLike) -> list[Path]:
+    """The shard folders a sharded index lists, in order (absolute; whether each is a Lucene
+    index is :func:`esplade_eval.lucene.index.shard_paths`' to check)."""
+    index = Path(index)
+    shards = (read_index_manifest(index) or {}).get("shards") or []
+    if not isinstance(shards, list) or not shards:
+        raise InputError(index / INDEX_MANIFEST, "a sharded index that lists no shards")
+    for n, shard in enumerate(shards):
+        name = shard.get("path") if isinstance(shard, dict) else None
+        if not isinstance(name, str) or not name or Path(name).name != name or name in (".", ".."):
+            raise InputError(index / INDEX_MANIFEST, f"shard entry {n}: 'path' must name a folder inside the "
+                                                     f"index, found {name!r}")
+    return [index.absolute() / shard["path"] for shard in shards]
 
 
 def index_export_manifest(index: str | os.PathLike) -> dict | None:

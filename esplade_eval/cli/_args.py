@@ -9,6 +9,7 @@ come from :mod:`esplade_eval.defaults`, so a verb and the function it calls agre
   present), ``--seed`` (default 0), ``--measures`` (default :data:`~esplade_eval.defaults.MEASURES`),
   ``--levels`` (pruning levels, default :data:`~esplade_eval.defaults.LEVELS`);
 * ``--progress`` / ``--quiet``: bars on a terminal only unless forced;
+* ``--ray [ADDRESS]``: run a verb's work on Ray (:func:`define_ray_args`);
 * output: a rendering printed and, with ``--output``, also written atomically (:func:`emit`);
 * a renamed flag keeps working with a note on stderr (:func:`deprecated_alias`).
 """
@@ -204,6 +205,13 @@ def define_quantization_args(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--scale", type=scale_type, default=100.0,
                    help="impact = round(weight * scale): finite, > 0, impacts at most 2**24 (default 100)")
     g.add_argument("--rounding", choices=["rint", "floor", "ceil"], default="rint", help="rounding rule")
+
+
+def define_ray_args(parser: argparse.ArgumentParser, what: str) -> None:
+    """``--ray [ADDRESS]``: absent = no Ray; alone = $RAY_ADDRESS or a local instance; ADDRESS = that cluster."""
+    parser.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS",
+                        help=f"{what}. Alone: $RAY_ADDRESS if set, else a local Ray instance with this machine's "
+                             "cores; ADDRESS: a running cluster (auto, HOST:6379, ray://HOST:10001)")
 
 
 def define_collection_args(parser: argparse.ArgumentParser, default: str | None = "semanlink",

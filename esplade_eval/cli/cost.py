@@ -15,7 +15,7 @@ def register(sub):
     p = sub.add_parser("cost", help="per-query retrieval cost: postings traversed, FLOPS, latency",
                        description="Postings traversed by exhaustive evaluation, query length, FLOPS and "
                                    "single-threaded warm latency of every query, aggregated over the query set.")
-    p.add_argument("--index", required=True, help="Lucene impact index folder")
+    p.add_argument("--index", required=True, help="Lucene impact index folder, or a sharded index")
     p.add_argument("--queries", required=True, help="pre-encoded queries (JSONL: id, contents, vector)")
     p.add_argument("--json", metavar="OUT", help="write the aggregate as JSON")
     p.add_argument("--per-query", metavar="OUT.tsv", help="write one row per query")
@@ -45,12 +45,12 @@ def register(sub):
 
 def run_cost(args):
     from esplade_eval._io import atomic_file
-    from esplade_eval.cost.render import kv_table
+    from esplade_eval.cost.render import render_query_set_cost
     from esplade_eval.cost.report import query_set_cost
 
     summary, level = query_set_cost(args.index, args.queries, args.hits, args.passes, args.warmup,
                                     latency=not args.no_latency, progress=progress_of(args))
-    print(kv_table(summary))
+    print(render_query_set_cost(summary))
     emit_json(summary, args.json, "aggregate")
     if args.per_query:
         with atomic_file(args.per_query) as fh:

@@ -7,6 +7,7 @@ from esplade_eval.cli._args import (
     define_encoder_args,
     define_progress_args,
     define_quantization_args,
+    define_ray_args,
     deprecated_alias,
     load_encoder,
     positive_int,
@@ -33,10 +34,18 @@ def register(sub):
     p.add_argument("--levels", nargs="+", type=pruning_type, default=None, metavar="LEVEL", action=AppendUnique,
                    help="pruning levels, e.g. full d64-q16 d32-q8-w0.1 (default: full)")
     deprecated_alias(p, "--prune", "--levels", append=True, dest="levels", type=pruning_type)
-    p.add_argument("--shard-size", type=positive_int, default=100_000, help="documents per collection file")
+    p.add_argument("--shard-size", type=positive_int, default=100_000,
+                   help="documents per collection file (with --ray: the unit of work, one shard per task)")
+    p.add_argument("--chunk", type=positive_int, default=4096, help="texts encoded together (bounds memory)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing level folders (or, with --topics only, existing query files)")
     define_progress_args(p)
+    define_ray_args(p, "encode collection shards on a pool of Ray actors (resumable; same files as without)")
+    g = p.add_argument_group("ray export")
+    g.add_argument("--workers", type=positive_int, default=None,
+                   help="encoder actors (default: one per GPU, else CPUs / --worker-threads)")
+    g.add_argument("--worker-threads", type=positive_int, default=None,
+                   help="torch threads per CPU actor (default: CPUs / workers)")
     p.set_defaults(func=run)
 
 
@@ -53,6 +62,9 @@ def run(args):
     provenance = _use_collection(args) if args.collection else None
     if not args.corpus and not args.topics:
         raise EspladeError("nothing to export: give --corpus and/or --topics, or --collection")
+    if args.ray is not None and not args.corpus:
+        raise EspladeError("--ray encodes a corpus: give --corpus or --collection (topics alone are exported "
+                           "without Ray)")
     if args.corpus:
         _check_fresh([Path(args.out) / p.name for p in levels], args.overwrite)
         if not provenance:  # a user's files are read through once first: a bad line fails before the model loads
@@ -60,10 +72,13 @@ def run(args):
                 pass
             for topics in args.topics:
                 read_topics(topics)
-        encoder = load_encoder(args)
-        folders = export_corpus(encoder, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
-                                shard_size=args.shard_size, overwrite=args.overwrite, progress=progress_of(args),
-                                topics=args.topics, collection=provenance)
+        if args.ray is not None:
+            folders = _export_on_ray(args, levels, provenance)
+        else:
+            folders = export_corpus(load_encoder(args), args.corpus, args.out, levels,
+                                    Quantizer(args.scale, args.rounding), shard_size=args.shard_size, chunk=args.chunk,
+                                    overwrite=args.overwrite, progress=progress_of(args), topics=args.topics,
+                                    collection=provenance)
     else:  # topics only, into existing levels, with each level's own pruning and quantisation
         folders = {p.name: Path(args.out) / p.name for p in levels}
         _check_fresh(folders.values(), overwrite=True)
@@ -104,3 +119,19 @@ def _use_collection(args) -> dict:
         col.require_split(split, qrels=False)
     args.corpus, args.topics = str(col.corpus), [str(col.topics(s)) for s in args.split or col.splits]
     return col.provenance()
+
+
+def _export_on_ray(args, levels, provenance):
+    from esplade_eval.distributed.export import EncoderSettings, FailOnce, export_on_ray
+    from esplade_eval.sparse.quantize import Quantizer
+
+    settings = EncoderSettings(args.checkpoint, max_length=args.max_length, batch_size=args.batch_size,
+                               device=args.device, dtype=args.dtype)
+    result = export_on_ray(settings, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
+                           shard_size=args.shard_size, chunk=args.chunk, topics=args.topics, overwrite=args.overwrite,
+                           progress=progress_of(args), address=args.ray or None, workers=args.workers,
+                           threads=args.worker_threads, fail_once=FailOnce.from_env(), collection=provenance)
+    info = result.info
+    print(f"ray: {info['shards']} shards ({info['shards_reused']} reused from an earlier run) on {info['workers']} "
+          f"workers x {info['threads_per_worker']} threads, {info['seconds']:.1f}s")
+    return result.folders

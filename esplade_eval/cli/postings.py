@@ -14,7 +14,7 @@ def register(sub):
                        description="Every term's document frequency (posting-list length) and total impact, read "
                                    "in bulk from a Lucene impact index, and their spread (mean, variance, std, cv, "
                                    "Gini, max, p50/p90/p99) over the vocabulary and over a query set's terms.")
-    p.add_argument("--index", required=True, help="Lucene impact index folder")
+    p.add_argument("--index", required=True, help="Lucene impact index folder, or a sharded index (sums over shards)")
     p.add_argument("--queries", help="pre-encoded queries (JSONL: id, contents, vector) to restrict statistics to")
     p.add_argument("--json", metavar="OUT", help="write the statistics as JSON")
     p.add_argument("--terms", metavar="OUT.tsv", help="write every term as term<TAB>df<TAB>total_impact")

@@ -3,6 +3,7 @@
 from esplade_eval.cli._args import (
     define_encoder_args,
     define_progress_args,
+    define_ray_args,
     deprecated_alias,
     heap_type,
     load_encoder,
@@ -16,7 +17,8 @@ from esplade_eval.defaults import HITS
 def register(sub):
     p = sub.add_parser("search", help="impact search with pre-encoded queries or topics + checkpoint",
                        description="Search a Lucene impact index; writes a TREC run ranked by (-score, docid).")
-    p.add_argument("--index", required=True, help="Lucene impact index folder")
+    p.add_argument("--index", required=True,
+                   help="Lucene impact index folder, or a sharded index (searched shard by shard, merged exactly)")
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--queries", help="pre-encoded queries (JSONL: id, contents, vector), e.g. OUT/full/queries.test.jsonl")
     src.add_argument("--topics", help="qid<TAB>text topics, encoded on the fly with --checkpoint")
@@ -36,6 +38,7 @@ def register(sub):
     p.add_argument("--heap", type=heap_type, default=None,
                    help="JVM heap, e.g. 512m or 2g (default: $ESPLADE_EVAL_JAVA_HEAP, else sized from the index)")
     define_progress_args(p)  # queries done / total
+    define_ray_args(p, "search every shard on its own Ray actor (a warm JVM each) and merge the hits")
     define_encoder_args(p, required=False)
     p.set_defaults(func=run)
 
@@ -49,9 +52,14 @@ def run(args):
     else:
         queries = _encode_topics(args)
     output = args.output or default_run(args.queries or args.topics, args.index)
+    search = None
+    if args.ray is not None:
+        from esplade_eval.distributed.search import ray_searcher
+
+        search = ray_searcher(args.ray or None)
     info = search_to_run(args.index, queries, output, k=args.hits, threads=args.threads, tag=args.tag,
                          heap=args.heap, progress=progress_of(args),
-                         quick_jit=True)  # this process does nothing else with its JVM
+                         quick_jit=True, search=search)  # this process does nothing else with its JVM
     print(f"{info['queries']} queries in {info['seconds']:.2f}s ({info['threads']} threads, JVM heap "
           f"{info['heap']}) -> {info['output']}")
     return 0
@@ -67,6 +75,6 @@ def _encode_topics(args):
     if not args.checkpoint:
         raise EspladeError("--topics needs --checkpoint to encode the queries")
     topics = read_topics(args.topics)  # a bad file fails before the model loads
-    manifest = index_export_manifest(check_index(args.index))
+    manifest = index_export_manifest(check_index(args.index, allow_sharded=True))
     return encode_queries(load_encoder(args), topics, manifest, pruning=args.query_prune, where=str(args.index),
                           allow_mismatch=args.allow_mismatch)

@@ -36,6 +36,15 @@ def kv_table(values: dict) -> str:
         colalign=["left", "right"], disable_numparse=True)
 
 
+def render_query_set_cost(summary: dict) -> str:
+    """:func:`~esplade_eval.cost.report.query_set_cost`'s aggregate as a table; for a sharded
+    index, what its latency is made of is said below it (too long for a cell)."""
+    text = kv_table({k: v for k, v in summary.items() if k != "latency_model"})
+    if "latency_model" in summary:
+        text += f"\n\nlatency of a sharded index = {summary['latency_model'].removeprefix('sharded: ')}"
+    return text
+
+
 def render_postings(stats: dict) -> str:
     """Markdown tables of :func:`~esplade_eval.cost.stats.postings_statistics`: the index, the
     posting-length spread (vocabulary | query terms), the top terms."""

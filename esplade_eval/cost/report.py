@@ -107,15 +107,35 @@ def load_queries(path: str | os.PathLike) -> dict[str, dict[str, int]]:
 
 
 def time_queries(index, queries, hits: int = defaults.HITS, passes: int = defaults.LATENCY_PASSES,
-                 warmup: int = defaults.LATENCY_WARMUP, progress: bool | None = None, desc: str = "latency") -> dict:
+                 warmup: int = defaults.LATENCY_WARMUP, progress: bool | None = None, desc: str = "latency",
+                 details: dict | None = None) -> dict:
     """Per-query latencies (:class:`~esplade_eval.lucene.postings.LatencyProbe`), with a bar
-    over the ``(warmup + passes) x queries`` searches (None: only on a terminal)."""
+    over the ``(warmup + passes) x queries`` searches (None: only on a terminal).
+
+    On a sharded index, ``details`` (when given) receives :func:`sharded_latency`.
+    """
     from esplade_eval._progress import bar
     from esplade_eval.lucene.postings import LatencyProbe
 
     with bar(total=(warmup + passes) * len(queries), desc=desc, unit="query", enabled=progress) as b, \
             LatencyProbe(index) as probe:
-        return probe.time(queries, k=hits, passes=passes, warmup=warmup, progress=b.update)
+        times = probe.time(queries, k=hits, passes=passes, warmup=warmup, progress=b.update)
+        if probe.sharded and details is not None:
+            details.update(sharded_latency(probe, queries))
+        return times
+
+
+def sharded_latency(probe, queries) -> dict:
+    """What a sharded index's latency is made of: the model, and the means per shard and of the merge (ms).
+
+    Means over the non-empty queries of each query's median over the timed passes.
+    """
+    timed = np.array([any(w > 0 for w in v.values()) for v in queries.values()], dtype=bool)
+    shards = probe.shard_seconds.shape[1]
+    shard_ms = np.median(probe.shard_seconds[timed], axis=2).mean(axis=0) * 1e3 if timed.any() else []
+    merge_ms = float(np.median(probe.merge_seconds[timed], axis=1).mean() * 1e3) if timed.any() else None
+    return {"shards": shards, "latency_model": probe.LATENCY_MODEL,
+            "latency_ms_mean_per_shard": [round(float(x), 4) for x in shard_ms], "latency_ms_merge_mean": merge_ms}
 
 
 def measure_level(spec: LevelSpec, hits: int = defaults.HITS, passes: int = defaults.LATENCY_PASSES,
@@ -126,14 +146,15 @@ def measure_level(spec: LevelSpec, hits: int = defaults.HITS, passes: int = defa
     from esplade_eval.lucene.index import check_index
     from esplade_eval.lucene.postings import read_index_terms
 
-    check_index(spec.index)
+    check_index(spec.index, allow_sharded=True)
     queries = load_queries(spec.queries)
     terms = read_index_terms(spec.index)
-    times = None
+    times, sharded = None, {}
     if latency:
-        times = time_queries(spec.index, queries, hits, passes, warmup, progress, desc=f"latency {spec.label}")
+        times = time_queries(spec.index, queries, hits, passes, warmup, progress, desc=f"latency {spec.label}",
+                             details=sharded)
     costs = query_costs(terms, queries, times)
-    summary = summarize(costs, set_flops(terms, queries))
+    summary = {**summarize(costs, set_flops(terms, queries)), **sharded}
     return LevelCost(spec, terms, postings_statistics(terms, queries), costs, summary)
 
 
@@ -155,7 +176,7 @@ def index_postings(index: str | os.PathLike, queries: str | os.PathLike | None =
     from esplade_eval.lucene.index import check_index
     from esplade_eval.lucene.postings import read_index_terms
 
-    check_index(index)
+    check_index(index, allow_sharded=True)
     vectors = load_queries(queries) if queries else None  # a bad file fails before the JVM starts
     terms = read_index_terms(index)
     stats = postings_statistics(terms, vectors, top=top)

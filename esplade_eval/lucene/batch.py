@@ -260,7 +260,8 @@ class BatchSearcher(Closing):
             docs, scores = self._top(query, n)
         return docs, scores
 
-    def _rank_chunk(self, batch: Sequence[tuple[object, str | None]], k: int, n: int) -> list[Ranked]:
+    def _rank_chunk(self, batch: Sequence[tuple[object, str | None]], k: int, n: int,
+                    adjust_ties: bool = True) -> list[Ranked]:
         """Ranked top ``k`` (ids, scores) of each ``(query, serialised top n)``: a few numpy calls in all."""
         docs: list[int] = []
         scores: list[float] = []
@@ -281,7 +282,7 @@ class BatchSearcher(Closing):
         start = np.cumsum(counts) - counts
         keep = order[np.arange(order.size) - start[qidx] < k]  # qidx is sorted: the same per position
         doc, score, q = doc[keep], score[keep], qidx[keep]
-        if self.lucene9:
+        if self.lucene9 and adjust_ties:
             first = np.ones(q.size, dtype=bool)
             first[1:] = q[1:] != q[:-1]
             score = anserini_tie_scores(score, first)
@@ -294,11 +295,15 @@ class BatchSearcher(Closing):
         return out
 
     def run(self, queries: Iterable[tuple[str, object]], k: int, threads: int = 1, total: int | None = None,
-            progress: bool | None = None, desc: str = "search") -> Iterator[tuple[str, list[str], list[float]]]:
+            progress: bool | None = None, desc: str = "search",
+            adjust_ties: bool = True) -> Iterator[tuple[str, list[str], list[float]]]:
         """``(qid, ids, scores)`` for every ``(qid, Java query or None)``, in input order, top ``k``.
 
         ``threads`` worker threads search and serialise concurrently; ``progress`` shows
-        queries done / total on stderr (None: only on a terminal).
+        queries done / total on stderr (None: only on a terminal). ``adjust_ties=False`` keeps
+        Lucene's raw scores (same ranking): a shard's hits, merged with other shards' before
+        the adjustment, which depends on a hit's rank in the final list
+        (:mod:`esplade_eval.lucene.shards`).
         """
         from esplade_eval._progress import bar as progress_bar
 
@@ -311,7 +316,8 @@ class BatchSearcher(Closing):
         try:
             for first in range(0, len(items), CHUNK):
                 chunk = items[first:first + CHUNK]
-                ranked = self._rank_chunk([(q, t) for (_, q), t in zip(chunk, islice(texts, len(chunk)))], k, n)
+                ranked = self._rank_chunk([(q, t) for (_, q), t in zip(chunk, islice(texts, len(chunk)))], k, n,
+                                          adjust_ties)
                 for (qid, _), (ids, values) in zip(chunk, ranked):
                     bar.update(1)
                     yield qid, ids, values

@@ -50,16 +50,18 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from esplade_eval._io import Closing
-from esplade_eval.artifacts import INDEX_MANIFEST, index_documents
-from esplade_eval.lucene.index import check_index, opening_index, verify_index
+from esplade_eval.artifacts import INDEX_MANIFEST, index_documents, is_sharded_index
+from esplade_eval.lucene.index import check_index, opening_index, shard_paths, verify_index
 
 FIELD = "contents"  # the field Anserini's impact indexes (and IndexReaderUtils.getTerms) use
 
 
 def index_size_bytes(index: str | os.PathLike) -> int:
-    """Bytes of the Lucene files in ``index`` (our index manifest and locks excluded)."""
+    """Bytes of the Lucene files in ``index`` (our index manifest and locks excluded; a sharded
+    index: the sum over its shards)."""
     skip = {INDEX_MANIFEST, "write.lock"}
-    return sum(p.stat().st_size for p in Path(index).iterdir() if p.is_file() and p.name not in skip)
+    return sum(p.stat().st_size for shard in shard_paths(index) for p in Path(shard).iterdir()
+               if p.is_file() and p.name not in skip)
 
 
 @dataclass
@@ -115,9 +117,14 @@ class IndexTerms:
 
 
 def read_index_terms(index: str | os.PathLike) -> IndexTerms:
-    """Read every term's df and total impact from ``index`` in a few Java calls (see module doc)."""
+    """Read every term's df and total impact from ``index`` in a few Java calls (see module doc).
+
+    A sharded index gives the sums over its shards (:func:`sum_index_terms`).
+    """
     from esplade_eval.lucene.java import start
 
+    if is_sharded_index(index):
+        return sum_index_terms(Path(index), [read_index_terms(p) for p in shard_paths(index)])
     index = check_index(index)
     autoclass = start()
     utils = autoclass("io.anserini.index.IndexReaderUtils")
@@ -147,13 +154,38 @@ def read_index_terms(index: str | os.PathLike) -> IndexTerms:
                       collection_documents=index_documents(index))
 
 
+def sum_index_terms(index: Path, shards: list[IndexTerms]) -> IndexTerms:
+    """One index's terms from its shards': df and total impact summed per term, terms in Lucene's order.
+
+    Impact indexes keep no collection statistics, so a term's posting list over the whole
+    collection is the concatenation of its shards' lists: these sums are exactly what a
+    single index of the same documents holds (the tests compare term by term). Lucene orders
+    terms by their UTF-8 bytes, which is Python's order of ``str`` (code points).
+    """
+    every = np.array([t for s in shards for t in s.terms], dtype=object)
+    terms, inverse = np.unique(every, return_inverse=True) if every.size else (every, np.zeros(0, dtype=np.int64))
+    df = np.zeros(len(terms), dtype=np.int64)
+    total = np.zeros(len(terms), dtype=np.int64)
+    np.add.at(df, inverse, np.concatenate([s.df for s in shards]) if shards else df[:0])
+    np.add.at(total, inverse, np.concatenate([s.total_impact for s in shards]) if shards else total[:0])
+    return IndexTerms(index=index, terms=terms.tolist(), df=df, total_impact=total,
+                      num_docs=sum(s.num_docs for s in shards), size_bytes=sum(s.size_bytes for s in shards),
+                      seconds=sum(s.seconds for s in shards), collection_documents=index_documents(index))
+
+
 def _has_field(autoclass, reader) -> bool:
     # an index whose documents were all empty has no "contents" terms at all; getTerms would throw
     return autoclass("org.apache.lucene.index.MultiTerms").getTerms(reader, FIELD) is not None
 
 
 class LatencyProbe(Closing):
-    """Single-threaded, warm timing of top-``k`` impact queries on one index.
+    """Single-threaded, warm timing of top-``k`` impact queries on one index, or on a sharded one.
+
+    On a sharded index each query is timed on every shard, one shard after the other, and
+    then Lucene's ``TopDocs.merge`` of the shards' top ``k`` is timed; the query's latency
+    is the slowest shard plus the merge (:attr:`LATENCY_MODEL`: what a query costs when the
+    shards are searched in parallel, each on its own core), and the parts stay available as
+    :attr:`shard_seconds` and :attr:`merge_seconds`.
 
     >>> with LatencyProbe("indexes/full") as probe:                       # doctest: +SKIP
     ...     times = probe.time({"q1": {"web": 120, "semantic": 80}}, k=1000, passes=5)
@@ -161,22 +193,35 @@ class LatencyProbe(Closing):
     (5,)
     """
 
+    LATENCY_MODEL = ("sharded: per query, the slowest shard's single-threaded top-k time (shards timed one after "
+                     "another on this machine) plus Lucene's TopDocs.merge of the shards' top k")
+
     def __init__(self, index: str | os.PathLike):
         from esplade_eval.lucene.java import start
 
-        index = check_index(index)
+        index = check_index(index, allow_sharded=True)
         autoclass = start()
         self._HashMap = autoclass("java.util.HashMap")
         self._Float = autoclass("java.lang.Float")
-        with opening_index(index):
-            self._impact = autoclass("io.anserini.search.SimpleImpactSearcher")(str(index))
-            self._reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(index))
-        verify_index(index, self._reader)
         self._generator = autoclass("io.anserini.search.query.BagOfWordsQueryGenerator")()
-        # no executor: Lucene evaluates the query on the calling thread only
-        self._searcher = autoclass("org.apache.lucene.search.IndexSearcher")(self._reader)
-        self._searcher.setSimilarity(self._impact.get_similarity())
+        self._merge = autoclass("org.apache.lucene.search.TopDocs").merge
+        self._shards = []
+        for shard in shard_paths(index):
+            with opening_index(shard):
+                impact = autoclass("io.anserini.search.SimpleImpactSearcher")(str(shard))
+                reader = autoclass("io.anserini.index.IndexReaderUtils").getReader(str(shard))
+            verify_index(shard, reader)  # every shard's checksums: a flipped bit is an error, never a timing
+            # no executor: Lucene evaluates the query on the calling thread only
+            searcher = autoclass("org.apache.lucene.search.IndexSearcher")(reader)
+            searcher.setSimilarity(impact.get_similarity())
+            self._shards.append((impact, reader, searcher))
         self.index = index
+        self.shard_seconds: np.ndarray | None = None  # (queries, shards, passes), sharded indexes only
+        self.merge_seconds: np.ndarray | None = None  # (queries, passes)
+
+    @property
+    def sharded(self) -> bool:
+        return len(self._shards) > 1
 
     def build(self, query: Mapping[str, int]):
         """The Lucene query Anserini builds for ``{term: impact}`` (None when the vector is empty)."""
@@ -199,27 +244,44 @@ class LatencyProbe(Closing):
             raise ValueError(f"passes must be >= 1, got {passes}")
         qids = list(queries)
         built = [self.build(queries[q]) for q in qids]
-        search = self._searcher.search
-        clock = time.perf_counter_ns
         k = int(k)
         for _ in range(warmup):
             for jq in built:
                 if jq is not None:
-                    search(jq, k)
+                    self._timed(jq, k)
             if progress is not None:
                 progress(len(qids))
-        out = np.zeros((len(qids), passes), dtype=np.float64)
+        shards = np.zeros((len(qids), len(self._shards), passes), dtype=np.float64)
+        merge = np.zeros((len(qids), passes), dtype=np.float64)
         for r in range(passes):
             for i, jq in enumerate(built):
-                if jq is None:
-                    continue
-                t0 = clock()
-                search(jq, k)
-                out[i, r] = (clock() - t0) * 1e-9
+                if jq is not None:
+                    shards[i, :, r], merge[i, r] = self._timed(jq, k)
             if progress is not None:
                 progress(len(qids))
+        if self.sharded:
+            self.shard_seconds, self.merge_seconds = shards, merge
+        out = shards.max(axis=1) + merge
         return {q: out[i] for i, q in enumerate(qids)}
 
+    def _timed(self, jq, k: int) -> tuple[list[float], float]:
+        """Seconds of ``IndexSearcher.search`` on each shard, and of merging their ``TopDocs`` (0 for one index)."""
+        clock = time.perf_counter_ns
+        times, tops = [], []
+        for _, _, searcher in self._shards:
+            # bound right before the call: pyjnius binds one method object per class to the last instance
+            search = searcher.search
+            t0 = clock()
+            top = search(jq, k)
+            times.append((clock() - t0) * 1e-9)
+            tops.append(top)
+        if len(tops) == 1:
+            return times, 0.0
+        t0 = clock()
+        self._merge(k, tops)
+        return times, (clock() - t0) * 1e-9
+
     def close(self) -> None:
-        self._reader.close()
-        self._impact.close()
+        for impact, reader, _ in self._shards:
+            reader.close()
+            impact.close()

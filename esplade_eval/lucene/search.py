@@ -143,10 +143,15 @@ def batch_search(index: str | os.PathLike, queries: Mapping[str, Mapping[str, in
     """``(qid, ids, scores)`` for every query, in input order, streamed.
 
     The batch path (:class:`~esplade_eval.lucene.batch.BatchSearcher`): the same hits and
-    scores as :meth:`ImpactSearcher.batch_search`, without a bridge crossing per hit.
+    scores as :meth:`ImpactSearcher.batch_search`, without a bridge crossing per hit. A
+    sharded index is searched shard by shard in this JVM and merged exactly
+    (:mod:`esplade_eval.lucene.shards`): the same run as the single index's.
     """
     from esplade_eval.lucene.batch import BatchSearcher
 
+    if artifacts.is_sharded_index(index):
+        yield from _merged_search(index, queries, k, threads, heap, progress, quick_jit)
+        return
     with BatchSearcher(index, "impact", heap=heap, quick_jit=quick_jit) as batch:
         yield from batch.run(impact_queries(batch, queries), k, threads=threads, total=len(queries),
                              progress=progress)
@@ -171,7 +176,7 @@ def checked_queries(queries: str | os.PathLike, index: str | os.PathLike, allow_
     """
     from esplade_eval.lucene.index import check_index
 
-    check_index(index)
+    check_index(index, allow_sharded=True)
     file = read_query_file(queries)
     found = file.encoding or artifacts.listed_query_encoding(queries)
     if found is None and not (allow_unknown or allow_mismatch):
@@ -187,9 +192,38 @@ def checked_queries(queries: str | os.PathLike, index: str | os.PathLike, allow_
     return file.vectors
 
 
+MERGE_CHUNK = 512  # queries searched on every shard before their hits are merged (bounds memory)
+
+
+def _merged_search(index, queries: Mapping[str, Mapping[str, int]], k: int, threads: int, heap: str | None,
+                   progress: bool | None, quick_jit: bool) -> Iterator[tuple[str, list[str], list[float]]]:
+    """Every shard's exact top ``k`` with raw scores, merged by (-score, docid), then tie-adjusted."""
+    import contextlib
+
+    from esplade_eval._progress import bar
+    from esplade_eval.lucene.batch import BatchSearcher
+    from esplade_eval.lucene.index import shard_paths
+    from esplade_eval.lucene.shards import lucene9_of, merge_shard_results
+
+    qids = list(queries)
+    with contextlib.ExitStack() as stack:
+        searchers = [stack.enter_context(BatchSearcher(p, "impact", heap=heap, quick_jit=quick_jit))
+                     for p in shard_paths(index)]
+        adjust = lucene9_of(searchers)
+        b = stack.enter_context(bar(total=len(qids), desc="search shards", unit="q", enabled=progress))
+        for first in range(0, len(qids), MERGE_CHUNK):
+            chunk = qids[first:first + MERGE_CHUNK]
+            built = list(impact_queries(searchers[0], {q: queries[q] for q in chunk}))  # one JVM: shared queries
+            per_shard = [{qid: (ids, scores) for qid, ids, scores in
+                          s.run(built, k, threads=threads, progress=False, adjust_ties=False)} for s in searchers]
+            for hit in merge_shard_results(chunk, per_shard, k, adjust):
+                b.update(1)
+                yield hit
+
+
 def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], output: str | os.PathLike,
                   k: int = 1000, threads: int = 1, tag: str | None = None, heap: str | None = None,
-                  progress: bool | None = None, quick_jit: bool = False) -> dict:
+                  progress: bool | None = None, quick_jit: bool = False, search=None) -> dict:
     """Search ``queries`` and write a TREC run atomically (streamed); returns timing and counts.
 
     The run tag defaults to :func:`esplade_eval.artifacts.run_tag` of the index folder's name
@@ -197,7 +231,9 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     ``heap``: the JVM's ``-Xmx`` (default sized from the index, see
     :func:`~esplade_eval.lucene.batch.heap_for_index`); ``progress``: queries done / total
     on stderr (None: only on a terminal); ``quick_jit``: this process's JVM does nothing
-    but this search (see :func:`~esplade_eval.lucene.batch.quick_jit_options`).
+    but this search (see :func:`~esplade_eval.lucene.batch.quick_jit_options`). ``search``:
+    what yields the hits, with :func:`batch_search`'s signature (default: it; e.g. the Ray
+    actors of :func:`esplade_eval.distributed.search.ray_batch_search`).
     """
     from esplade_eval.lucene.batch import heap_for_index
     from esplade_eval.lucene.java import choose_heap
@@ -207,8 +243,8 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     started = time.perf_counter()
     empty: list[str] = []
     with atomic_file(output) as fh:
-        for qid, ids, scores in batch_search(index, queries, k=k, threads=threads, heap=heap, progress=progress,
-                                             quick_jit=quick_jit):
+        for qid, ids, scores in (search or batch_search)(index, queries, k=k, threads=threads, heap=heap,
+                                                         progress=progress, quick_jit=quick_jit):
             if ids:
                 fh.write(run_text(qid, ids, scores, tag))
             else:

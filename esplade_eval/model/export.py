@@ -22,7 +22,7 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable, Iterator, Sequence
 
 from esplade_eval import artifacts
 from esplade_eval._io import atomic_dir, atomic_file, claim
@@ -36,7 +36,8 @@ from esplade_eval.sparse.quantize import MAX_IMPACT, Quantizer, score_bounds
 log = logging.getLogger(__name__)
 
 
-def _batched(items: Iterable, size: int):
+def batched(items: Iterable, size: int) -> Iterator[list]:
+    """Consecutive lists of ``size`` items (the last one shorter)."""
     buf = []
     for item in items:
         buf.append(item)
@@ -45,6 +46,51 @@ def _batched(items: Iterable, size: int):
             buf = []
     if buf:
         yield buf
+
+
+def aligned_chunks(docs: Iterable[tuple[str, str]], chunk: int, shard_size: int) -> Iterator[list[tuple[str, str]]]:
+    """Chunks of at most ``chunk`` documents that never straddle a collection shard boundary.
+
+    The encoder batches texts inside a chunk (sorted by length), and float sums can
+    depend on what shares a batch; cutting chunks at shard boundaries makes each shard's
+    vectors a function of that shard's documents alone, so a distributed export that
+    encodes shards separately (:mod:`esplade_eval.distributed.export`) writes the same bytes.
+
+    >>> [len(c) for c in aligned_chunks([("d", "t")] * 10, chunk=4, shard_size=6)]
+    [4, 2, 4]
+    """
+    buf: list[tuple[str, str]] = []
+    position = 0
+    for doc in docs:
+        buf.append(doc)
+        position += 1
+        if len(buf) == chunk or position % shard_size == 0:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def new_tally(prunings: Sequence[Pruning]) -> dict[str, dict[str, int]]:
+    """Per-level counters that the collection writer does not keep."""
+    return {p.name: {"pruned_weights": 0, "dropped_subunit_weights": 0} for p in prunings}
+
+
+def encode_chunk(encoder, docs: Sequence[tuple[str, str]], prunings: Sequence[Pruning], quantizer: Quantizer,
+                 writers: dict, tally: dict[str, dict[str, int]], progress=None) -> None:
+    """Encode ``docs`` once; prune, quantise and append them to every level's writer.
+
+    ``progress`` (e.g. a bar's ``update``) is called with the texts of each forward pass.
+    """
+    ids = [d for d, _ in docs]
+    texts = [t for _, t in docs]
+    batch = encoder.encode(texts, progress=progress) if progress is not None else encoder.encode(texts)
+    for p in prunings:
+        pruned = p.apply(batch, "doc")
+        tally[p.name]["pruned_weights"] += batch.nnz - pruned.nnz
+        impacts, lost = quantizer.apply(pruned)
+        tally[p.name]["dropped_subunit_weights"] += lost
+        writers[p.name].write(ids, texts, impacts)
 
 
 def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, prunings: Sequence[Pruning] = (Pruning(),),
@@ -62,10 +108,8 @@ def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, pr
     ``progress``: a bar over the documents (total counted first) updated after every forward
     pass; None shows it only on a terminal (:mod:`esplade_eval._progress`).
     """
-    names = [p.name for p in prunings]
-    if len(set(names)) != len(names):
-        raise ValueError(f"pruning levels repeat: {names}")
-    topic_sets = _read_topic_sets(topics)
+    check_levels(prunings)
+    topic_sets = read_topic_sets(topics)
     out = Path(out)
     created = not out.exists()
     try:
@@ -77,6 +121,12 @@ def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, pr
         raise
 
 
+def check_levels(prunings: Sequence[Pruning]) -> None:
+    names = [p.name for p in prunings]
+    if len(set(names)) != len(names):
+        raise ValueError(f"pruning levels repeat: {names}")
+
+
 def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, chunk, overwrite, progress,
                    topic_sets, collection) -> dict[str, Path]:
     names = [p.name for p in prunings]
@@ -86,48 +136,62 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
         writers = {name: stack.enter_context(CollectionWriter(folders[name] / artifacts.COLLECTION_DIR, encoder.terms,
                                                               shard_size))
                    for name in names}
-        dropped = dict.fromkeys(names, 0)
-        pruned_away = dict.fromkeys(names, 0)
+        tally = new_tally(prunings)
         bar = _progress(progress, "encode documents", corpus)
         stack.callback(bar.close)
-        for docs in _batched(read_corpus(corpus), chunk):
-            ids = [d for d, _ in docs]
-            texts = [t for _, t in docs]
-            batch = encoder.encode(texts, progress=bar.update) if not bar.disable else encoder.encode(texts)
-            for p in prunings:
-                pruned = p.apply(batch, "doc")
-                pruned_away[p.name] += batch.nnz - pruned.nnz
-                impacts, lost = quantizer.apply(pruned)
-                dropped[p.name] += lost
-                writers[p.name].write(ids, texts, impacts)
+        for docs in aligned_chunks(read_corpus(corpus), chunk, shard_size):
+            encode_chunk(encoder, docs, prunings, quantizer, writers, tally, progress=None if bar.disable else bar.update)
         bar.close()
         encoded_topics = {t: encoder.encode(list(m.values())) for t, (_, m) in topic_sets.items()}  # once, all levels
         for p in prunings:
             w = writers[p.name]
             w.close()
-            if w.documents == 0:
-                raise InputError(corpus, "corpus has no documents")
-            manifest = artifacts.new_export_manifest(encoder.info.to_dict(), p.to_dict(), quantizer.to_dict())
-            if collection:
-                manifest["collection"] = dict(collection)
-            for tname, (source, topic_map) in topic_sets.items():
-                manifest["queries"][tname] = _write_queries(encoder, topic_map, folders[p.name], tname, p, quantizer,
-                                                            source=source, encoded=encoded_topics[tname],
-                                                            term_max=w.term_max)
-            manifest["documents"] = {
-                "source": os.fspath(corpus),
-                "count": w.documents,
-                "empty_vectors": w.empty,
-                "postings": w.postings,
-                "mean_vector_length": w.postings / w.documents,
-                "pruned_weights": pruned_away[p.name],
-                "dropped_subunit_weights": dropped[p.name],
-                "shard_size": shard_size,
-                "seconds": round(time.perf_counter() - started, 3),
-            }
-            artifacts.write_export_manifest(folders[p.name], manifest)
+            counts = {"documents": w.documents, "empty_vectors": w.empty, "postings": w.postings, **tally[p.name]}
+            documents = documents_entry(corpus, counts, shard_size, time.perf_counter() - started)
+            finish_level(encoder, folders[p.name], p, quantizer, documents, topic_sets, encoded_topics,
+                         collection=collection, term_max=w.term_max)
     log.info("exported %s in %.1fs", ", ".join(names), time.perf_counter() - started)
     return {name: out / name for name in names}
+
+
+def documents_entry(corpus, counts: dict, shard_size: int, seconds: float) -> dict:
+    """The manifest's ``documents`` record from a level's summed counters
+    (``documents``, ``empty_vectors``, ``postings``, ``pruned_weights``, ``dropped_subunit_weights``)."""
+    if counts["documents"] == 0:
+        raise InputError(corpus, "corpus has no documents")
+    return {
+        "source": os.fspath(corpus),
+        "count": counts["documents"],
+        "empty_vectors": counts["empty_vectors"],
+        "postings": counts["postings"],
+        "mean_vector_length": counts["postings"] / counts["documents"],
+        "pruned_weights": counts["pruned_weights"],
+        "dropped_subunit_weights": counts["dropped_subunit_weights"],
+        "shard_size": shard_size,
+        "seconds": round(seconds, 3),
+    }
+
+
+def finish_level(encoder, folder: Path, pruning: Pruning, quantizer: Quantizer, documents: dict,
+                 topic_sets: dict, encoded_topics: dict, collection: dict | None = None,
+                 extra: dict | None = None, term_max=None) -> dict:
+    """Write a level's query files and its manifest into ``folder``; returns the manifest.
+
+    ``encoder`` only needs ``info``, ``terms`` and ``max_length`` here: the topics come
+    already encoded (``{name: SparseBatch}``, one encoding shared by every level).
+    ``collection``: the provenance of a registered collection, recorded as given;
+    ``term_max``: each term's highest document impact in the level (see :func:`write_queries`).
+    """
+    manifest = artifacts.new_export_manifest(encoder.info.to_dict(), pruning.to_dict(), quantizer.to_dict())
+    if collection:
+        manifest["collection"] = dict(collection)
+    for tname, (source, topic_map) in topic_sets.items():
+        manifest["queries"][tname] = write_queries(encoder, topic_map, folder, tname, pruning, quantizer,
+                                                   source=source, encoded=encoded_topics[tname], term_max=term_max)
+    manifest["documents"] = documents
+    manifest.update(extra or {})
+    artifacts.write_export_manifest(folder, manifest)
+    return manifest
 
 
 def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLike, name: str | None = None,
@@ -149,7 +213,7 @@ def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLi
                                    against="documents", hint=": encode queries with the documents' checkpoint")
         level_pruning, level_quantizer = rules_of(manifest, level_dir / artifacts.EXPORT_MANIFEST)
         name = name or artifacts.topics_name(topics)
-        manifest["queries"][name] = _write_queries(encoder, read_topics(topics), level_dir, name,
+        manifest["queries"][name] = write_queries(encoder, read_topics(topics), level_dir, name,
                                                    pruning or level_pruning, quantizer or level_quantizer,
                                                    source=topics)
         artifacts.write_export_manifest(level_dir, manifest)
@@ -178,7 +242,7 @@ def rules_of(manifest: dict, where: str | os.PathLike) -> tuple[Pruning, Quantiz
         raise InputError(where, f"manifest: {exc}") from None
 
 
-def _read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
+def read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
     """``{query file name: (source path, topics)}``, every file read and checked up front."""
     sets: dict[str, tuple[str, dict[str, str]]] = {}
     for path in paths:
@@ -189,8 +253,8 @@ def _read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
     return sets
 
 
-def _write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning, quantizer: Quantizer,
-                   source, encoded=None, term_max=None) -> dict:
+def write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning, quantizer: Quantizer,
+                  source, encoded=None, term_max=None) -> dict:
     """Encode (unless ``encoded`` is given), prune, quantise and write ``folder/queries.<name>.jsonl``;
     returns its manifest entry. With ``term_max`` (each term's highest document impact) the
     entry records the highest score a query can reach, and a bound past what Lucene scores

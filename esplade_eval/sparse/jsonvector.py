@@ -29,6 +29,7 @@ from typing import IO, Iterable, Iterator, Mapping, Sequence
 import numpy as np
 
 from esplade_eval._io import Closing, json_line, numbered_lines
+from esplade_eval.artifacts import shard_file_name
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.quantize import MAX_IMPACT
 from esplade_eval.sparse.vectors import SparseBatch
@@ -64,16 +65,20 @@ class CollectionWriter(Closing):
     """Write a sharded JsonVectorCollection into ``folder`` (``docs00000.jsonl`` ...).
 
     The caller provides ``folder`` (normally a temporary one, renamed when complete).
+    ``first_shard`` numbers the first file: a distributed export writes shard ``i`` of a
+    collection on its own as ``docs{i:05d}.jsonl``.
     """
 
-    def __init__(self, folder: str | os.PathLike, terms: Sequence[str], shard_size: int = 100_000):
+    def __init__(self, folder: str | os.PathLike, terms: Sequence[str], shard_size: int = 100_000,
+                 first_shard: int = 0):
         self.folder = Path(folder)
         self.folder.mkdir(parents=True, exist_ok=True)
         self.shard_size = shard_size
         self.formatter = VectorLineWriter(terms)
         self._fh: IO[str] | None = None
         self._in_shard = 0
-        self._shard = 0
+        self._shard = first_shard
+        self.files: list[Path] = []
         self.documents = 0
         self.empty = 0
         self.postings = 0
@@ -95,7 +100,9 @@ class CollectionWriter(Closing):
     def _next_shard(self) -> None:
         if self._fh is not None:
             self._fh.close()
-        self._fh = open(self.folder / f"docs{self._shard:05d}.jsonl", "w", encoding="utf-8")
+        path = self.folder / shard_file_name(self._shard)
+        self._fh = open(path, "w", encoding="utf-8")
+        self.files.append(path)
         self._shard += 1
         self._in_shard = 0
 

@@ -1,0 +1,386 @@
+"""``export --ray``: encode a corpus on a pool of Ray actors, shard by shard, resumably.
+
+Why actors and not Ray Data: the unit of work is a collection shard (``--shard-size``
+documents, the file ``docs{i:05d}.jsonl`` of every level), because that is what must come
+out byte-identical to the single-process export and what a resumed run must be able to
+skip. Each actor loads the encoder once (one per GPU, or one per CPU slot with its own
+torch thread count) and turns whole shards into finished files; Ray's actor restart and
+task retry bring a shard home when a worker dies. Ray Data's ``map_batches`` would split
+and re-batch the rows by its own block sizes (changing which texts share an encoder
+batch, hence float sums), order its output by completion unless told otherwise, and
+leave resumption to us anyway, for the cost of pyarrow/pandas conversions of every batch.
+
+The flow (the driver is the process that calls :func:`export_on_ray`):
+
+1. the driver reads the corpus once (checked as the single-process export checks it) and
+   ships shard ``i``'s ``(id, contents)`` to an idle actor (at most two shards queued per
+   actor, so memory stays bounded);
+2. the actor encodes the shard in the single-process export's chunks (cut at shard
+   boundaries, :func:`~esplade_eval.model.export.aligned_chunks`), prunes and quantises
+   every level, writes ``OUT/.ray-export/<level>/docs{i:05d}.jsonl`` and, last, the marker
+   ``OUT/.ray-export/done/{i:05d}.json`` with its counts (written atomically: a shard is
+   done exactly when its marker exists);
+3. when every shard is done, the driver encodes the topics on one actor and assembles each
+   level exactly as the single-process export does (``collection/`` hard-linked from the
+   staged shards, query files, manifest), every level renamed into place at the end.
+
+A run that fails (a worker lost for good, the driver killed) leaves the staging folder; the
+same command run again skips every shard whose marker is there (checked against the first
+and last document id and the count) and encodes the rest. A staging folder written with
+other settings (checkpoint, levels, quantisation, shard size, corpus) is discarded.
+
+The output folder must be visible to every worker: on one machine that is automatic, on a
+cluster use a shared filesystem (NFS, a mounted bucket) for ``OUT``; the corpus is read by
+the driver only, and the checkpoint must load on every worker (a shared path, or a name
+such as ``splade-tiny`` installed with the package).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shutil
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Sequence
+
+from esplade_eval._io import atomic_dir, check_unclaimed, claim, link_or_copy, read_json, write_json
+from esplade_eval.artifacts import COLLECTION_DIR, shard_file_name
+from esplade_eval.data.trec import read_corpus
+from esplade_eval.distributed.runtime import cluster_counts, session, unwrap
+from esplade_eval.errors import EspladeError, InputError
+from esplade_eval.model.export import (
+    aligned_chunks,
+    batched,
+    check_levels,
+    documents_entry,
+    encode_chunk,
+    finish_level,
+    new_tally,
+    read_topic_sets,
+)
+from esplade_eval.sparse.jsonvector import CollectionWriter
+from esplade_eval.sparse.prune import Pruning
+from esplade_eval.sparse.quantize import Quantizer
+
+log = logging.getLogger(__name__)
+
+STAGING = ".ray-export"
+PLAN_FORMAT = "esplade_eval/ray-export/1"
+COUNTERS = ("documents", "empty_vectors", "postings", "pruned_weights", "dropped_subunit_weights")
+RETRIES = 3  # actor restarts, and retries of the shard a dead actor was encoding
+
+
+@dataclass(frozen=True)
+class EncoderSettings:
+    """What every worker loads: the arguments of :meth:`SpladeEncoder.from_checkpoint`."""
+
+    checkpoint: str
+    max_length: int = 256
+    batch_size: int = 128
+    device: str | None = None
+    dtype: str = "float32"
+
+
+@dataclass(frozen=True)
+class FailOnce:
+    """Test hook: the worker encoding ``shard`` fails once, after its first chunk is written.
+
+    ``how="exit"`` kills the worker process (``os._exit``: Ray restarts the actor and
+    retries the shard); ``how="raise"`` raises, which Ray does not retry, so the export
+    fails and a second run must resume. ``marker`` (a file) makes it happen only once.
+    Set from the environment as ``ESPLADE_RAY_FAIL_ONCE=SHARD:exit|raise:MARKER``.
+    """
+
+    shard: int
+    how: str
+    marker: str
+
+    @classmethod
+    def from_env(cls, value: str | None = None) -> "FailOnce | None":
+        value = os.environ.get("ESPLADE_RAY_FAIL_ONCE") if value is None else value
+        if not value:
+            return None
+        shard, how, marker = value.split(":", 2)
+        if how not in ("exit", "raise"):
+            raise EspladeError(f"ESPLADE_RAY_FAIL_ONCE={value!r}: expected SHARD:exit|raise:MARKER")
+        return cls(int(shard), how, marker)
+
+    def maybe_fail(self, shard: int) -> None:
+        if shard != self.shard or os.path.exists(self.marker):
+            return
+        Path(self.marker).touch()
+        if self.how == "exit":
+            os._exit(1)
+        raise RuntimeError(f"injected failure in shard {shard}")
+
+
+class ShardEncoder:
+    """A Ray actor: one loaded encoder that turns whole collection shards into staged files."""
+
+    def __init__(self, settings: EncoderSettings, threads: int, fail_once: FailOnce | None = None):
+        from esplade_eval.model.encoder import SpladeEncoder
+
+        self.encoder = SpladeEncoder.from_checkpoint(settings.checkpoint, max_length=settings.max_length,
+                                                     device=settings.device, threads=threads,
+                                                     batch_size=settings.batch_size, dtype=settings.dtype)
+        self.threads = threads
+        self.fail_once = fail_once
+
+    def describe(self) -> dict:
+        return {"info": self.encoder.info.to_dict(), "terms": self.encoder.terms, "device": str(self.encoder.device),
+                "threads": self.threads, "pid": os.getpid()}
+
+    def encode(self, texts: list[str]):
+        """A :class:`~esplade_eval.sparse.vectors.SparseBatch` of ``texts`` (topics), as the driver would get."""
+        return self.encoder.encode(texts)
+
+    def encode_shard(self, shard: int, docs: list[tuple[str, str]], staging: str, prunings: Sequence[Pruning],
+                     quantizer: Quantizer, shard_size: int, chunk: int) -> dict:
+        """Write shard ``shard`` of every level into ``staging``, then its marker; returns the marker."""
+        staging = Path(staging)
+        tally = new_tally(prunings)
+        started = time.perf_counter()
+        with contextlib.ExitStack() as stack:
+            writers = {p.name: stack.enter_context(
+                CollectionWriter(staging / p.name, self.encoder.terms, shard_size, first_shard=shard)) for p in prunings}
+            for n, part in enumerate(aligned_chunks(docs, chunk, shard_size)):
+                encode_chunk(self.encoder, part, prunings, quantizer, writers, tally)
+                if n == 0 and self.fail_once is not None:
+                    self.fail_once.maybe_fail(shard)
+        levels = {name: {"documents": w.documents, "empty_vectors": w.empty, "postings": w.postings, **tally[name],
+                         "term_max": _sparse(w.term_max)} for name, w in writers.items()}
+        marker = {"shard": shard, "documents": len(docs), "first_id": docs[0][0], "last_id": docs[-1][0],
+                  "levels": levels, "seconds": round(time.perf_counter() - started, 3), "pid": os.getpid()}
+        write_json(marker_path(staging, shard), marker)
+        return marker
+
+
+def _sparse(values) -> dict:
+    """A mostly-zero vector as ``{"index": [...], "value": [...]}`` (JSON for a shard's marker)."""
+    import numpy as np
+
+    nz = np.flatnonzero(values)
+    return {"index": nz.tolist(), "value": np.asarray(values)[nz].tolist()}
+
+
+def marker_path(staging: Path, shard: int) -> Path:
+    return Path(staging) / "done" / f"{shard:05d}.json"
+
+
+@dataclass
+class RayExportResult:
+    """Level folders, and how the work went (also recorded as ``"ray"`` in every manifest)."""
+
+    folders: dict[str, Path]
+    info: dict
+
+
+def export_on_ray(settings: EncoderSettings, corpus: str | os.PathLike, out: str | os.PathLike,
+                  prunings: Sequence[Pruning] = (Pruning(),), quantizer: Quantizer = Quantizer(),
+                  shard_size: int = 100_000, chunk: int = 4096, topics: Sequence[str | os.PathLike] = (),
+                  overwrite: bool = False, progress: bool | None = None, address: str | None = None,
+                  workers: int | None = None, threads: int | None = None,
+                  fail_once: FailOnce | None = None, collection: dict | None = None) -> RayExportResult:
+    """The single-process :func:`~esplade_eval.model.export.export_corpus`, on Ray (see the module doc).
+
+    ``workers``: actors (default: one per GPU, else one per CPU of the cluster divided by
+    ``threads``); ``threads``: torch threads per CPU actor (default: CPUs / workers);
+    ``collection``: a registered collection's provenance, recorded in every manifest.
+    """
+    check_levels(prunings)
+    topic_sets = read_topic_sets(topics)
+    out = Path(out).resolve()
+    for p in prunings:
+        check_unclaimed(out / p.name)
+        if (out / p.name).exists() and not overwrite:
+            raise FileExistsError(f"{out / p.name}: already exists (pass --overwrite to replace it)")
+    with claim(out / STAGING):  # one Ray export per output folder at a time; each level is claimed as it is written
+        return _export(settings, corpus, out, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
+                       address, workers, threads, fail_once, collection)
+
+
+def _export(settings, corpus, out: Path, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
+            address, workers, threads, fail_once, collection) -> RayExportResult:
+    started = time.perf_counter()
+    with session(address) as ray:
+        actors, pool_info = _start_workers(ray, settings, workers, threads, fail_once)
+        try:
+            described = _describe(ray, actors)
+            staging = _prepare_staging(out, _plan(described["info"], corpus, prunings, quantizer, shard_size, chunk))
+            encode_started = time.perf_counter()
+            shards, reused = _encode_shards(ray, actors, corpus, staging, prunings, quantizer, shard_size, chunk,
+                                            progress)
+            pool_info["encode_seconds"] = round(time.perf_counter() - encode_started, 3)
+            encoded_topics = {t: ray.get(actors[0].encode.remote(list(m.values())))
+                              for t, (_, m) in topic_sets.items()}
+        finally:
+            for actor in actors:
+                ray.kill(actor)
+    info = {**pool_info, "shards": shards, "shards_reused": reused, "shard_size": shard_size,
+            "seconds": round(time.perf_counter() - started, 3)}
+    encoder = SimpleNamespace(info=SimpleNamespace(to_dict=lambda: dict(described["info"])),
+                              terms=described["terms"], max_length=described["info"]["max_length"])
+    folders = _assemble(encoder, corpus, out, staging, shards, prunings, quantizer, shard_size, topic_sets,
+                        encoded_topics, overwrite, info, started, collection)
+    shutil.rmtree(staging, ignore_errors=True)
+    log.info("exported %s on Ray: %d shards (%d reused) in %.1fs", ", ".join(folders), shards, reused,
+             info["seconds"])
+    return RayExportResult(folders, info)
+
+
+def _start_workers(ray, settings: EncoderSettings, workers: int | None, threads: int | None,
+                   fail_once: FailOnce | None):
+    """One actor per GPU (when the cluster has GPUs and no CPU device is asked), else CPU actors."""
+    cpus, gpus = cluster_counts(ray)
+    use_gpu = gpus > 0 and (settings.device or "cuda").startswith("cuda")
+    if use_gpu:
+        workers = workers or gpus
+        threads = threads or 1
+    else:
+        if workers is None:
+            threads = threads or 1
+            workers = max(1, cpus // threads)
+        threads = threads or max(1, cpus // workers)
+        settings = settings if settings.device else EncoderSettings(**{**asdict(settings), "device": "cpu"})
+    if workers < 1 or threads < 1:
+        raise EspladeError(f"workers and threads must be >= 1, got {workers} and {threads}")
+    actor = ray.remote(ShardEncoder).options(num_cpus=threads, num_gpus=1 if use_gpu else 0,
+                                             max_restarts=RETRIES, max_task_retries=RETRIES)
+    actors = [actor.remote(settings, threads, fail_once) for _ in range(workers)]
+    return actors, {"workers": workers, "threads_per_worker": threads, "gpus_per_worker": 1 if use_gpu else 0,
+                    "cluster_cpus": cpus, "cluster_gpus": gpus}
+
+
+def _describe(ray, actors) -> dict:
+    """Wait until every worker has loaded the encoder; they must agree on what they loaded."""
+    try:
+        described = ray.get([a.describe.remote() for a in actors])
+    except Exception as exc:
+        raise EspladeError(f"a Ray worker could not load the encoder: {unwrap(exc)}") from exc
+    hashes = {d["info"]["checkpoint_hash"] for d in described}
+    if len(hashes) != 1:
+        raise EspladeError(f"Ray workers loaded different checkpoints (content hashes {sorted(hashes)}): "
+                           "the checkpoint path must hold the same files on every node")
+    return described[0]
+
+
+def _plan(encoder_info: dict, corpus, prunings, quantizer: Quantizer, shard_size: int, chunk: int) -> dict:
+    """Everything a staged shard depends on: a resumed run must agree on all of it."""
+    stat = os.stat(corpus)
+    return {"format": PLAN_FORMAT, "encoder": encoder_info, "levels": [p.name for p in prunings],
+            "quantization": quantizer.to_dict(), "shard_size": shard_size, "chunk": chunk,
+            "corpus": os.fspath(Path(corpus).resolve()), "corpus_bytes": stat.st_size,
+            "corpus_mtime_ns": stat.st_mtime_ns}
+
+
+def _prepare_staging(out: Path, plan: dict) -> Path:
+    """``OUT/.ray-export``, kept when its plan matches (resume), else emptied and re-planned."""
+    staging = out / STAGING
+    plan_file = staging / "plan.json"
+    if plan_file.is_file():
+        try:
+            if read_json(plan_file, "plan") == plan:
+                return staging
+        except (OSError, InputError):
+            pass
+        log.warning("%s was written with other settings: starting over", staging)
+        shutil.rmtree(staging)
+    (staging / "done").mkdir(parents=True, exist_ok=True)
+    write_json(plan_file, plan)
+    return staging
+
+
+def _reusable(staging: Path, shard: int, docs: list[tuple[str, str]]) -> bool:
+    path = marker_path(staging, shard)
+    if not path.is_file():
+        return False
+    try:
+        marker = read_json(path, "shard marker")
+    except (OSError, InputError):
+        return False
+    return (marker.get("documents"), marker.get("first_id"), marker.get("last_id")) == (
+        len(docs), docs[0][0], docs[-1][0])
+
+
+def _encode_shards(ray, actors, corpus, staging: Path, prunings, quantizer, shard_size: int, chunk: int,
+                   progress: bool | None) -> tuple[int, int]:
+    """Ship every shard not already done to the actors; returns ``(shards, shards reused)``."""
+    from ray.util import ActorPool
+
+    from esplade_eval._progress import bar as progress_bar
+
+    pool = ActorPool(actors)
+    bar = progress_bar(desc="encode documents (ray)", unit="doc", enabled=progress)
+    shards = reused = queued = 0
+    args = (os.fspath(staging), list(prunings), quantizer, shard_size, chunk)
+    try:
+        for shard, docs in enumerate(batched(read_corpus(corpus), shard_size)):
+            shards += 1
+            if _reusable(staging, shard, docs):
+                reused += 1
+                bar.update(len(docs))
+                continue
+            if queued >= 2 * len(actors):
+                bar.update(_next_result(pool, staging)["documents"])
+                queued -= 1
+            pool.submit(lambda a, v: a.encode_shard.remote(*v), (shard, docs, *args))
+            queued += 1
+        while pool.has_next():
+            bar.update(_next_result(pool, staging)["documents"])
+    finally:
+        bar.close()
+    if shards == 0:
+        from esplade_eval.errors import InputError
+
+        raise InputError(corpus, "corpus has no documents")
+    return shards, reused
+
+
+def _next_result(pool, staging: Path) -> dict:
+    try:
+        return pool.get_next_unordered()
+    except Exception as exc:
+        done = len(list((staging / "done").glob("*.json")))
+        raise EspladeError(f"a Ray worker failed: {unwrap(exc)}\n{done} finished shards are kept in {staging}; "
+                           "run the same command again to resume") from exc
+
+
+def _summed_counts(staging: Path, shards: int, prunings, vocabulary: int) -> tuple[dict, dict]:
+    """Each level's counters summed over the shards' markers, and each term's highest impact
+    over them (what the single-process writer's ``term_max`` holds)."""
+    import numpy as np
+
+    totals = {p.name: dict.fromkeys(COUNTERS, 0) for p in prunings}
+    term_max = {p.name: np.zeros(vocabulary, dtype=np.int64) for p in prunings}
+    for shard in range(shards):
+        levels = read_json(marker_path(staging, shard), "shard marker")["levels"]
+        for name, counts in totals.items():
+            for key in COUNTERS:
+                counts[key] += levels[name][key]
+            top = levels[name]["term_max"]
+            np.maximum.at(term_max[name], np.asarray(top["index"], dtype=np.int64),
+                          np.asarray(top["value"], dtype=np.int64))
+    return totals, term_max
+
+
+def _assemble(encoder, corpus, out: Path, staging: Path, shards: int, prunings, quantizer, shard_size: int,
+              topic_sets, encoded_topics, overwrite: bool, info: dict, started: float,
+              collection: dict | None = None) -> dict[str, Path]:
+    """Every level as the single-process export writes it, all renamed into place at the end."""
+    totals, term_max = _summed_counts(staging, shards, prunings, len(encoder.terms))
+    with contextlib.ExitStack() as stack:
+        for p in prunings:
+            folder = stack.enter_context(atomic_dir(out / p.name, overwrite=overwrite))
+            files = folder / COLLECTION_DIR
+            files.mkdir()
+            for shard in range(shards):
+                # a link: the staged file stays for a resume until every level is in place
+                link_or_copy(staging / p.name / shard_file_name(shard), files / shard_file_name(shard))
+            documents = documents_entry(corpus, totals[p.name], shard_size, time.perf_counter() - started)
+            finish_level(encoder, folder, p, quantizer, documents, topic_sets, encoded_topics, collection=collection,
+                         extra={"ray": info}, term_max=term_max[p.name])
+    return {p.name: out / p.name for p in prunings}
