@@ -35,13 +35,19 @@ def test_merging_nothing_and_empty_shards():
     assert merge_ranked([([], []), (["a"], [3.0])], 10) == (["a"], [3.0])
 
 
+def _files_of_sizes(folder, sizes) -> list:
+    """Collection files named as an export names them, of ``sizes`` bytes each."""
+    from esplade_eval.artifacts import shard_file_name
+
+    files = [folder / shard_file_name(i) for i in range(len(sizes))]
+    for f, n in zip(files, sizes):
+        f.write_text("x" * n)
+    return files
+
+
 def test_file_groups_are_contiguous_non_empty_and_balanced(tmp_path):
     sizes = [5, 100, 7, 7, 300, 1, 1, 60]
-    files = []
-    for i, n in enumerate(sizes):
-        f = tmp_path / f"docs{i:05d}.jsonl"
-        f.write_text("x" * n)
-        files.append(f)
+    files = _files_of_sizes(tmp_path, sizes)
     for shards in range(1, len(files) + 1):
         groups = group_files(files, shards)
         assert len(groups) == shards and all(groups)
@@ -57,11 +63,7 @@ def test_file_groups_have_the_smallest_possible_largest_group(tmp_path, seed):
 
     rng = random.Random(seed)
     sizes = [rng.randrange(1, 50) for _ in range(rng.randrange(1, 9))]
-    files = []
-    for i, n in enumerate(sizes):
-        f = tmp_path / f"docs{i:05d}.jsonl"
-        f.write_text("x" * n)
-        files.append(f)
+    files = _files_of_sizes(tmp_path, sizes)
     for shards in range(1, len(files) + 1):
         best = min(max(sum(sizes[a:b]) for a, b in zip((0, *cuts), (*cuts, len(sizes))))
                    for cuts in combinations(range(1, len(sizes)), shards - 1))  # every contiguous split
