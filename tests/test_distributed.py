@@ -250,3 +250,28 @@ def test_search_on_ray_actors_and_the_search_verb_give_the_same_run(flow, sharde
     assert main(["search", "--index", str(sharded["full", 2]), "--queries", str(level.queries), "--output",
                  str(tmp_path / "cli.txt"), "--tag", "esplade_full", "--threads", "1"]) == 0
     assert (tmp_path / "cli.txt").read_bytes() == level.run.read_bytes()
+
+
+def test_a_damaged_shard_is_an_error_naming_it_for_every_reader(flow, sharded, tmp_path, capsys):
+    """Each shard is opened as one index is (checksums verified): a flipped bit in one shard's
+    postings is ``INDEX/shard-001: cannot be read as a Lucene index``, exit status 2, from a
+    local search, ``postings``, ``cost`` and a search on Ray actors, never a silent run."""
+    import shutil
+
+    from esplade_eval.cli import main
+
+    index, queries = tmp_path / "damaged", flow.levels["d16-q4"].queries
+    shutil.copytree(sharded["d16-q4", 2], index)
+    postings = next((index / "shard-001").glob("*.doc"))
+    data = bytearray(postings.read_bytes())
+    data[len(data) // 2] ^= 0x55
+    postings.write_bytes(bytes(data))
+    named = f"{index / 'shard-001'}: cannot be read as a Lucene index"
+    for argv in (["search", "--index", index, "--queries", queries, "--output", tmp_path / "run.txt"],
+                 ["postings", "--index", index], ["cost", "--index", index, "--queries", queries, "--passes", "1"]):
+        assert main([str(a) for a in argv]) == 2
+        err = capsys.readouterr().err
+        assert named in err, (argv[0], err)
+    proc = _cli("search", "--index", index, "--queries", queries, "--output", tmp_path / "ray.txt", "--ray", "--quiet")
+    assert proc.returncode == 2 and named in proc.stderr, proc.stderr[-3000:]
+    assert not (tmp_path / "run.txt").exists() and not (tmp_path / "ray.txt").exists()

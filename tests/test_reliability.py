@@ -75,12 +75,18 @@ def alive(pid: int) -> bool:
     return state != "Z"
 
 
-def java_child(pid: int) -> int | None:
+def java_children(pid: int) -> list[int]:
+    """The JVMs whose parent is ``pid``."""
+    found = []
     for child in children(pid):
         with contextlib.suppress(OSError):
             if "java" in Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0].decode():
-                return child
-    return None
+                found.append(child)
+    return found
+
+
+def java_child(pid: int) -> int | None:
+    return next(iter(java_children(pid)), None)
 
 
 def hidden(folder: Path) -> list[str]:
@@ -247,6 +253,39 @@ def test_a_stop_signal_on_index_stops_the_jvm_and_removes_the_partial_index(tmp_
     assert f"stopped by {signal.Signals(sig).name}" in err
     assert not alive(jvm), "the JVM outlived the command"
     assert list(tmp_path.iterdir()) == []  # no index, no temporary, no lock
+
+
+@pytest.mark.slow
+@linux
+def test_sigterm_on_a_sharded_index_stops_every_shard_jvm_and_removes_the_partial_index(tmp_path, heavy):
+    """``index --shards 2`` builds both shards at once, each JVM started by a worker thread:
+    the signal reaches the main thread only, and still no shard's JVM outlives the command."""
+    proc = start("index", "--collection", heavy, "--index", tmp_path / "idx", "--shards", 2, "--threads", 2)
+    jvms = wait_for(lambda: (lambda found: found if len(found) == 2 else None)(java_children(proc.pid)),
+                    "both shards' JVMs", proc)
+    wait_for(lambda: len(list(tmp_path.glob(".idx.*.tmp/.shard-00?.*.tmp/write.lock"))) == 2,
+             "both shards' IndexWriters", proc)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert not any(alive(j) for j in jvms), "a shard's JVM outlived the command"
+    assert list(tmp_path.iterdir()) == []  # no index, no temporary, no lock
+
+
+@pytest.mark.parametrize("verb", ["index --shards 2", "index --shards 2 --ray", "export --ray"])
+def test_sharded_and_ray_outputs_are_claimed_before_any_work(tmp_path, light, verb):
+    """A sharded index and a Ray export's level are refused while another process writes them,
+    before the collection is read, Ray starts or a model loads."""
+    out = tmp_path / "out"
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text('{"id": "a", "contents": "semantic web"}\n')
+    args = verb.split() + (["--collection", str(light), "--index", str(out)] if verb.startswith("index") else
+                           ["--checkpoint", "splade-tiny", "--corpus", str(corpus), "--out", str(out)])
+    target = out if verb.startswith("index") else out / "full"
+    with claim(target):
+        rc, err = _run_main(args)
+    assert rc == 2 and f"{target}: being written by process {os.getpid()}" in err, err
+    assert not target.exists() and hidden(tmp_path) == []
 
 
 @pytest.mark.slow
