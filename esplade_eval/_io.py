@@ -259,6 +259,20 @@ def atomic_dir(path: str | os.PathLike, overwrite: bool = False) -> Iterator[Pat
             raise
 
 
+@contextlib.contextmanager
+def no_empty_folder_left(folder: str | os.PathLike) -> Iterator[Path]:
+    """Run the block; when it fails and ``folder``, absent before it, is left empty, remove it:
+    an output folder that a failed command created (to hold claims and levels) leaves nothing."""
+    folder = Path(folder)
+    created = not folder.exists()
+    try:
+        yield folder
+    except BaseException:
+        if created and folder.is_dir() and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
+
+
 def _publish_dir(tmp: Path, path: Path, overwrite: bool) -> None:
     """Rename ``tmp`` to ``path``; an existing ``path`` is moved aside first and removed after."""
     if not (path.exists() or path.is_symlink()):

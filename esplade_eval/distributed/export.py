@@ -47,7 +47,15 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Sequence
 
-from esplade_eval._io import atomic_dir, check_unclaimed, claim, link_or_copy, read_json, write_json
+from esplade_eval._io import (
+    atomic_dir,
+    check_unclaimed,
+    claim,
+    link_or_copy,
+    no_empty_folder_left,
+    read_json,
+    write_json,
+)
 from esplade_eval.artifacts import COLLECTION_DIR, shard_file_name
 from esplade_eval.data.trec import read_corpus
 from esplade_eval.distributed.runtime import cluster_counts, session, unwrap
@@ -198,7 +206,8 @@ def export_on_ray(settings: EncoderSettings, corpus: str | os.PathLike, out: str
         check_unclaimed(out / p.name)
         if (out / p.name).exists() and not overwrite:
             raise FileExistsError(f"{out / p.name}: already exists (pass --overwrite to replace it)")
-    with claim(out / STAGING):  # one Ray export per output folder at a time; each level is claimed as it is written
+    # one Ray export per output folder at a time; each level is claimed as it is written
+    with no_empty_folder_left(out), claim(out / STAGING):
         return _export(settings, corpus, out, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
                        address, workers, threads, fail_once, collection)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
 from esplade_eval import artifacts
-from esplade_eval._io import atomic_dir, atomic_file, claim
+from esplade_eval._io import atomic_dir, atomic_file, claim, no_empty_folder_left
 from esplade_eval.data.prepared import sha256_file
 from esplade_eval.data.trec import read_corpus, read_topics
 from esplade_eval.errors import InputError
@@ -110,15 +110,9 @@ def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, pr
     """
     check_levels(prunings)
     topic_sets = read_topic_sets(topics)
-    out = Path(out)
-    created = not out.exists()
-    try:
+    with no_empty_folder_left(out) as out:
         return _export_levels(encoder, corpus, out, prunings, quantizer, shard_size, chunk, overwrite, progress,
                               topic_sets, collection)
-    except BaseException:
-        if created and out.is_dir() and not any(out.iterdir()):
-            out.rmdir()  # leave no empty output folder behind either
-        raise
 
 
 def check_levels(prunings: Sequence[Pruning]) -> None:
