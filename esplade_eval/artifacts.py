@@ -76,12 +76,17 @@ RUN_SUFFIXES = (".gz", ".txt", ".trec", ".run")
 
 # --- names ----------------------------------------------------------------------------
 
+def _name_between(path: str | os.PathLike, prefix: str, suffixes: tuple[str, ...], default: str) -> str:
+    """A file name without ``suffixes`` (removed right to left) and ``prefix``; ``default`` if nothing is left."""
+    stem = Path(path).name
+    for suffix in suffixes:
+        stem = stem.removesuffix(suffix)
+    return stem.removeprefix(prefix) or default
+
+
 def topics_name(topics: str | os.PathLike) -> str:
     """The name a topics file gives its queries and runs: ``topics.test.tsv`` -> ``test``."""
-    stem = Path(topics).name
-    for suffix in (".gz", ".tsv", ".txt"):
-        stem = stem.removesuffix(suffix)
-    return stem.removeprefix("topics.") or "topics"
+    return _name_between(topics, "topics.", (".gz", ".tsv", ".txt"), "topics")
 
 
 def queries_file(name: str) -> str:
@@ -91,10 +96,7 @@ def queries_file(name: str) -> str:
 
 def queries_name(path: str | os.PathLike) -> str:
     """Inverse of :func:`queries_file` (``queries.test.jsonl`` -> ``test``; another file: its stem)."""
-    stem = Path(path).name
-    for suffix in (".gz", ".jsonl", ".json"):
-        stem = stem.removesuffix(suffix)
-    return stem.removeprefix("queries.") or "queries"
+    return _name_between(path, "queries.", (".gz", ".jsonl", ".json"), "queries")
 
 
 def shard_file_name(shard: int) -> str:

@@ -5,10 +5,9 @@ from esplade_eval.cli._args import define_progress_args, define_ray_args, define
 
 def register(sub):
     p = sub.add_parser("index", help="build a Lucene impact index from an exported collection",
-                       description="Validate a JsonVectorCollection and index it with Anserini "
-                                   "(-impact -pretokenized). The index appears under its name only when complete. "
-                                   "With --shards N: N Lucene indexes (one per group of collection files) under "
-                                   "one folder whose manifest every other verb accepts as the index.")
+                       description="Validate a JsonVectorCollection and index it with Anserini (-impact "
+                                   "-pretokenized); the index appears only when complete. With --shards N: N Lucene "
+                                   "indexes under one folder that every other verb accepts as the index.")
     p.add_argument("--collection", required=True,
                    help="an export level folder (OUT/<level>) or a folder of JsonVectorCollection files")
     p.add_argument("--index", required=True, help="index folder to create")
