@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+import time
 import textwrap
 from pathlib import Path
 
@@ -197,6 +198,32 @@ def test_cli_bad_config_exit_status_2(tmp_path):
     assert proc.returncode == 2
     assert "study.toml: grid.lr[0]: expected a number, got 'fast'" in proc.stderr
 
+
+
+def test_a_second_study_on_a_busy_work_folder_fails_at_once_and_touches_nothing(tmp_path):
+    """Two processes, one work folder: the second refuses before it prepares or runs anything."""
+    work = tmp_path / "work"
+    holder = ("import sys, time; from pathlib import Path; from esplade_eval.study.cache import StageStore\n"
+              "with StageStore(sys.argv[1]).locked():\n"
+              "    Path(sys.argv[2]).touch(); time.sleep(60)\n")
+    ready = tmp_path / "ready"
+    first = subprocess.Popen([sys.executable, "-c", holder, str(work), str(ready)])
+    try:
+        for _ in range(300):
+            if ready.exists() or first.poll() is not None:
+                break
+            time.sleep(0.1)
+        assert ready.exists(), "the first process never took the lock"
+        proc = subprocess.run([sys.executable, "-m", "esplade_eval", "study", str(ROOT / "configs" / "smoke.toml"),
+                               "--work", str(work), "--results", str(tmp_path / "results"), "--no-progress"],
+                              capture_output=True, text=True, cwd=ROOT, timeout=120)
+    finally:
+        first.kill()
+        first.wait()
+    assert proc.returncode == 2, proc.stderr
+    assert f"{work}: another study is running in this work folder" in proc.stderr
+    assert sorted(p.name for p in work.iterdir()) == [".lock"]  # nothing prepared, no stage started
+    assert not (tmp_path / "results").exists()
 
 # --- the committed configs and their plans ---------------------------------------------------
 
