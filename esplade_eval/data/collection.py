@@ -109,6 +109,7 @@ class CollectionSource:
     options: dict = field(default_factory=dict)
     description: str = ""
     defined_in: str = ""
+    topics_rule: str = ""  # a folder's rule for each split's topics (esplade_eval.data.folders)
 
     def formats(self) -> dict[str, FileFormat]:
         """Every file's :class:`FileFormat`, by ``corpus`` / ``topics.<split>`` / ``qrels.<split>``."""
@@ -247,25 +248,13 @@ def load_registry(registry: str | os.PathLike | None = None) -> dict[str, Collec
 
 
 def source_from_folder(folder: Path) -> CollectionSource:
-    """Files named ``corpus.*``, ``topics.<split>.*``, ``qrels.<split>.*`` in ``folder``."""
-    def split_of(path: Path, prefix: str) -> str:
-        stem = path.name[len(prefix):]
-        for suffix in (".gz", ".tsv", ".txt", ".jsonl", ".json", ".trec"):
-            stem = stem.removesuffix(suffix)
-        return stem
+    """A BEIR folder, a SMART folder or files named by role (:mod:`esplade_eval.data.folders`)."""
+    from dataclasses import replace
 
-    corpora = sorted(p for p in folder.glob("corpus.*") if p.is_file())
-    if len(corpora) != 1:
-        raise EspladeError(f"{folder}: expected one corpus.* file (corpus.jsonl, corpus.tsv, ... gzipped or not), "
-                           f"found {len(corpora)}: {', '.join(p.name for p in corpora) or 'none'}")
-    entry: dict = {"corpus": corpora[0].name, "topics": {}, "qrels": {}}
-    for kind in ("topics", "qrels"):
-        for path in sorted(folder.glob(f"{kind}.*")):
-            split = split_of(path, f"{kind}.")
-            if split in entry[kind]:
-                raise EspladeError(f"{folder}: two {kind} files for split {split!r}: {entry[kind][split]}, {path.name}")
-            entry[kind][split] = path.name
-    return source_from_mapping(folder.name, entry, folder, str(folder))
+    from esplade_eval.data.folders import folder_entry
+
+    entry, rule = folder_entry(folder)
+    return replace(source_from_mapping(folder.name, entry, folder, str(folder)), topics_rule=rule)
 
 
 def resolve_spec(spec, registry: str | os.PathLike | None = None,
@@ -334,7 +323,8 @@ def prepare(source: CollectionSource, root: str | os.PathLike, echo: Callable[[s
     formats = source.formats()
     described = source.describe_sources(formats)
     key = fingerprint_of({"name": source.name, "sources": {k: {n: v for n, v in d.items() if n != "path"}
-                                                            for k, d in described.items()}})
+                                                            for k, d in described.items()},
+                          **({"topics_rule": source.topics_rule} if source.topics_rule else {})})
     existing = Collection(root)
     if existing.record.get("source_fingerprint") == key and existing.corpus.is_file():
         if echo:
@@ -345,6 +335,8 @@ def prepare(source: CollectionSource, root: str | os.PathLike, echo: Callable[[s
         echo(f"collection {source.name}: preparing {root} from")
         for k, d in described.items():
             echo(f"  {k}: {d['path']} ({formats[k].describe()})")
+        if source.topics_rule:
+            echo(f"  {source.description}")
     with atomic_dir(root, overwrite=True) as tmp:
         ids, empty = set(), 0
         with atomic_file(tmp / CORPUS) as fh:
@@ -356,6 +348,10 @@ def prepare(source: CollectionSource, root: str | os.PathLike, echo: Callable[[s
             raise InputError(source.corpus.path, "corpus has no documents")
         topics = {s: topics_as(f.path, formats[f"topics.{s}"]) for s, f in source.topics.items()}
         qrels = {s: read_qrels(f.path, formats[f"qrels.{s}"].format) for s, f in source.qrels.items()}
+        if source.topics_rule:
+            from esplade_eval.data.folders import apply_topics_rule
+
+            topics = apply_topics_rule(source.topics_rule, topics, qrels)
         for split, topic_map in topics.items():
             write_topics(tmp / f"topics.{split}.tsv", topic_map)
         for split, judged in qrels.items():

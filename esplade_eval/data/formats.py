@@ -15,12 +15,16 @@ topics        ``tsv``: ``qid<TAB>text`` (Pyserini/Anserini topic files, MS MARCO
               ``{"_id", "text"}``, Pyserini's pre-encoded ``{"id", "contents", "vector"}``.
 qrels         ``trec``: ``qid iter docid grade``. ``tsv``: BEIR's
               ``query-id<TAB>corpus-id<TAB>score`` (its header line is skipped).
+all three     ``smart``: the classic SMART files (CISI, CACM, Cranfield, Medline:
+              ``.I``/``.T``/``.W`` records, their relevance files), read by
+              :mod:`esplade_eval.data.smart`; fields are the record's letters (``T``, ``W``).
 ============  =========================================================================
 
 **Detection, never a silent guess.** A format is named, or read from the first non-empty
-line: ``<top`` means TREC topics, ``{`` JSON lines, a tab TSV (qrels: four columns TREC,
-three BEIR). Anything else is an error asking for the format; a later line that does not
-fit the detected format is an error naming its line. Gzip is recognised by its magic
+line: ``<top`` means TREC topics, ``{`` JSON lines, ``.I <id>`` SMART, a tab TSV (qrels: four
+columns TREC, three BEIR; SMART relevance files are named, their columns being ambiguous).
+Anything else is an error asking for the format; a later line that does not fit the
+detected format is an error naming its line. Gzip is recognised by its magic
 bytes, whatever the file is called. In JSON lines the id field and the text fields are
 named, or default to the first of :data:`ID_FIELDS` / :data:`TEXT_FIELDS` present in the
 first record; :meth:`FileFormat.describe` says what was chosen and which fields were left
@@ -44,7 +48,8 @@ from esplade_eval.errors import InputError
 Qrels = dict[str, dict[str, int]]
 
 #: the formats of each kind of file, the first being the canonical one
-FORMATS = {"corpus": ("jsonl", "tsv"), "topics": ("tsv", "trec", "jsonl"), "qrels": ("trec", "tsv")}
+FORMATS = {"corpus": ("jsonl", "tsv", "smart"), "topics": ("tsv", "trec", "jsonl", "smart"),
+           "qrels": ("trec", "tsv", "smart")}
 #: JSON-lines defaults: the first of these present in the first record
 ID_FIELDS = {"corpus": ("id", "_id", "docid"), "topics": ("id", "qid", "_id", "query_id")}
 TEXT_FIELDS = {"corpus": ("contents", "text"), "topics": ("title", "query", "text", "contents")}
@@ -66,8 +71,10 @@ class FileFormat:
     unread_fields: tuple[str, ...] = ()  # fields of the first JSON record that are not read
 
     def describe(self) -> str:
-        names = {"jsonl": "JSON lines", "tsv": "TSV", "trec": "TREC"}
+        names = {"jsonl": "JSON lines", "tsv": "TSV", "trec": "TREC", "smart": "SMART"}
         text = names[self.format]
+        if self.format == "smart" and self.kind != "qrels":
+            text += f" .I records, text {' + '.join('.' + f for f in self.fields)}"
         if self.format == "jsonl":
             text += f", id {self.id_field!r}, text {' + '.join(map(repr, self.fields))}"
             if self.unread_fields:
@@ -83,7 +90,7 @@ class FileFormat:
     def options(self) -> dict:
         """What decides the parsed content (for fingerprints and ``collection.json``)."""
         out = {"format": self.format}
-        if self.format == "jsonl" or (self.format == "trec" and self.kind == "topics"):
+        if self.format in ("jsonl", "smart") or (self.format == "trec" and self.kind == "topics"):
             out |= {"id_field": self.id_field, "fields": list(self.fields), "separator": self.separator}
         return out
 
@@ -111,6 +118,10 @@ def detect(path: str | os.PathLike, kind: str, format: str | None = None, id_fie
         return _jsonl_format(path, fmt, lineno, line, id_field, fields)
     if id_field is not None:
         raise InputError(path, f"an id field applies to JSON lines only, not {format}")
+    if format == "smart" and kind != "qrels":
+        from esplade_eval.data.smart import DEFAULT_FIELDS
+
+        return replace(fmt, fields=tuple(fields or DEFAULT_FIELDS[kind]))
     if format == "trec" and kind == "topics":
         fields = tuple(fields or ("title",))
         unknown = [f for f in fields if f not in TREC_FIELDS]
@@ -118,7 +129,7 @@ def detect(path: str | os.PathLike, kind: str, format: str | None = None, id_fie
             raise InputError(path, f"TREC topic fields are {', '.join(TREC_FIELDS)}; got {list(fields)}")
         return replace(fmt, fields=fields)
     if fields:
-        raise InputError(path, f"text fields apply to JSON lines and TREC topics, not {format}")
+        raise InputError(path, f"text fields apply to JSON lines, SMART files and TREC topics, not {format}")
     return fmt
 
 
@@ -132,6 +143,10 @@ def _sniff(path, kind: str, lineno: int, line: str) -> str:
                                "docid grade') or 3 (BEIR 'query-id corpus-id score')", line=lineno)
     if kind == "topics" and text[:4].lower() == "<top":
         return "trec"
+    from esplade_eval.data.smart import is_smart_line
+
+    if is_smart_line(line):
+        return "smart"
     if text.startswith("{"):
         return "jsonl"
     if "\t" in line:
@@ -188,6 +203,10 @@ def iter_corpus(path: str | os.PathLike, fmt: FileFormat) -> Iterator[tuple[str,
     """Stream ``(id, text)`` from ``path`` read as ``fmt`` (from :func:`detect`)."""
     if fmt.format == "jsonl":
         yield from _jsonl_texts(path, fmt, "document")
+    elif fmt.format == "smart":
+        from esplade_eval.data.smart import smart_texts
+
+        yield from smart_texts(path, fmt.fields)
     else:
         yield from _tsv_pairs(path, "document", "id<TAB>text")
 
@@ -202,6 +221,10 @@ def topics_as(path: str | os.PathLike, fmt: FileFormat) -> dict[str, str]:
     """``{qid: text}`` from ``path`` read as ``fmt`` (from :func:`detect`)."""
     if fmt.format == "trec":
         return _trec_topics(path, fmt)
+    if fmt.format == "smart":
+        from esplade_eval.data.smart import TOPIC_FALLBACK, smart_texts
+
+        return dict(smart_texts(path, fmt.fields, TOPIC_FALLBACK))
     if fmt.format == "jsonl":
         return dict(_jsonl_texts(path, fmt, "query"))
     return {qid: text.strip() for qid, text in _tsv_pairs(path, "query", "qid<TAB>text")}
@@ -314,6 +337,10 @@ def _finish_topic(path, topic: dict, fmt: FileFormat, topics: dict, seen: set) -
 def read_qrels(path: str | os.PathLike, format: str | None = None) -> Qrels:
     """``{qid: {docid: grade}}`` from TREC or BEIR qrels; grades must be integers, pairs unique."""
     fmt = detect(path, "qrels", format)
+    if fmt.format == "smart":
+        from esplade_eval.data.smart import read_smart_qrels
+
+        return read_smart_qrels(path)
     columns = 4 if fmt.format == "trec" else 3
     shape = "qid iter docid grade" if columns == 4 else "query-id corpus-id score"
     qrels: Qrels = {}
