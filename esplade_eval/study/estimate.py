@@ -2,27 +2,42 @@
 
 Estimates come from throughputs measured by earlier stages in the same work folder
 (pre-training tokens/s, fine-tuning seconds per step, seconds per flow, ...) and, where
-there are none yet, from defaults measured on the 2-core development machine (2 torch
-threads, tiny models, 7,300 Semanlink titles). Nothing here loads torch or starts a JVM.
+there are none yet, from :data:`DEFAULTS`, scaled by what each stage's time grows with
+(documents, lengths, batch sizes, latency passes, held-out texts). The defaults are fitted
+to two runs on the 2-core development machine (one torch thread, tiny models): the study
+``configs/semanlink-cpu.toml`` (7,300 titles, 152 stages, 58.6 min) and the smoke study
+``configs/smoke.toml`` (600 titles, 55 stages, 68 s). Defaults taken from the first alone,
+as constants, put the smoke study at 12 min, 11x too high: a fine-tuning run's 10 s of
+set-up or a pruning level's 6 s do not hold for 600 titles.
+Nothing here loads torch or starts a JVM.
 """
 
 from __future__ import annotations
 
 import statistics
 
-#: measured on the 2-core development machine (tiny preset, batch 64, max length 64, 2 threads)
+#: fitted to the two runs of the docstring: (smoke, semanlink-cpu) measured -> modelled, in seconds
 DEFAULTS = {
-    "pretrain_tokens_per_s": 15000.0,
-    "pretrain_overhead_s": 35.0,  # corpora, tokenisation, held-out MLM evaluation before and after, saving
-    "finetune_step_s": {"esplade": 0.12, "splade": 0.30},
-    "finetune_validation_s": {"esplade": 12.0, "splade": 18.0},
-    "finetune_overhead_s": 10.0,
-    "flow_s_per_document": 1 / 500,
-    "flow_level_s": 6.0,
-    "cost_s": 4.0,
-    "evaluate_s": 2.0,
-    "bm25_s": 20.0,
-    "vocab_s": 25.0,
+    "pretrain_tokens_per_s": 15000.0,  # at batch 64 x length 64, x (batch x length / 4096) ** (1/3) (smoke: 9,500)
+    "pretrain_overhead_s": 0.5,  # a run's fixed part, plus:
+    "pretrain_tokenise_tokens_per_s": 160_000.0,  # the arm's corpus, once per run
+    "pretrain_eval_text_s": 0.062,  # per held-out text, x length / 64 (overhead: 1.2-3.1 -> 2.3; 35 -> 35)
+    "finetune_step_s": {"esplade": 0.053, "splade": 0.08},  # a step's fixed part, plus:
+    "finetune_step_s_per_token": {"esplade": 3.3e-5, "splade": 1.07e-4},  # x batch x length (0.061 -> 0.061)
+    "finetune_validation_s_per_document": {"esplade": 7e-4, "splade": 1.2e-3},  # x length / 32 (0.35 -> 0.42)
+    "finetune_overhead_s": 0.25,
+    "finetune_overhead_s_per_document": 1.3e-3,  # (0.25 -> 1.0; 10 -> 9.7)
+    "flow_s_per_document": 6.7e-4,  # encoding and export, x length / 32
+    "flow_level_s": 0.5,  # one Lucene index and search per pruning level, plus:
+    "flow_level_s_per_document": 1e-3,  # (2.5 -> 2.6; 33 -> 33)
+    "cost_s": 0.05,
+    "cost_s_per_document_pass": 1.4e-4,  # x (latency passes + warm-up) (0.1 -> 0.13; 4 -> 4.1)
+    "evaluate_s": 0.1,
+    "evaluate_s_per_document": 2.5e-4,  # (0.1 -> 0.25; 2 -> 1.9)
+    "bm25_s": 0.2,
+    "bm25_s_per_document": 2.7e-3,  # (1.0 -> 1.8; 20 -> 20)
+    "vocab_s_per_token": 25 / 918_000,  # tokens per pass of its corpora (25 s for general + titles)
+    "startup_s": 5.0,  # the process: imports, the collection, the JVM, results and plots
 }
 #: WordPiece tokens per pass (training part, max length 64, texts cut at 40 words), measured
 TOKENS_PER_PASS = {"general": 588_814, "wiki": 520_000, "lee": 69_000, "titles": 330_000, "semanlink": 140_000,
@@ -40,18 +55,17 @@ class Rates:
     def __init__(self, store):
         pt = [r["outputs"]["summary"] for r in store.history("pretrain")]
         trained = [s for s in pt if s.get("steps")]
-        self.tokens_per_s = _median([s.get("tokens_per_s") for s in trained], DEFAULTS["pretrain_tokens_per_s"])
+        self.tokens_per_s = _median([s.get("tokens_per_s") for s in trained], None)
         self.pretrain_overhead = _median([s["wall_time_s"] - s["train_wall_time_s"] for s in pt
-                                          if "wall_time_s" in s and "train_wall_time_s" in s],
-                                         DEFAULTS["pretrain_overhead_s"])
+                                          if "wall_time_s" in s and "train_wall_time_s" in s], None)
         self.tokens_per_pass = {tuple(c.get("name") for c in s.get("corpora") or []): s.get("train_tokens_per_pass")
                                 for s in pt}
         ft = store.history("finetune")
         self.step_s = {head: _median([r["outputs"]["summary"]["train_wall_time_s"] / r["outputs"]["summary"]["steps"]
                                       for r in ft if _head(r["params"]) == head and r["outputs"]["summary"].get("steps")],
-                                     DEFAULTS["finetune_step_s"][head]) for head in ("esplade", "splade")}
-        self.validation_s = {head: _median([_per_validation(r) for r in ft if _head(r["params"]) == head],
-                                           DEFAULTS["finetune_validation_s"][head]) for head in ("esplade", "splade")}
+                                     None) for head in ("esplade", "splade")}
+        self.validation_s = {head: _median([_per_validation(r) for r in ft if _head(r["params"]) == head], None)
+                             for head in ("esplade", "splade")}
         self.seconds = {kind: _median([r["seconds"] for r in store.history(kind)], None)
                         for kind in ("flow", "cost", "evaluate", "bm25", "vocab")}
 
@@ -66,24 +80,53 @@ def _per_validation(record: dict) -> float | None:
     return s.get("validation_wall_time_s", 0) / n if n else None
 
 
+def _tokens_per_pass(corpora, rates: Rates) -> float:
+    return rates.tokens_per_pass.get(tuple(corpora)) or sum(TOKENS_PER_PASS.get(c, 100_000) for c in corpora)
+
+
 def _pretrain(params: dict, rates: Rates) -> float:
+    per_pass = _tokens_per_pass(params.get("corpora") or [], rates)
+    length = params.get("max_length", 64)
+    overhead = rates.pretrain_overhead
+    if overhead is None:
+        overhead = (DEFAULTS["pretrain_overhead_s"] + per_pass / DEFAULTS["pretrain_tokenise_tokens_per_s"]
+                    + params.get("eval_texts", 500) * DEFAULTS["pretrain_eval_text_s"] * length / 64)
     if params.get("steps") == 0:
-        return rates.pretrain_overhead
+        return overhead
     if params.get("steps"):
         tokens = params["steps"] * params.get("batch_size", 64) * 40
     else:
-        per_pass = rates.tokens_per_pass.get(tuple(params["corpora"])) or sum(
-            TOKENS_PER_PASS.get(c, 100_000) for c in params["corpora"])
         tokens = per_pass * params.get("epochs", 1.0) * params.get("repeats", 1)
-    return rates.pretrain_overhead + tokens / rates.tokens_per_s
+    speed = rates.tokens_per_s or DEFAULTS["pretrain_tokens_per_s"] * (params.get("batch_size", 64) * length
+                                                                       / 4096) ** (1 / 3)
+    return overhead + tokens / speed
 
 
-def _finetune(params: dict, rates: Rates) -> float:
+def _finetune(params: dict, rates: Rates, documents: int) -> float:
     head, recipe = _head(params), params["recipe"]
     steps = recipe.get("steps", 200)
     every = recipe.get("eval_every") or steps
     validations = steps // every + (1 if recipe.get("validate_init", True) else 0) if recipe.get("validate", True) else 0
-    return DEFAULTS["finetune_overhead_s"] + steps * rates.step_s[head] + validations * rates.validation_s[head]
+    length = recipe.get("max_doc_length", 64)
+    step_s = rates.step_s[head] or (DEFAULTS["finetune_step_s"][head] + DEFAULTS["finetune_step_s_per_token"][head]
+                                    * recipe.get("batch_size", 32) * length)
+    validation_s = rates.validation_s[head] or (
+        DEFAULTS["finetune_validation_s_per_document"][head] * documents * length / 32)
+    overhead = DEFAULTS["finetune_overhead_s"] + documents * DEFAULTS["finetune_overhead_s_per_document"]
+    return overhead + steps * step_s + validations * validation_s
+
+
+def _by_size(stage, documents: int, rates: Rates) -> float:
+    """The stages whose time grows with the collection (and their own settings)."""
+    p, d = stage.params, DEFAULTS
+    if stage.kind == "flow":
+        return (documents * d["flow_s_per_document"] * p.get("max_length", 64) / 32
+                + len(p["levels"]) * (d["flow_level_s"] + documents * d["flow_level_s_per_document"]))
+    if stage.kind == "cost":
+        return d["cost_s"] + documents * d["cost_s_per_document_pass"] * (p.get("passes", 3) + p.get("warmup", 1))
+    if stage.kind == "vocab":
+        return _tokens_per_pass(p.get("corpora") or [], rates) * d["vocab_s_per_token"]
+    return d[f"{stage.kind}_s"] + documents * d[f"{stage.kind}_s_per_document"]
 
 
 def estimate(stage, rates: Rates, documents: int) -> float:
@@ -91,12 +134,10 @@ def estimate(stage, rates: Rates, documents: int) -> float:
     if stage.kind == "pretrain":
         return _pretrain(stage.params, rates)
     if stage.kind == "finetune":
-        return _finetune(stage.params, rates)
+        return _finetune(stage.params, rates, documents)
     if rates.seconds.get(stage.kind):
         return rates.seconds[stage.kind]
-    if stage.kind == "flow":
-        return documents * DEFAULTS["flow_s_per_document"] + len(stage.params["levels"]) * DEFAULTS["flow_level_s"]
-    return DEFAULTS[f"{stage.kind}_s"]
+    return _by_size(stage, documents, rates)
 
 
 def plan_table(plan, store, documents: int) -> tuple[list[dict], float]:
@@ -112,13 +153,15 @@ def plan_table(plan, store, documents: int) -> tuple[list[dict], float]:
             total += seconds
         rows.append({"kind": stage.kind, "name": stage.name, "status": status, "estimate_s": round(seconds, 1),
                      "key": stage.key[:16]})
+    if total:
+        total += DEFAULTS["startup_s"]
     return rows, total
 
 
 def format_plan(rows: list[dict], total: float) -> str:
     lines = [f"{'stage':<9} {'name':<40} {'status':<26} {'estimate':>9}"]
     for r in rows:
-        est = f"{r['estimate_s']:.0f} s" if r["status"] != "cached" else "-"
+        est = _duration(r["estimate_s"]) if r["status"] != "cached" else "-"
         lines.append(f"{r['kind']:<9} {r['name']:<40} {r['status']:<26} {est:>9}")
     kinds = {}
     for r in rows:
@@ -126,7 +169,13 @@ def format_plan(rows: list[dict], total: float) -> str:
         k[0 if r["status"] == "cached" else 1] += 1
         k[2] += r["estimate_s"]
     lines.append("")
-    lines += [f"{kind:<9} {c} cached, {n} to run, about {s / 60:.1f} min" for kind, (c, n, s) in kinds.items()]
+    lines += [f"{kind:<9} {c} cached, {n} to run, about {_duration(s)}" for kind, (c, n, s) in kinds.items()]
     lines.append(f"total: {sum(1 for r in rows if r['status'] == 'cached')} of {len(rows)} stages cached; "
-                 f"about {total / 60:.0f} min to run on this machine")
+                 f"about {_duration(total)} to run on this machine")
     return "\n".join(lines)
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
