@@ -133,6 +133,12 @@ def test_cost_table_and_plots(flow, tmp_path):
     assert table.at["d16-q4", "flops"] < table.at["full", "flops"]
     assert table.at["d16-q4", "query_length_mean"] <= 4
     assert (table["latency_ms_p50"] > 0).all()
+    # demo/flow print it with cost-table's renderer: plain headers, one number format
+    from esplade_eval.study.demo import cost_text
+
+    text = cost_text(table)
+    assert "| level | nDCG@10 | R@100 | postings/query | FLOPS | query terms |" in text
+    assert "postings_mean" not in text and "e+0" not in text
     for png in (plot_pareto(table, tmp_path / "pareto.png"), plot_posting_lengths(table, tmp_path / "df.png")):
         data = png.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000

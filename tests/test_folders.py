@@ -2,6 +2,9 @@
 inline in their real formats, read by ``--collection DIR``: counts, samples and errors."""
 
 import json
+import logging
+import re
+from pathlib import Path
 
 import pytest
 
@@ -258,3 +261,62 @@ def test_cranfield_grade_out_of_range_is_an_error(tmp_path):
     folder = write(tmp_path / "cran", {"cran.all.1400": CRAN_ALL, "cran.qry": CRAN_QRY, "cranqrel": "1 2 7\n"})
     with pytest.raises(InputError, match=r"cranqrel:1: Cranfield grade must be 1, 2, 3, 4, 5 or -1, found '7'"):
         load_collection(folder, root=tmp_path / "p", echo=None)
+
+
+def beir_from(collection, folder, documents: int = 300) -> str:
+    """A real BEIR folder: the first titles of a prepared collection, all its queries, the test qrels on them."""
+    docs = list(collection.docs())[:documents]
+    keep = {d for d, _ in docs}
+    queries = {**collection.read_topics("train"), **collection.read_topics("test")}
+    qrels = {q: {d: g for d, g in j.items() if d in keep} for q, j in collection.read_qrels("test").items()}
+    rows = [f"{q}\t{d}\t{g}\n" for q, j in qrels.items() for d, g in j.items()]
+    return write(folder, {
+        "corpus.jsonl": "".join(json.dumps({"_id": d, "title": t, "text": ""}) + "\n" for d, t in docs),
+        "queries.jsonl": "".join(json.dumps({"_id": q, "text": t}) + "\n" for q, t in queries.items()),
+        "qrels/test.tsv": "query-id\tcorpus-id\tscore\n" + "".join(rows)})
+
+
+@pytest.mark.slow
+def test_beir_folder_through_the_flow_and_the_index_and_search_verbs(semanlink, splade_tiny, tmp_path, caplog):
+    """A BEIR folder as --collection: prepared, exported, indexed, searched, evaluated (real SPLADE-tiny,
+    real Lucene); then the index and search verbs on its vectors print their result once, and Lucene's
+    JUL INFO line only with --verbose."""
+    import subprocess
+    import sys
+
+    from esplade_eval.data.trec import read_run
+    from esplade_eval.sparse.prune import Pruning
+    from esplade_eval.study.flow import run_flow
+
+    folder = beir_from(semanlink, tmp_path / "mybeir")
+    caplog.set_level(logging.INFO, logger="esplade_eval")
+    result = run_flow(tmp_path / "flow", levels=[Pruning()], collection=folder, encoder=splade_tiny, threads=1,
+                      hits=100, echo=lambda line: None)
+    judged = judged_queries(folder)
+    assert result.collection.name == "mybeir" and result.collection.summary["documents"] == 300
+    run = read_run(result.runs["full"])
+    said = [r.getMessage().split()[0] for r in caplog.records if r.levelno >= logging.INFO]
+    assert said == ["exported", "indexed", "searched"], said  # one line per stage
+    assert set(run) == judged and len(judged) > 10  # every judged test query searched, nothing else
+
+    def cli(*args):
+        return subprocess.run([sys.executable, "-m", "esplade_eval", *args], capture_output=True, text=True,
+                              timeout=300, cwd=tmp_path)
+
+    vectors = result.levels["full"].vectors
+    idx = cli("index", "--collection", str(vectors), "--index", str(tmp_path / "idx"))
+    assert idx.returncode == 0, idx.stderr
+    assert len(re.findall(r"indexed \d+ documents", idx.stdout + idx.stderr)) == 1, idx.stdout + idx.stderr
+    quiet = cli("search", "--index", str(tmp_path / "idx"), "--queries", str(result.levels["full"].queries),
+                "--output", str(tmp_path / "a.txt"), "--hits", "100")
+    verbose = cli("-v", "search", "--index", str(tmp_path / "idx"), "--queries", str(result.levels["full"].queries),
+                  "--output", str(tmp_path / "b.txt"), "--hits", "100")
+    assert quiet.returncode == verbose.returncode == 0, quiet.stderr + verbose.stderr
+    assert "MemorySegmentIndexInput" not in quiet.stderr and "INFO:" not in quiet.stderr, quiet.stderr
+    assert "MemorySegmentIndexInput" in verbose.stderr  # Java's logging is there when asked for
+    assert read_run(tmp_path / "a.txt") == run
+
+
+def judged_queries(folder: str) -> set[str]:
+    lines = (Path(folder) / "qrels" / "test.tsv").read_text().splitlines()[1:]
+    return {line.split("\t")[0] for line in lines}

@@ -97,7 +97,8 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
             "export_manifest": manifest,
         }
         write_index_manifest(tmp, info)
-    log.info("indexed %s documents into %s in %.1fs", indexed, index, time.perf_counter() - started)
+    # the caller says it, once (the index verb on stdout, the flow in its log)
+    log.debug("indexed %s documents into %s in %.1fs", indexed, index, time.perf_counter() - started)
     return info
 
 

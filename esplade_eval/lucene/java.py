@@ -215,7 +215,25 @@ def start(heap: str | None = None, options: Sequence[str] = ()):
             jnius_config.add_options(f"--add-modules={VECTOR_MODULE}")
     from jnius import autoclass as _autoclass
 
+    _quiet_java_logging(_autoclass)
     return _autoclass
+
+
+_java_logging_set = False
+
+
+def _quiet_java_logging(autoclass_) -> None:
+    """Java's own logging (JUL) at WARNING unless this process logs at DEBUG (``--verbose``):
+    Lucene announces ``INFO: Using MemorySegmentIndexInput with Java 21`` on stderr the first
+    time an index is opened, in every verb that searches or reads an index."""
+    global _java_logging_set
+    if _java_logging_set:
+        return
+    import logging
+
+    level = "INFO" if logging.getLogger("esplade_eval").isEnabledFor(logging.DEBUG) else "WARNING"
+    autoclass_("java.util.logging.Logger").getLogger("").setLevel(autoclass_("java.util.logging.Level").parse(level))
+    _java_logging_set = True
 
 
 def autoclass(name: str):

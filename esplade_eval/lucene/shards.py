@@ -190,8 +190,8 @@ def build_sharded_index(collection: str | os.PathLike, index: str | os.PathLike,
         info = _top_manifest(collection, shard_entries, counts if validate else None, threads, optimize,
                              export_manifest, time.perf_counter() - started)
         write_index_manifest(tmp, info)
-    log.info("indexed %s documents into %d shards under %s in %.1fs", info["documents_indexed"], shards, index,
-             info["seconds"])
+    log.debug("indexed %s documents into %d shards under %s in %.1fs", info["documents_indexed"], shards, index,
+              info["seconds"])
     return info
 
 

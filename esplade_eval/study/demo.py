@@ -57,8 +57,12 @@ def cost_section(result, plots, measures=defaults.COST_MEASURES) -> str:
     table = cost_table(result, measures=measures)
     plot_pareto(table, Path(plots) / "pareto.png")
     plot_posting_lengths(table, Path(plots) / "posting_lengths.png")
-    cols = [*measures, "postings_mean", "flops", "query_length_mean", "doc_length_mean", "df_variance",
-            "query_df_variance", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99"]
-    return ("\neffectiveness vs cost (postings traversed per query by exhaustive evaluation, FLOPS, variance of "
-            "posting-list lengths over the vocabulary / the query terms, single-thread latency of top-1000)\n\n"
-            + table[cols].to_markdown(floatfmt=".4g"))
+    return cost_text(table)
+
+
+def cost_text(table) -> str:
+    """The demo's cost table: :func:`~esplade_eval.cost.render.render_cost_table`, as ``cost-table`` prints it."""
+    from esplade_eval.cost.render import render_cost_table
+
+    return ("\neffectiveness vs cost (single-thread latency of top-1000; `esplade-eval cost-table` renders the same "
+            "table, with --all-columns for the rest)\n\n" + render_cost_table(table).rstrip("\n"))

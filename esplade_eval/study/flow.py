@@ -154,7 +154,7 @@ def _export_stale(layout: FlowLayout, encoder, collection, split, levels, quanti
     stale = [p for p in levels if not _level_is_current(layout.vectors(p.name), expected[p.name])]
     if not stale:
         return
-    log.info("exporting %s", ", ".join(p.name for p in stale))
+    log.debug("exporting %s", ", ".join(p.name for p in stale))
     for p in stale:
         _remove(layout.index(p.name))
         for run in layout.runs_of(p.name):
@@ -180,10 +180,12 @@ def _index_and_search(layout: FlowLayout, encoder, collection, split, p: Pruning
     t0 = time.perf_counter()
     if not index.exists():
         _remove(run)
-        build_index(level_dir, index, threads=threads, progress=progress)
+        info = build_index(level_dir, index, threads=threads, progress=progress)
+        log.info("indexed %s documents into %s in %.1fs", info["documents_indexed"], index, info["seconds"])
     t_index = time.perf_counter() - t0
     t0 = time.perf_counter()
     if not run.exists():
         vectors, _ = read_query_vectors(layout.queries(p.name, split))
         search_to_run(index, vectors, run, k=hits, threads=threads, progress=progress)
+        log.info("searched %d queries of %s into %s in %.1fs", len(vectors), p.name, run, time.perf_counter() - t0)
     return t_index, time.perf_counter() - t0

@@ -27,10 +27,6 @@ from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 
 log = logging.getLogger(__name__)
 
-TABLE_COLUMNS = ("postings_mean", "flops", "query_length_mean", "doc_length_mean", "df_variance", "df_cv",
-                 "query_df_variance", "latency_ms_p50", "latency_ms_p95")
-
-
 def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Sequence[Pruning] = DEFAULT_LEVELS,
              split: str = "test", threads: int | None = None, max_length: int = defaults.MAX_LENGTH,
              measures: Sequence[str] = defaults.COST_MEASURES, passes: int = defaults.LATENCY_PASSES,
@@ -43,6 +39,7 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
     prepared once into ``out/data``; default the bundled Semanlink titles. Returns
     ``{"table": DataFrame, "comparisons": {level: Report}, "markdown": str, "collection": Collection}``.
     """
+    from esplade_eval.cost.render import render_cost_table
     from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
     from esplade_eval.evaluate import Evaluator, compare
     from esplade_eval.study.flow import resolve_collection
@@ -75,7 +72,7 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
              f"{len(flows)} checkpoints x {len(levels)} levels; max length {max_length}; impacts rint x100; "
              f"postings traversed = sum of the query terms' posting-list lengths (exhaustive evaluation); "
              f"df = posting-list length; latency = single-thread top-1000, median of {passes} passes.", "",
-             table[[*measures, *TABLE_COLUMNS]].to_markdown(floatfmt=".4g"), ""]
+             render_cost_table(table), ""]
     for level, report in comparisons.items():
         lines += [f"## Level {level}: checkpoints vs {flows[0].name}", "", report.to_markdown(), ""]
     lines.append(f"Wall time {time.perf_counter() - started:.0f} s (artifacts reused where their manifests matched).")
