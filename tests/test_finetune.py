@@ -159,9 +159,11 @@ def test_cli_finetune_from_a_user_tsv(tmp_path, collection, capsys):
     assert main(["finetune", "--init", "splade-tiny", "--train", str(tsv), "--collection", str(collection.root),
                  "--steps", "2", "--batch-size", "8", "--no-validate", "--threads", "2", "--no-progress",
                  "--out", str(out)]) == 0
-    assert '"steps": 2' in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert '"steps": 2' in printed and '"best": "no validation (--no-validate)' in printed and "-1.0" not in printed
     state = json.loads((out / "finetune_state.json").read_text())
     assert state["train_source"] == str(tsv) and state["dev"] == []
+    assert state["best"] == {"step": None, "nDCG@10": None}  # no value rather than a -1.0 sentinel
 
 
 def test_validation_shows_documents_and_queries_encoded(splade_tiny, capsys):

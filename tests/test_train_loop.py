@@ -75,6 +75,7 @@ def test_loop_steps_records_and_learns():
 def test_best_weights_keeps_the_best_and_restores_it():
     model = Net()
     best = BestWeights("nDCG@10")
+    assert best.record() == {"step": None, "nDCG@10": None}  # nothing validated yet
     assert best.offer(1, 0.5, model)
     kept = {k: v.clone() for k, v in model.state_dict().items()}
     with torch.no_grad():

@@ -153,14 +153,17 @@ def run_finetune(args):
                          threads=args.threads, device=args.device, progress=progress_of(args))
     out = finetune(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "finetune_state.json", ["steps", "probe_loss_before", "probe_loss_after", "best",
-                                                 "wall_time_s"])
+                                                 "wall_time_s"],
+                   {"best": None} if args.validate else {"best": "no validation (--no-validate): the checkpoint "
+                                                                 "holds the last step's weights"})
     return 0
 
 
-def _print_summary(path, keys):
+def _print_summary(path, keys, instead: dict | None = None):
+    """The state's ``keys``; ``instead`` replaces a value by words when it has one."""
     import json
 
     with open(path, encoding="utf-8") as fh:
         state = json.load(fh)
-    print(json.dumps({k: state.get(k) for k in keys}, indent=2))
+    print(json.dumps({k: (instead or {}).get(k) or state.get(k) for k in keys}, indent=2))
     print(f"written: {path.parent}")

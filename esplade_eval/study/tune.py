@@ -73,7 +73,7 @@ def tuning_rows(cfg, stages: list[Stage], store) -> list[dict]:
     for cand in cfg.tuning["candidates"]:
         runs = [store.record(s) for s in stages if s.kind == "finetune" and s.system == cand["name"]]
         runs = [r["outputs"]["summary"] for r in runs if r]
-        dev = [r["best"]["nDCG@10"] for r in runs]
+        dev = [r["best"]["nDCG@10"] for r in runs if r["best"]["nDCG@10"] is not None]
         rows.append({"name": cand["name"], "overrides": cand["overrides"], "recipe": cand["recipe"],
                      "dev_ndcg10": dev, "mean": statistics.mean(dev) if dev else None,
                      "sd": statistics.stdev(dev) if len(dev) > 1 else None,

@@ -177,8 +177,8 @@ class BestWeights:
     """The best validated weights so far (a CPU copy), by a higher-is-better ``metric``.
 
     >>> best = BestWeights("nDCG@10")
-    >>> best.record()
-    {'step': None, 'nDCG@10': -1.0}
+    >>> best.record()  # nothing validated (fine-tuning with validation off): no value, not a sentinel
+    {'step': None, 'nDCG@10': None}
     """
 
     def __init__(self, metric: str):
@@ -202,4 +202,4 @@ class BestWeights:
         self._state = None
 
     def record(self) -> dict:
-        return {"step": self.step, self.metric: self.value}
+        return {"step": self.step, self.metric: self.value if self.step is not None else None}
