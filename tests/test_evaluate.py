@@ -174,6 +174,21 @@ def test_cli_evaluate_topics_and_output_file(files, tmp_path, capsys):
     assert out_file.read_text() == printed and r"\begin{tabular}" in printed and "1 queries" in printed
 
 
+def test_cli_evaluate_run_sharing_no_query_warns_or_fails_with_strict(files, tmp_path, capsys):
+    qrels, run = files
+    other = write(tmp_path, "other.txt", "301 Q0 a 1 3.0 X\n302 Q0 b 1 2.0 X\n")
+    assert main(["evaluate", "--qrels", str(qrels), str(run), f"other={other}", "--measures", "RR@10"]) == 0
+    captured = capsys.readouterr()
+    assert captured.err.count("warning:") == 1  # run.a shares queries: no warning for it
+    assert ("warning: run other shares no query with the qrels (2 run queries, none among the 3 evaluated, "
+            "e.g. q1, q2, q3)") in captured.err
+    assert "| other | 0.0000 |" in captured.out
+    assert main(["evaluate", "--qrels", str(qrels), f"other={other}", "--strict"]) == 2
+    captured = capsys.readouterr()
+    assert "error: run other shares no query with the qrels" in captured.err and captured.out == ""
+    assert main(["evaluate", "--qrels", str(qrels), str(run), "--strict"]) == 0  # matching ids: strict passes
+
+
 def test_cli_evaluate_unknown_measure_exits_2(files, capsys):
     qrels, run = files
     assert main(["evaluate", "--qrels", str(qrels), str(run), "--measures", "Bogus@3"]) == 2

@@ -56,6 +56,24 @@ def evaluation_of(args, runs):
     return evaluate(resolve(args.qrels, "qrels"), runs, args.measures, topics=resolve(args.topics, "topics"))
 
 
+def disjoint(evaluation, strict: bool) -> None:
+    """Warn (``strict``: fail) about a run that shares no query with the evaluated set: its zeros
+    measure mismatched query ids, not retrieval."""
+    import sys
+
+    from esplade_eval.errors import EspladeError
+
+    for name in evaluation.systems:
+        if evaluation.answered.get(name):
+            continue
+        problem = (f"run {name} shares no query with the qrels ({evaluation.ignored.get(name, 0)} run queries, none "
+                   f"among the {len(evaluation.queries)} evaluated, e.g. {', '.join(evaluation.queries[:3])}): "
+                   "every value is 0; do the query ids match?")
+        if strict:
+            raise EspladeError(problem)
+        print(f"esplade-eval evaluate: warning: {problem} (--strict makes this an error)", file=sys.stderr)
+
+
 def register(sub):
     p = sub.add_parser("evaluate", help="score TREC runs (ir_measures), per query or aggregated",
                        description="Score TREC runs with ir_measures. The evaluated queries are the qrels' "
@@ -65,6 +83,8 @@ def register(sub):
     p.add_argument("--format", choices=FORMATS + ("trec_eval",), default="markdown",
                    help="output format (default: markdown); trec_eval: trec_eval's -q -c text, one run")
     p.add_argument("--per-query", action="store_true", help="print one row per (run, query) instead of means")
+    p.add_argument("--strict", action="store_true",
+                   help="a run that shares no query with the qrels (∩ topics) is an error (exit 2), not a warning")
     p.set_defaults(func=run)
 
 
@@ -73,5 +93,6 @@ def run(args):
 
     split_runs_from_measures(args)
     result = evaluation_of(args, named_args(args.runs))
+    disjoint(result, args.strict)
     emit(render_evaluation(result, args.format, per_query=args.per_query), args.output)
     return 0
