@@ -320,3 +320,32 @@ def test_beir_folder_through_the_flow_and_the_index_and_search_verbs(semanlink, 
 def judged_queries(folder: str) -> set[str]:
     lines = (Path(folder) / "qrels" / "test.tsv").read_text().splitlines()[1:]
     return {line.split("\t")[0] for line in lines}
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("1 0 13 1\n1 0 14 2\n2 0 7 0\n", {"1": {"13": 1, "14": 2}, "2": {"7": 0}}),  # Medline MED.REL (TREC layout)
+    ("1 13\n02 7\n", {"1": {"13": 1}, "2": {"7": 1}}),  # pairs only: relevant
+])
+def test_smart_relevance_layouts(tmp_path, text, expected):
+    from esplade_eval.data.formats import read_qrels
+
+    path = tmp_path / "MED.REL"
+    path.write_text(text)
+    assert read_qrels(path, "smart") == expected
+
+
+def test_smart_files_in_a_registry_with_chosen_fields(tmp_path):
+    """A SMART file is detected from its '.I' line anywhere a corpus or topics file is named; fields are letters."""
+    from esplade_eval.data.formats import read_corpus, read_topics
+
+    write(tmp_path / "cisi", {"CISI.ALL": CISI_ALL, "CISI.QRY": CISI_QRY, "CISI.REL": CISI_REL})
+    assert dict(read_corpus(tmp_path / "cisi" / "CISI.ALL"))["2"].startswith("Use Made of Technical Libraries This")
+    assert read_topics(tmp_path / "cisi" / "CISI.QRY", fields=["T"])["3"] == "Ciganik, M."
+    registry = tmp_path / "collections.toml"
+    registry.write_text('[cisi-authors]\ncorpus = { path = "cisi/CISI.ALL", fields = ["T", "A"] }\n'
+                        '[cisi-authors.topics]\ntest = "cisi/CISI.QRY"\n'
+                        '[cisi-authors.qrels]\ntest = { path = "cisi/CISI.REL", format = "smart" }\n')
+    col = load_collection("cisi-authors", root=tmp_path / "p", registry=registry, echo=None)
+    assert dict(col.docs())["1"] == "18 Editions of the Dewey Decimal Classifications Comaromi, J.P."
+    assert col.read_qrels("test") == {"1": {"1": 1, "3": 1}, "2": {"2": 1}}
+    assert col.record["source"]["corpus"]["fields"] == ["T", "A"]

@@ -220,7 +220,9 @@ def define_collection_args(parser: argparse.ArgumentParser, default: str | None 
     g = parser.add_argument_group("collection")
     g.add_argument("--collection", default=default, metavar="SPEC",
                    help="a registry name (semanlink, or one of --registry), a registry .toml holding one "
-                        f"collection, or a folder{f' (default: {default})' if default else ''}")
+                        "collection, or a folder: BEIR (corpus.jsonl, queries.jsonl, qrels/<split>.tsv), SMART "
+                        "(*.ALL, *.QRY, *.REL: CISI, CACM, Cranfield, Medline), corpus.*/topics.<split>.*/"
+                        f"qrels.<split>.* or prepared{f' (default: {default})' if default else ''}")
     g.add_argument("--registry", default=None, metavar="FILE",
                    help="registry of named collections (default: $ESPLADE_EVAL_COLLECTIONS, else ./collections.toml)")
     if split:

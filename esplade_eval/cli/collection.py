@@ -5,7 +5,9 @@ from esplade_eval.cli._args import define_collection_args
 
 def register(sub):
     p = sub.add_parser("collection", help="prepare a collection from its files and check it (counts, judgments)",
-                       description="Read a collection's corpus, topics and qrels in their own formats, write the "
+                       description="Read a collection's corpus, topics and qrels in their own formats (a registry "
+                                   "entry, or a folder as BEIR or the SMART files of CISI, CACM, Cranfield and "
+                                   "Medline hold them), write the "
                                    "canonical files (corpus.jsonl, topics.<split>.tsv, qrels.<split>.txt) and print "
                                    "counts and the judgment check. --list shows the registry.")
     define_collection_args(p, default=None, split=False)

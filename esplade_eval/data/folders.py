@@ -34,7 +34,7 @@ from esplade_eval.errors import EspladeError
 
 GZ = ("", ".gz")
 SMART_PATTERNS = {"corpus": ("*.all", "*.all.*"), "topics": ("*.qry", "*.qry.*", "query.text"),
-                  "qrels": ("*.rel", "qrels.text", "cranqrel")}
+                  "qrels": ("*.rel", "*.rel.*", "qrels.text", "qrels.text.*", "cranqrel", "cranqrel.*")}
 FORMS = ("a BEIR folder: corpus.jsonl, queries.jsonl and qrels/<split>.tsv",
          "a SMART folder: *.ALL (documents), *.QRY or query.text (queries), *.REL, qrels.text or cranqrel "
          "(judgments), as CISI, CACM, Cranfield and Medline are distributed",
