@@ -237,6 +237,8 @@ def test_cacm_folder_leading_zeros_and_missing_text(tmp_path):
     ({"queries.jsonl": '{"_id": "q", "text": "t"}\n', "qrels/test.tsv": "query-id\tcorpus-id\tscore\n"},
      r"it lacks corpus.jsonl\. Accepted"),
     ({"CISI.ALL": CISI_ALL, "CISI.REL": CISI_REL}, r"exactly one file of queries .*found none"),
+    ({"corpus.jsonl": '{"_id": "d", "text": "t"}\n'}, r"holds corpus.jsonl but lacks topics: topics.<split>.\* .*"
+                                                       r"for BEIR, queries.jsonl and qrels/<split>.tsv"),
 ])
 def test_unrecognised_folder_says_what_it_lacks_and_the_forms(tmp_path, files, problem):
     with pytest.raises(EspladeError, match=problem) as err:

@@ -174,7 +174,8 @@ def _named_entry(folder: Path) -> dict:
                 raise EspladeError(f"{folder}: two {kind} files for split {split!r}: {entry[kind][split]}, {path.name}")
             entry[kind][split] = path.name
     if not entry["topics"]:
-        raise EspladeError(f"{folder}: {corpora[0].name} but no topics.<split>.* file (e.g. topics.test.tsv). "
+        raise EspladeError(f"{folder}: holds {corpora[0].name} but lacks topics: topics.<split>.* (e.g. "
+                           "topics.test.tsv, with qrels.test.txt) or, for BEIR, queries.jsonl and qrels/<split>.tsv. "
                            "Accepted forms:\n" + "\n".join(f"  - {f}" for f in FORMS))
     return entry
 
