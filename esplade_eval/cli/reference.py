@@ -46,7 +46,7 @@ def _flag(action: argparse.Action) -> str:
 def _default(action: argparse.Action) -> str:
     if action.required:
         return "required"
-    if action.nargs == 0 or action.default in (None, argparse.SUPPRESS):
+    if action.nargs == 0 or action.default in (None, argparse.SUPPRESS, [], ()):
         return ""
     if action.dest == "threads":
         return "every CPU"
