@@ -239,6 +239,8 @@ def test_the_examples_of_a_page_run_as_written(page, flow, esplade_checkpoint, t
         assert (tmp_path / "artifacts/demo/runs/fused.api.txt").is_file()  # the API example's output
     if page == "docs/cost.md":
         assert (tmp_path / "artifacts/demo/plots/pareto.png").stat().st_size > 10_000
+    if page == "docs/collections.md":
+        assert (tmp_path / "artifacts/collections/mytitles/collection.json").is_file()  # prepared by the example
     if page == "docs/flow.md":
         assert (tmp_path / "runs/run.test.splade-tiny-full.txt").is_file()  # the name step 6 evaluates
 
