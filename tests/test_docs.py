@@ -77,6 +77,9 @@ def test_every_page_has_examples_and_every_not_run_block_names_a_real_test():
     text = "".join(p.read_text(encoding="utf-8") for p in pages())
     assert text.count("docs-test: not run") == len(reasons)  # a marker in another shape would hide a block
     assert "readme-test" not in text
+    # no block escapes the runner: fences start a line, and shell and Python are spelled bash, sh, python
+    assert not re.search(r"^[ \t]+```", text, re.M)
+    assert set(re.findall(r"^```(\w+)", text, re.M)) <= {"bash", "sh", "python", "toml"}
     for where, why in reasons:
         named = re.findall(r"\b(tests/\w+\.py)::(test_\w+)", why)
         assert named, f"{where}: the marker names no tests/FILE::TEST"
