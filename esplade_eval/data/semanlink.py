@@ -1,6 +1,6 @@
 """The Semanlink web-document-title test collection, built from the ``cherche`` carrier.
 
-Construction (deterministic; documented in docs/collections.md):
+Construction (deterministic; documented in the README):
 
 * **documents** are the 7,300 bookmarked pages' titles (61 are empty and kept as empty
   documents). The id is ``d`` + the first 12 hex digits of SHA-1 of the page URL, stable

@@ -5,7 +5,7 @@ values per axis: ``corpus``, ``lr``, ``repeats`` or any other pre-training field
 explicit ``[[arms]]``, the **seeds** (every arm is trained once per seed), one shared
 fine-tuning recipe, the reference systems, the pruning levels (which one is the strictest
 is stated), the measures and the findings' settings. ``configs/smoke.toml`` is a small,
-complete example; every key is described in docs/study-config.md (generated from the schema).
+complete example; every key is described in the README's study section.
 
 Every problem is reported at once, one line each, as ``file: key: problem``
 (``configs/x.toml: grid.lr[1]: expected a number, got 'fast'``), before any work starts:
