@@ -12,7 +12,7 @@ TORCH_PIP_ARGS ?=
 # pip shows what it collects and installs, with a bar per download on a terminal; PIP_PROGRESS=-q: quiet
 PIP_PROGRESS ?= --progress-bar on
 
-.PHONY: install demo test test-fast bench lint clean
+.PHONY: install demo test test-fast docs bench lint clean
 
 install: $(STAMP)
 
@@ -38,6 +38,14 @@ demo: install
 
 test: install
 	HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 $(BIN)/python -m pytest -q -ra $(PYTEST_ARGS)
+	# the docs site: every page, link and anchor; the CLI and study-config pages rendered from the code
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --quiet --site-dir build/docs-site
+
+# rewrite the generated reference pages (docs/cli.md, docs/study-config.md) after a change to a verb or the schema
+docs: install
+	$(BIN)/python -m esplade_eval.cli.reference docs/cli.md
+	$(BIN)/python -m esplade_eval.study.reference docs/study-config.md
+	NO_MKDOCS_2_WARNING=1 $(BIN)/python -m mkdocs build --strict --site-dir site
 
 test-fast: install
 	HF_HUB_OFFLINE=1 $(BIN)/python -m pytest -q -m "not slow" $(PYTEST_ARGS)
@@ -49,4 +57,4 @@ lint: install
 	$(BIN)/ruff check esplade_eval tests benchmarks
 
 clean:
-	rm -rf artifacts build *.egg-info .pytest_cache
+	rm -rf artifacts build site *.egg-info .pytest_cache

@@ -13,7 +13,7 @@ machine's cores, everything in one run:
   another), best of ``--rounds``, runs compared byte for byte; the ratio sharded / single is
   the figure (more JVM work per query on this machine; on a cluster the shards run in parallel);
 * latency per shard (the cost verb's protocol), and indexing throughput and latency on an index
-  of ``--copies`` copies of the collection, the inputs of the scale model in the README.
+  of ``--copies`` copies of the collection, the inputs of the scale model in docs/scale.md.
 
     python benchmarks/scale.py [--shard-size 730] [--rounds 3] [--json results/bench_scale.json]
 """

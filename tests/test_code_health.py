@@ -216,7 +216,7 @@ def test_a_subcommand_module_that_fails_to_import_is_an_error(tmp_path, monkeypa
     sys.modules.pop("broken_verb", None)
 
 
-#: the layers from the top down (README "Layout"): a module imports only its own layer or lower ones
+#: the layers from the top down (docs/design.md, "Layout"): a module imports only its own layer or lower ones
 LAYER_ORDER = [("__main__", "cli"), ("study",), ("cost", "train", "distributed"), ("evaluate", "lucene", "model"),
                ("sparse",), ("artifacts", "defaults"), ("data",), ("_io", "_progress", "_children", "errors", "")]
 
