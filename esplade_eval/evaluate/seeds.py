@@ -136,8 +136,10 @@ def query_only(diff: np.ndarray) -> TTest:
     """The paired t-test over queries on seed-averaged differences (``paired_stats``)."""
     from esplade_eval.evaluate.stats import paired_stats
 
-    d = np.asarray(diff, dtype=float).mean(axis=1)
-    n = len(d)
+    diff = np.asarray(diff, dtype=float)
+    d, n = diff.mean(axis=1), diff.shape[0]
+    if np.ptp(diff) == 0:  # every difference equal: no variance (the mean squares would be rounding noise)
+        return t_test(float(diff.flat[0]), 0.0, n - 1, QUERY_METHOD)
     row = paired_stats(d[None, :, None], np.zeros((n, 1)))
     sd = float(row["sd"][0, 0])
     return t_test(float(d.mean()), sd / math.sqrt(n) if n > 1 else math.nan, n - 1, QUERY_METHOD)
@@ -200,12 +202,15 @@ def seed_test(diff) -> SeedTest:
     if m == 1:
         note = "one seed: no seed variance to estimate, so this is the query-only paired t-test"
         return SeedTest(**asdict(base), queries=n, seeds=1, query_only=base, notes=(note,))
-    var, df, comps = _variance_of_mean(mean_squares(diff), n, m)
+    spread = np.ptp(diff) > 0  # equal differences: exact zeros, not rounding noise
+    ms = mean_squares(diff) if spread else dict.fromkeys(("ms_query", "ms_seed", "ms_residual"), 0.0)
+    var, df, comps = _variance_of_mean(ms, n, m)
     notes: tuple[str, ...] = ()
     if comps["seed"] == 0 and comps["query"] > 0:  # algebraically the query-only test: take its numbers
-        var, df = base.se ** 2, base.df
+        test = replace(base, method=VC_METHOD)
         notes = ("seed variance estimated at zero: the seed-aware test equals the query-only test",)
-    test = t_test(float(diff.mean()), math.sqrt(var), df, VC_METHOD)
+    else:
+        test = t_test(float(diff.mean() if spread else diff.flat[0]), math.sqrt(var), df, VC_METHOD)
     if var == 0:
         notes = ("zero variance: every (query, seed) difference is the same",)
     return SeedTest(**asdict(test), queries=n, seeds=m, query_only=base, components=comps, notes=notes)

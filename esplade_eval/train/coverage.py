@@ -5,7 +5,7 @@ outside it can match no document term. Queries are split into words exactly as t
 vocabulary builder counts them (:func:`esplade_eval.data.corpora.words`: NFKC, lowercase,
 runs of Unicode letters/digits), and the report gives
 
-* the share of query tokens (occurrences, not distinct words) in the vocabulary;
+* the share of query tokens (occurrences) in the vocabulary, and the distinct words' counts;
 * the number of queries with no word in it (they can retrieve through expansion only),
   their ids, and the queries with no word at all;
 * the most frequent missing words;
@@ -43,6 +43,8 @@ class Coverage:
     without_a_word: tuple[str, ...]
     empty: tuple[str, ...]
     missing: tuple[tuple[str, int], ...]
+    distinct: int = 0
+    distinct_covered: int = 0
     threshold: float = WARN_BELOW
 
     @property
@@ -114,8 +116,9 @@ def query_coverage(vocab: Iterable[str], topics: Mapping[str, str], split: str |
         if not found:
             empty.append(qid)
     ranked = sorted(missing.items(), key=lambda kv: (-kv[1], kv[0]))[:top]
+    distinct = {w for text in topics.values() for w in words(text)}
     return Coverage(split, len(vocab), len(topics), tokens, covered, tuple(without), tuple(empty), tuple(ranked),
-                    threshold)
+                    len(distinct), len(distinct & vocab), threshold)
 
 
 def collection_coverage(vocab: Iterable[str], collection, splits: Iterable[str] | None = None,
