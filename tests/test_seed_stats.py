@@ -11,7 +11,16 @@ import pytest
 from esplade_eval.errors import EspladeError
 from esplade_eval.evaluate.association import spearman
 from esplade_eval.evaluate.contrasts import Factor, factorial_contrasts
-from esplade_eval.evaluate.seeds import QUERY_METHOD, VC_METHOD, TTest, compare_seeds, holm, mean_squares, seed_test
+from esplade_eval.evaluate.seeds import (
+    INDEPENDENT_METHOD,
+    QUERY_METHOD,
+    VC_METHOD,
+    TTest,
+    compare_seeds,
+    holm,
+    mean_squares,
+    seed_test,
+)
 from esplade_eval.evaluate.verdicts import CONTRADICTED, INCONCLUSIVE, SUPPORTED, equivalence
 
 
@@ -307,3 +316,70 @@ def test_undefined_correlations_and_dropped_nans():
     assert r.n == 4 and r.p == pytest.approx(2 / 24)
     with pytest.raises(EspladeError, match="same length"):
         spearman([1, 2, 3], [1, 2])
+
+
+# --- seeds independent per system ---------------------------------------------------------------
+
+def simulate_pair(rng, delta=0.0, n=60, m=(3, 3), query_sd=0.1, qs_sd=0.04, seed_sd=0.03, noise_sd=0.05):
+    """Two systems sharing query effects, each with its own seed effects (seed i of one shares nothing
+    with seed i of the other) and its own query x system deviations."""
+    q = rng.normal(0, query_sd, (n, 1))
+    a = delta + q + rng.normal(0, qs_sd, (n, 1)) + rng.normal(0, seed_sd, (1, m[0])) + rng.normal(0, noise_sd, (n, m[0]))
+    b = q + rng.normal(0, qs_sd, (n, 1)) + rng.normal(0, seed_sd, (1, m[1])) + rng.normal(0, noise_sd, (n, m[1]))
+    return a, b
+
+
+def test_independent_seeds_equal_a_mixed_model_with_seeds_nested_in_systems():
+    """REML MixedLM: crossed query, query x system and (system, seed) random effects."""
+    import pandas as pd
+    import statsmodels.formula.api as smf
+
+    a, b = simulate_pair(np.random.default_rng(20), delta=0.03, n=60, seed_sd=0.04)
+    frames = []
+    for flag, x in ((1, a), (0, b)):
+        f = long_frame(x)
+        f["sys"], f["qs"], f["ss"] = flag, f["q"].astype(str) + f"-{flag}", f["s"].astype(str) + f"-{flag}"
+        frames.append(f)
+    data = pd.concat(frames, ignore_index=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fit = smf.mixedlm("y ~ sys", data, groups="g", re_formula="0",
+                          vc_formula={"q": "0 + C(q)", "qs": "0 + C(qs)", "ss": "0 + C(ss)"}).fit(reml=True)
+    r = compare_seeds(a, b, seeds="independent")
+    assert r.method == INDEPENDENT_METHOD and r.components["seed a"] > 0 and r.components["seed b"] > 0
+    assert r.delta == pytest.approx(float(fit.fe_params["sys"]), abs=1e-12)
+    assert r.se == pytest.approx(float(fit.bse_fe["sys"]), rel=2e-3)
+    assert r.se > compare_seeds(a, b).query_only.se and r.df < 59
+
+
+def test_independent_seed_intervals_cover_the_truth():
+    rng = np.random.default_rng(21)
+    runs = [compare_seeds(*simulate_pair(rng, delta=0.02, n=40), seeds="independent") for _ in range(200)]
+    assert 0.9 <= np.mean([r.ci95[0] <= 0.02 <= r.ci95[1] for r in runs]) <= 0.99
+    assert np.mean([r.query_only.ci95[0] <= 0.02 <= r.query_only.ci95[1] for r in runs]) < 0.85
+
+
+def test_independent_seeds_allow_different_seed_counts_and_single_runs():
+    rng = np.random.default_rng(22)
+    a, b = simulate_pair(rng, n=30, m=(3, 5))
+    r = compare_seeds(a, b, seeds="independent")
+    assert r.delta == pytest.approx(a.mean() - b.mean()) and r.seeds == 5
+    one = compare_seeds(a, b[:, 0], seeds="independent")
+    assert set(one.components) == {"query_only_variance", "seed a"}
+    flat = compare_seeds(a - a.mean(axis=0) + a.mean(), b[:, 0], seeds="independent")  # no seed variance in a
+    assert (flat.se, flat.p) == (flat.query_only.se, flat.query_only.p) and "query-only" in flat.notes[0]
+    with pytest.raises(EspladeError, match="unknown seed design"):
+        compare_seeds(a, b, seeds="crossed")
+    with pytest.raises(EspladeError, match="different numbers of queries"):
+        compare_seeds(a, b[:20], seeds="independent")
+
+
+def test_factorial_contrasts_with_independent_seeds():
+    rng = np.random.default_rng(23)
+    arms, levels = two_by_two(rng, corpus=0.05, lr=0.0)
+    paired = factorial_contrasts(arms, levels, FACTORS)
+    independent = factorial_contrasts(arms, levels, FACTORS, seeds="independent")
+    assert [c.test.delta for c in independent] == pytest.approx([c.test.delta for c in paired])
+    assert all(c.test.method == INDEPENDENT_METHOD for c in independent) and independent[0].test.reject
+    with pytest.raises(EspladeError, match="unknown seed design"):
+        factorial_contrasts(arms, levels, FACTORS, seeds="nope")

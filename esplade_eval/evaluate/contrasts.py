@@ -25,12 +25,13 @@ other comparisons (``extra``) such as a focal arm's.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from typing import Mapping
 
 import numpy as np
 
 from esplade_eval.errors import EspladeError
-from esplade_eval.evaluate.seeds import SeedTest, holm, seed_test
+from esplade_eval.evaluate.seeds import SEED_DESIGNS, SeedTest, holm, independent_test, seed_test
 
 
 @dataclass(frozen=True)
@@ -105,19 +106,25 @@ def _combine(scores: Mapping[str, np.ndarray], weights: dict) -> np.ndarray:
 
 def factorial_contrasts(scores: Mapping[str, np.ndarray], levels: Mapping[str, Mapping[str, object]],
                         factors: tuple[Factor, Factor], alpha: float = 0.05,
-                        extra: Mapping[str, SeedTest] | None = None) -> list[Contrast]:
+                        extra: Mapping[str, SeedTest] | None = None, seeds: str = "paired") -> list[Contrast]:
     """Main effects and interaction of a 2 x 2 design, each seed-aware, Holm over the family.
 
     ``scores``: ``{arm: (queries, seeds)}`` on the same queries in the same order, seeds
     paired by index; ``levels``: ``{arm: {factor name: level}}`` for the arms of the design
     (exactly one per cell); ``extra``: other tests of the same family (e.g. a focal
-    comparison), returned after the contrasts with their Holm p (their weights empty).
+    comparison), returned after the contrasts with their Holm p (their weights empty);
+    ``seeds``: ``"paired"`` (seed ``i`` of every arm shares its randomness: the contrast is
+    formed per (query, seed), :func:`seed_test`) or ``"independent"`` (each arm's seed
+    variance its own, :func:`independent_test`; arms may then differ in their seed counts).
     """
+    if seeds not in SEED_DESIGNS:
+        raise EspladeError(f"unknown seed design {seeds!r}; choose one of {SEED_DESIGNS}")
     missing = [arm for arm in levels if arm not in scores]
     if missing:
         raise EspladeError(f"no scores for arm {missing[0]!r}")
     cell = cells(levels, factors)
-    named = [(name, w, seed_test(_combine(scores, w))) for name, w in contrast_weights(cell, factors)]
+    test = (lambda w: seed_test(_combine(scores, w))) if seeds == "paired" else partial(independent_test, scores)
+    named = [(name, w, test(w)) for name, w in contrast_weights(cell, factors)]
     named += [(name, {}, t) for name, t in (extra or {}).items()]
     tests = holm([t for _, _, t in named], alpha)
     return [Contrast(name, w, t) for (name, w, _), t in zip(named, tests)]

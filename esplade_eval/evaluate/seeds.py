@@ -19,6 +19,12 @@ seed component the estimate is ``MS_Q / (nm)`` on ``n - 1`` df, exactly the quer
 paired t-test on seed-averaged scores; with no query component, ``MS_S / (nm)`` on ``m - 1``
 df; with neither, the pooled variance of all ``nm`` cells over ``nm`` on ``nm - 1`` df.
 
+That design pairs seed ``i`` of one system with seed ``i`` of the other: right when the
+seed fixes shared randomness (data order, initialisation), and valid (unbiased) whenever the
+pairing is fixed before the scores are seen. When seeds share nothing across systems,
+:func:`independent_test` estimates each system's seed variance from its own runs instead
+(``compare_seeds(a, b, seeds="independent")``); the two can differ much with 3 seeds.
+
 Every result carries the query-only paired t-test (seed-averaged scores,
 :func:`esplade_eval.evaluate.stats.paired_stats`) beside it; with one seed the seed-aware
 test *is* that test and says so.
@@ -35,12 +41,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, replace
+from typing import Mapping
 
 import numpy as np
 
 from esplade_eval.errors import EspladeError
 
 VC_METHOD = "variance components (query + seed), Satterthwaite df"
+INDEPENDENT_METHOD = "variance components (query + each system's own seeds), Satterthwaite df"
+SEED_DESIGNS = ("paired", "independent")
 QUERY_METHOD = "paired t-test over queries on seed-averaged scores"
 LEVELS = (0.90, 0.95)
 
@@ -216,13 +225,72 @@ def seed_test(diff) -> SeedTest:
     return SeedTest(**asdict(test), queries=n, seeds=m, query_only=base, components=comps, notes=notes)
 
 
-def compare_seeds(a, b) -> SeedTest:
-    """System ``a`` vs ``b``: scores ``(queries, seeds)`` paired by query and seed index.
+def _matrices(scores: Mapping[str, object], weights: Mapping[str, float]) -> dict[str, np.ndarray]:
+    out = {}
+    for name in weights:
+        x = np.asarray(scores[name], dtype=float)
+        out[name] = x[:, None] if x.ndim == 1 else x
+        if out[name].ndim != 2 or not np.isfinite(out[name]).all():
+            raise EspladeError(f"{name}: scores must be a finite (queries, seeds) array")
+    if len({x.shape[0] for x in out.values()}) > 1:
+        listed = ", ".join(f"{k} {x.shape[0]}" for k, x in out.items())
+        raise EspladeError(f"the systems are scored on different numbers of queries ({listed}): pair them first")
+    return out
+
+
+def independent_test(scores: Mapping[str, object], weights: Mapping[str, float]) -> SeedTest:
+    """Seed-aware test of ``sum_k w_k * mean(scores[k])`` when each system's seeds are its own.
+
+    Seed ``i`` of one system shares nothing with seed ``i`` of another (say, different
+    corpora), so seed effects are estimated per system, from its own two-way ANOVA:
+    ``Var = s_D^2 / n + sum_k w_k^2 (MS_S,k - MS_E,k) / (n m_k)``, where ``s_D^2`` is the
+    variance over queries of the seed-averaged combination (the query-only test's) and a
+    system's seed term is dropped when its ``MS_S,k <= MS_E,k`` (no seed variance) or it has
+    one run. Systems may have different numbers of seeds. Satterthwaite df over the mean
+    squares that enter.
+    """
+    mats = _matrices(scores, weights)
+    n = next(iter(mats.values())).shape[0]
+    if n < 2:
+        raise EspladeError(f"a paired test needs at least 2 queries, got {n}")
+    combined = sum(w * mats[k].mean(axis=1) for k, w in weights.items())
+    base = query_only(combined[:, None])
+    parts, comps = [(base.se ** 2, n - 1)], {"query_only_variance": base.se ** 2}
+    for k, w in weights.items():
+        m = mats[k].shape[1]
+        if m < 2 or w == 0 or np.ptp(mats[k]) == 0:
+            continue
+        ms = mean_squares(mats[k])
+        comps[f"seed {k}"] = max(0.0, (ms["ms_seed"] - ms["ms_residual"]) / n)
+        if comps[f"seed {k}"] > 0:
+            parts += [(w * w * ms["ms_seed"] / (n * m), m - 1), (-w * w * ms["ms_residual"] / (n * m), (n - 1) * (m - 1))]
+    if len(parts) == 1 or not np.isfinite(base.se):
+        note = "no seed variance estimated above zero: the seed-aware test equals the query-only test"
+        return SeedTest(**asdict(replace(base, method=INDEPENDENT_METHOD)), queries=n, seeds=_seeds(mats),
+                        query_only=base, components=comps, notes=(note,))
+    var = sum(v for v, _ in parts)
+    df = var ** 2 / sum(v * v / d for v, d in parts)
+    test = t_test(base.delta, math.sqrt(var), df, INDEPENDENT_METHOD)
+    return SeedTest(**asdict(test), queries=n, seeds=_seeds(mats), query_only=base, components=comps)
+
+
+def _seeds(mats: dict[str, np.ndarray]) -> int:
+    return max(x.shape[1] for x in mats.values())
+
+
+def compare_seeds(a, b, seeds: str = "paired") -> SeedTest:
+    """System ``a`` vs ``b``: scores ``(queries, seeds)`` paired by query, and by seed index
+    when ``seeds`` is ``"paired"`` (:func:`seed_test` of the differences); with
+    ``"independent"``, each system's seed variance is its own (:func:`independent_test`).
 
     >>> a = [[0.6, 0.7], [0.5, 0.4], [0.9, 0.8]]; b = [0.5, 0.5, 0.7]   # b: one run
     >>> round(compare_seeds(a, b).delta, 4), compare_seeds(a, b).seeds
     (0.0833, 2)
     """
+    if seeds not in SEED_DESIGNS:
+        raise EspladeError(f"unknown seed design {seeds!r}; choose one of {SEED_DESIGNS}")
+    if seeds == "independent":
+        return independent_test({"a": a, "b": b}, {"a": 1.0, "b": -1.0})
     return seed_test(differences(a, b))
 
 
