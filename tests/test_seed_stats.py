@@ -383,3 +383,47 @@ def test_factorial_contrasts_with_independent_seeds():
     assert all(c.test.method == INDEPENDENT_METHOD for c in independent) and independent[0].test.reject
     with pytest.raises(EspladeError, match="unknown seed design"):
         factorial_contrasts(arms, levels, FACTORS, seeds="nope")
+
+
+def test_posting_length_spread_beside_raw_variance_does_not_grow_with_the_postings():
+    """F2 reads CV and Gini beside the variance: scaling every list by 4 multiplies the variance by 16."""
+    from esplade_eval.cost import distribution
+
+    lengths = np.random.default_rng(24).zipf(1.8, 500).clip(max=10_000)
+    small, large = distribution(lengths), distribution(4 * lengths)
+    assert large["variance"] == pytest.approx(16 * small["variance"])
+    assert large["cv"] == pytest.approx(small["cv"]) and large["gini"] == pytest.approx(small["gini"])
+
+
+def test_the_boundary_fit_maximises_the_restricted_likelihood():
+    """Components below zero: the pooled fit is the REML maximum (found here numerically), not
+    the truncated ANOVA estimate (MixedLM's optimiser stops short of it on such data)."""
+    from scipy.optimize import minimize
+
+    noise = np.random.default_rng(3).normal(0, 0.05, (30, 3))
+    raw = mean_squares(noise)
+    rows, cols = noise.mean(axis=1, keepdims=True), noise.mean(axis=0, keepdims=True)
+    resid = noise - rows - cols + noise.mean()
+    # MS_Q = 0.99 MS_E and MS_S = 0.05 MS_E: both ANOVA estimates below zero; pooling the seed
+    # stratum into the residual lowers it under MS_Q, so the query component comes back positive
+    scale_q = np.sqrt(0.99 * raw["ms_residual"] / raw["ms_query"])
+    scale_s = np.sqrt(0.05 * raw["ms_residual"] / raw["ms_seed"])
+    d = resid + scale_q * (rows - noise.mean()) + scale_s * (cols - noise.mean())
+    n, m = d.shape
+    ms = mean_squares(d)
+    dfs = (n - 1, m - 1, (n - 1) * (m - 1))
+
+    def restricted(log_components):  # REML log-likelihood of the balanced design, by strata
+        q, s, e = np.exp(log_components)
+        lam = (e + m * q, e + n * s, e)
+        return 0.5 * sum(k * (np.log(v) + x / v) for k, v, x in zip(dfs, lam, ms.values()))
+
+    best = min((minimize(restricted, x0, method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-14,
+                                                                         "maxiter": 20_000})
+                for x0 in [(-12, -12, -6), (-8, -14, -6), (-14, -8, -6)]), key=lambda o: o.fun)
+    comps = seed_test(d).components
+    assert ms["ms_query"] < ms["ms_residual"] and ms["ms_seed"] < ms["ms_residual"]  # both ANOVA estimates < 0
+    q, s, e = np.exp(best.x)
+    assert comps["residual"] == pytest.approx(e, rel=1e-4)
+    assert comps["query"] > 0 and comps["query"] == pytest.approx(q, rel=1e-2)
+    assert comps["seed"] == 0 and s < 1e-9
