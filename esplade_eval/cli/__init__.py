@@ -19,6 +19,7 @@ from esplade_eval import __version__
 from esplade_eval._children import install_stop_handlers
 from esplade_eval._progress import quiet_scope
 from esplade_eval.errors import EspladeError, stop_signals
+from esplade_eval.guard import check_args
 
 #: subcommand modules, in the order ``--help`` lists them
 MODULES = [
@@ -59,6 +60,18 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Every verb's parser by its name (aliases included)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
+    return subparsers(parser).get(command)
+
+
 def _message(exc: Exception) -> str:
     """``path: problem`` for an operating-system error too (``[Errno 2] ... 'path'`` otherwise)."""
     if isinstance(exc, OSError) and not isinstance(exc, EspladeError) and exc.filename and exc.strerror:
@@ -82,6 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     install_stop_handlers()
     try:
         with quiet_scope():  # --quiet holds for this command only
+            check_args(args, _subparser(parser, args.command))  # before any work: outputs never replace inputs
             return int(args.func(args) or 0)
     except (EspladeError, OSError) as exc:  # OSError: FileExistsError, FileNotFoundError, PermissionError ...
         print(f"esplade-eval {args.command}: error: {_message(exc)}", file=sys.stderr)

@@ -1,5 +1,6 @@
 """``esplade-eval demo`` (or ``flow``): the whole flow on a collection with one checkpoint."""
 
+from esplade_eval import guard
 from esplade_eval.cli._args import (
     define_collection_args,
     define_levels_arg,
@@ -9,6 +10,7 @@ from esplade_eval.cli._args import (
     positive_int,
 )
 from esplade_eval.defaults import MAX_LENGTH
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -23,6 +25,8 @@ def register(sub):
     p.add_argument("--max-length", type=positive_int, default=MAX_LENGTH, help="tokens per text (recorded)")
     define_threads_arg(p)
     define_measures_arg(p)
+    declare_paths(p, inputs=["checkpoint", "collection", "registry"], outputs={"out": guard.FLOW},
+                  names=["split", "measures"])
     p.set_defaults(func=run)
 
 

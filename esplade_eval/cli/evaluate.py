@@ -9,6 +9,7 @@ import os
 
 from esplade_eval.cli._args import define_measures_arg, emit, named_args
 from esplade_eval.defaults import FORMATS, MEASURES
+from esplade_eval.guard import declare_paths
 
 DEFAULT_MEASURES = MEASURES  # the defaults of the library (esplade_eval.defaults), read by the tests
 
@@ -65,6 +66,7 @@ def register(sub):
     p.add_argument("--format", choices=FORMATS + ("trec_eval",), default="markdown",
                    help="output format (default: markdown); trec_eval: trec_eval's -q -c text, one run")
     p.add_argument("--per-query", action="store_true", help="print one row per (run, query) instead of means")
+    declare_paths(p, inputs=["qrels", "topics", "runs", "measures"], outputs={"output": "table"})
     p.set_defaults(func=run)
 
 

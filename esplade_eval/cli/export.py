@@ -1,5 +1,6 @@
 """``esplade-eval export``: checkpoint + corpus/topics -> JsonVectorCollection(s) + manifest."""
 
+from esplade_eval import guard
 from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, queries_file, topics_name
 from esplade_eval.cli._args import (
     AppendUnique,
@@ -14,6 +15,7 @@ from esplade_eval.cli._args import (
     progress_of,
     pruning_type,
 )
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -46,6 +48,8 @@ def register(sub):
                    help="encoder actors (default: one per GPU, else CPUs / --worker-threads)")
     g.add_argument("--worker-threads", type=positive_int, default=None,
                    help="torch threads per CPU actor (default: CPUs / workers)")
+    declare_paths(p, inputs=["checkpoint", "corpus", "topics", "collection", "registry"],
+                  outputs={"out": guard.EXPORT}, names=["device", "split", "ray"])
     p.set_defaults(func=run)
 
 

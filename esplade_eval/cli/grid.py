@@ -14,6 +14,7 @@ from esplade_eval.cli._args import (
     progress_of,
 )
 from esplade_eval.defaults import COST_MEASURES, MAX_LENGTH
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -31,6 +32,8 @@ def register(sub):
     define_measures_arg(p, COST_MEASURES)
     define_latency_args(p, search=False)
     define_threads_arg(p)
+    declare_paths(p, inputs=["checkpoint", "collection", "registry"], outputs={"out": "grid folder", "results": "table"},
+                  names=["split", "measures"])
     p.set_defaults(func=run)
 
 

@@ -1,6 +1,8 @@
 """``esplade-eval index``: JsonVectorCollection -> Lucene impact index (Anserini), whole or sharded."""
 
+from esplade_eval import guard
 from esplade_eval.cli._args import define_progress_args, define_ray_args, define_threads_arg, positive_int, progress_of
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -22,6 +24,7 @@ def register(sub):
     p.add_argument("--no-optimize", dest="optimize", action="store_false", help="do not merge to one segment")
     p.add_argument("--overwrite", action="store_true", help="replace an existing index")
     define_progress_args(p)
+    declare_paths(p, inputs=["collection"], outputs={"index": guard.INDEX}, names=["ray"])
     p.set_defaults(func=run)
 
 

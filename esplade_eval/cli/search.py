@@ -1,5 +1,6 @@
 """``esplade-eval search``: pre-encoded queries (or topics encoded on the fly) -> TREC run."""
 
+from esplade_eval import guard
 from esplade_eval.cli._args import (
     define_encoder_args,
     define_progress_args,
@@ -12,6 +13,7 @@ from esplade_eval.cli._args import (
     pruning_type,
 )
 from esplade_eval.defaults import HITS
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -40,6 +42,8 @@ def register(sub):
     define_progress_args(p)  # queries done / total
     define_ray_args(p, "search every shard on its own Ray actor (a warm JVM each) and merge the hits")
     define_encoder_args(p, required=False)
+    declare_paths(p, inputs=["index", "queries", "topics", "checkpoint"], outputs={"output": guard.RUN},
+                  names=["tag", "ray", "device"])
     p.set_defaults(func=run)
 
 
