@@ -117,6 +117,17 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser | None 
     check_paths(inputs, outputs, workspaces)
 
 
+def check_default_output(args: argparse.Namespace, dest: str, overwrite: bool) -> None:
+    """Guard an output a verb named itself (``args.<dest>`` set to its default name): as a given
+    one (:func:`check_args`), and refused when it exists without ``overwrite``, because a default
+    name can repeat (two indexes in folders of one name give one default run name)."""
+    path = getattr(args, dest)
+    if not overwrite and os.path.lexists(path):
+        raise OutputGuardError(path, "the default output of this command already exists (from an earlier "
+                                     "run?): pass --overwrite to replace it, or name the output")
+    check_args(args)
+
+
 def _real(path: str | os.PathLike) -> Path:
     return Path(os.path.realpath(os.path.abspath(path)))
 

@@ -214,3 +214,14 @@ def test_a_symlink_to_an_input_is_the_input(tmp_path):
     (tmp_path / "link.txt").symlink_to(run)
     with pytest.raises(guard.OutputGuardError, match="is the input"):
         guard.check_paths([("RUN", str(run))], [("--output", str(tmp_path / "link.txt"), "table")])
+
+
+def test_a_default_output_that_exists_is_refused_without_overwrite(tmp_path, monkeypatch, capsys):
+    """Two indexes in folders of one name (``a/full``, ``b/full``) give one default run name: the
+    second search is refused, before any query is read, instead of replacing the first run."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "runs").mkdir()
+    first = tmp_path / "runs" / "run.test.full.txt"
+    first.write_text("q1 Q0 d1 1 2.0 esplade_full\n")
+    err = _refused(["search", "--index", "b/full", "--queries", "queries.test.jsonl"], capsys, "runs/run.test.full.txt")
+    assert "--overwrite" in err and first.read_text() == "q1 Q0 d1 1 2.0 esplade_full\n"

@@ -57,7 +57,22 @@ def build_parser() -> argparse.ArgumentParser:
             raise ImportError(f"esplade-eval: the subcommand module {name} failed to import: "
                               f"{type(exc).__name__}: {exc}") from exc
         module.register(sub)
+    for verb in sub.choices.values():
+        verb.formatter_class = DefaultsHelpFormatter
     return parser
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` shows every default: ``(default: X)`` added where the help does not say it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        value = action.default
+        if ("default" not in text.lower() and action.option_strings and action.nargs != 0
+                and not (value is None or isinstance(value, bool) or value == [] or value is argparse.SUPPRESS)):
+            shown = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else getattr(value, "name", value)
+            text += f" (default: {str(shown).replace('%', '%%')})"
+        return text
 
 
 def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:

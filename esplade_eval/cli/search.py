@@ -24,7 +24,10 @@ def register(sub):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--queries", help="pre-encoded queries (JSONL: id, contents, vector), e.g. OUT/full/queries.test.jsonl")
     src.add_argument("--topics", help="qid<TAB>text topics, encoded on the fly with --checkpoint")
-    p.add_argument("--output", help="TREC run to write (default: runs/run.<topics name>.<index folder>.txt)")
+    p.add_argument("--output", help="TREC run to write (default: runs/run.<topics name>.<index folder>.txt, refused "
+                                    "when it exists unless --overwrite: two indexes in folders of one name would "
+                                    "share it)")
+    p.add_argument("--overwrite", action="store_true", help="replace the default run when it exists")
     p.add_argument("--hits", type=positive_int, default=HITS, help="hits per query")
     p.add_argument("--tag", default=None, help="run tag (default: esplade_<index folder>)")
     p.add_argument("--query-prune", type=pruning_type, default=None, metavar="LEVEL",
@@ -49,13 +52,17 @@ def register(sub):
 
 def run(args):
     from esplade_eval.artifacts import default_run
+    from esplade_eval.guard import check_default_output
     from esplade_eval.lucene.search import checked_queries, search_to_run
 
+    if not args.output:  # checked like a given one, before any query is read
+        args.output = str(default_run(args.queries or args.topics, args.index))
+        check_default_output(args, "output", args.overwrite)
     if args.queries:
         queries = checked_queries(args.queries, args.index, args.allow_mismatch, args.allow_unknown_encoding)
     else:
         queries = _encode_topics(args)
-    output = args.output or default_run(args.queries or args.topics, args.index)
+    output = args.output
     search = None
     if args.ray is not None:
         from esplade_eval.distributed.search import ray_searcher

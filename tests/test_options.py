@@ -1,0 +1,83 @@
+"""Every numeric option of every verb, given extreme values, generated from the CLI's parsers:
+refused while parsing (exit 2, ``argument --flag: expected ...``) or accepted within what the
+layer below takes; never a traceback. A new verb's options are covered with no new test code."""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pytest
+
+from esplade_eval.cli import _args, build_parser, subparsers
+
+PARSER = build_parser()
+VERBS = {}
+for _name, _sub in subparsers(PARSER).items():
+    if all(_sub is not other for other in VERBS.values()):
+        VERBS[_name] = _sub
+EXTREMES = ["-1", "0", "0.5", "1.5", "nan", "inf", "-inf", "1e400", "-1e400", str(2**31), str(2**32),
+            str(2**63), "1e18", "abc", ""]
+#: argparse types of numbers with their own checks (a scale, a pruning level's k's, a heap size)
+OWN_CHECKS = {"scale_type", "pruning_type", "heap_type"}
+
+
+def _required(verb: str) -> list[str]:
+    """The smallest arguments that parse: a filler for each required argument and group."""
+    parser, argv = VERBS[verb], [verb]
+    for group in parser._mutually_exclusive_groups:
+        if group.required:
+            first = group._group_actions[0]
+            argv += [first.option_strings[-1]] + ([] if first.nargs == 0 else ["x"])
+    for action in parser._actions:
+        if not action.option_strings and action.dest != "help":
+            argv.append(next(iter(action.choices)) if action.choices else "x")
+        elif action.required:
+            argv += [action.option_strings[-1], "1" if isinstance(action.type, _args.Number) else "x"]
+    return argv
+
+
+def _numeric():
+    for verb in sorted(VERBS):
+        for action in VERBS[verb]._actions:
+            if action.option_strings and action.type is not None and action.help != argparse.SUPPRESS \
+                    and action.type is not _args.measure_type:
+                yield verb, action
+
+
+def test_no_numeric_option_is_a_bare_int_or_float():
+    """A bare ``type=int`` lets 0, -1 or 2**63 through to a layer that aborts on them."""
+    bare = [f"{verb} {a.option_strings[-1]}" for verb, a in _numeric() if a.type in (int, float)]
+    assert bare == []
+    assert all(isinstance(a.type, _args.Number) or a.type.__name__ in OWN_CHECKS for _, a in _numeric())
+
+
+@pytest.mark.parametrize("verb,flag", [(v, a.option_strings[-1]) for v, a in _numeric()])
+def test_extreme_values_are_refused_while_parsing_or_within_range(verb, flag, capsys):
+    action = next(a for a in VERBS[verb]._actions if flag in a.option_strings)
+    for value in EXTREMES:
+        argv = _required(verb) + [f"{flag}={value}"]
+        try:
+            args = PARSER.parse_args(argv)
+        except SystemExit as exc:
+            err = capsys.readouterr().err.strip().splitlines()
+            assert exc.code == 2 and err[-1].startswith(f"esplade-eval {verb}: error: argument {flag}"), (value, err)
+            assert "Traceback" not in "\n".join(err)
+            continue
+        got = getattr(args, action.dest)
+        for v in got if isinstance(got, list) else [got]:
+            if isinstance(action.type, _args.Number):
+                assert isinstance(v, action.type.cast) and action.type.ok(v), (value, v)
+                assert math.isfinite(v) and (action.type.cast is float or abs(v) <= 2**32), (value, v)
+
+
+@pytest.mark.parametrize("verb", sorted(VERBS))
+def test_every_verb_help_shows_its_defaults(verb):
+    """Each option with a default value says it in --help, once."""
+    formatter = VERBS[verb]._get_formatter()
+    for action in VERBS[verb]._actions:
+        if not action.option_strings or action.help in (None, argparse.SUPPRESS) or action.default in (
+                None, [], argparse.SUPPRESS) or isinstance(action.default, bool):
+            continue
+        text = formatter._get_help_string(action) % {"default": action.default}
+        assert "default" in text.lower() and text.lower().count("(default") <= 1, (verb, action.option_strings, text)
