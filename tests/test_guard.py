@@ -225,3 +225,21 @@ def test_a_default_output_that_exists_is_refused_without_overwrite(tmp_path, mon
     first.write_text("q1 Q0 d1 1 2.0 esplade_full\n")
     err = _refused(["search", "--index", "b/full", "--queries", "queries.test.jsonl"], capsys, "runs/run.test.full.txt")
     assert "--overwrite" in err and first.read_text() == "q1 Q0 d1 1 2.0 esplade_full\n"
+
+
+def test_a_flow_folder_of_another_collection_is_refused_before_anything_is_read(tmp_path, monkeypatch, capsys):
+    """``flow --collection X`` used to write into the demo's folder and replace its indexes and
+    runs; a flow folder now belongs to one collection, and the default is one per collection."""
+    from esplade_eval.study.flow import default_flow_folder
+
+    monkeypatch.chdir(tmp_path)
+    demo = tmp_path / "artifacts" / "demo"
+    (demo / "data").mkdir(parents=True)
+    (demo / "data" / "collection.json").write_text(json.dumps({"name": "other", "format": "esplade_eval.collection/1"}))
+    (demo / "indexes" / "full").mkdir(parents=True)
+    before = _files(tmp_path)
+    for argv in (["flow"], ["demo", "--out", str(demo)]):
+        err = _refused(argv, capsys, "artifacts/demo")
+        assert "holds the flow of collection 'other', not 'semanlink'" in err
+    assert _files(tmp_path) == before
+    assert default_flow_folder("semanlink") != default_flow_folder("other") == Path("artifacts/demo-other")

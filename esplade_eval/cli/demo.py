@@ -18,7 +18,9 @@ def register(sub):
                        description="A collection (default: the bundled Semanlink web-document titles) + a checkpoint "
                                    "(default: SPLADE-tiny): export at several pruning levels, index, search, evaluate, "
                                    "cost. Re-running resumes.")
-    p.add_argument("--out", default="artifacts/demo", help="where every artifact goes")
+    p.add_argument("--out", default=None, help="where every artifact goes (default: artifacts/demo for the bundled "
+                                               "semanlink collection, artifacts/demo-<name> for another; a folder "
+                                               "holding another collection's flow is refused)")
     p.add_argument("--checkpoint", default="splade-tiny", help="checkpoint folder or name")
     define_levels_arg(p)
     define_collection_args(p)
@@ -31,7 +33,14 @@ def register(sub):
 
 
 def run(args):
+    from esplade_eval.data.collection import resolve_spec
+    from esplade_eval.guard import check_args
     from esplade_eval.study.demo import run_demo
+    from esplade_eval.study.flow import default_flow_folder
+
+    if args.out is None:  # a folder per collection, guarded as a given one
+        args.out = str(default_flow_folder(resolve_spec(args.collection or "semanlink", args.registry).name))
+        check_args(args)
 
     run_demo(args.out, checkpoint=args.checkpoint, levels=levels_of(args), split=args.split, threads=args.threads,
              measures=args.measures, collection=args.collection, registry=args.registry, max_length=args.max_length)
