@@ -81,3 +81,23 @@ def test_every_verb_help_shows_its_defaults(verb):
             continue
         text = formatter._get_help_string(action) % {"default": action.default}
         assert "default" in text.lower() and text.lower().count("(default") <= 1, (verb, action.option_strings, text)
+
+
+def test_reports_fall_back_to_plain_marks_on_an_ascii_terminal_and_files_keep_theirs(tmp_path):
+    """A stdout whose encoding lacks '†' (``PYTHONIOENCODING=ascii``, a Latin-1 terminal) gets
+    plain marks; --output is written in UTF-8 with the report's own marks either way."""
+    import os
+    import subprocess
+    import sys
+
+    (tmp_path / "a.txt").write_text("q1 Q0 d1 1 2.0 a\nq2 Q0 d3 1 2.0 a\n")
+    (tmp_path / "b.txt").write_text("q1 Q0 d2 1 2.0 b\nq2 Q0 d1 1 2.0 b\n")
+    (tmp_path / "qrels.txt").write_text("q1 0 d1 1\nq2 0 d3 1\n")
+    proc = subprocess.run([sys.executable, "-m", "esplade_eval", "compare", "--qrels", "qrels.txt", "--baseline",
+                           "b.txt", "a.txt", "--measures", "AP", "--output", "report.md"], cwd=tmp_path,
+                          capture_output=True, env={**os.environ, "PYTHONIOENCODING": "ascii"})
+    assert proc.returncode == 0, proc.stderr.decode()
+    shown = proc.stdout.decode("ascii")  # every byte ASCII
+    assert "delta = system - baseline" in shown
+    written = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "Δ" in written and "†" in written

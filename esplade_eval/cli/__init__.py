@@ -18,6 +18,7 @@ import threading
 from esplade_eval import __version__
 from esplade_eval._children import install_stop_handlers
 from esplade_eval._progress import quiet_scope
+from esplade_eval.cli._args import check_environment
 from esplade_eval.errors import EspladeError, stop_signals
 from esplade_eval.guard import check_args
 
@@ -87,6 +88,34 @@ def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.Argume
     return subparsers(parser).get(command)
 
 
+#: the plain spelling of the marks reports use, for a terminal whose encoding lacks them
+PLAIN_MARKS = {"†": "+", "‡": "++", "±": "+/-", "Δ": "delta", "…": "...", "∩": "&", "×": "x", "≥": ">=", "≤": "<=",
+               "—": "-", "–": "-", "−": "-", "·": ".", "ρ": "rho"}
+
+
+def _plain_marks(exc: UnicodeEncodeError):
+    """Codec error handler: a mark the stream cannot encode in its plain spelling (else ``?``)."""
+    text = exc.object[exc.start:exc.end]
+    return "".join(PLAIN_MARKS.get(ch, "?") for ch in text), exc.end
+
+
+def plain_marks_on_limited_terminals(stream=None) -> None:
+    """Print reports on a stream whose encoding lacks their marks (``†``, ``±``, ``Δ``; e.g. an
+    ASCII or Latin-1 terminal) in plain marks instead of failing; files are always UTF-8."""
+    import codecs
+
+    stream = stream or sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        "†±Δ".encode(encoding)
+        return
+    except (UnicodeEncodeError, LookupError):
+        pass
+    codecs.register_error("esplade_plain", _plain_marks)
+    if hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="esplade_plain")
+
+
 def _message(exc: Exception) -> str:
     """``path: problem`` for an operating-system error too (``[Errno 2] ... 'path'`` otherwise)."""
     if isinstance(exc, OSError) and not isinstance(exc, EspladeError) and exc.filename and exc.strerror:
@@ -106,10 +135,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    plain_marks_on_limited_terminals()
     previous = {s: signal.getsignal(s) for s in stop_signals()}
     install_stop_handlers()
     try:
         with quiet_scope():  # --quiet holds for this command only
+            check_environment()
             check_args(args, _subparser(parser, args.command))  # before any work: outputs never replace inputs
             return int(args.func(args) or 0)
     except (EspladeError, OSError) as exc:  # OSError: FileExistsError, FileNotFoundError, PermissionError ...

@@ -22,6 +22,21 @@ import sys
 from esplade_eval import defaults
 
 
+def check_environment() -> None:
+    """The environment variables a verb may read, checked before it runs (as its options are):
+    ``$ESPLADE_EVAL_JAVA_HEAP`` must be a JVM heap size."""
+    import os
+
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.lucene.java import HEAP_ENV, check_heap
+
+    if os.environ.get(HEAP_ENV):
+        try:
+            check_heap(os.environ[HEAP_ENV])
+        except ValueError as exc:
+            raise EspladeError(f"${HEAP_ENV}: {exc}") from None
+
+
 def heap_type(text: str) -> str:
     """argparse type: a JVM heap size (``512m``, ``2g``)."""
     from esplade_eval.lucene.java import check_heap

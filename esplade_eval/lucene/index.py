@@ -21,7 +21,7 @@ from esplade_eval._children import child_process
 from esplade_eval._io import atomic_dir
 from esplade_eval.artifacts import index_shards, is_sharded_index, level_collection, write_index_manifest
 from esplade_eval.errors import EspladeError, InputError
-from esplade_eval.lucene.java import DEFAULT_HEAP, anserini_jar, find_java
+from esplade_eval.lucene.java import DEFAULT_HEAP, anserini_jar, find_java, use_utf8_locale
 from esplade_eval.sparse.jsonvector import collection_files, validate_collection
 
 log = logging.getLogger(__name__)
@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 def java_command(main_class: str, *args: str, heap: str = DEFAULT_HEAP, options: Sequence[str] = ()) -> list[str]:
     rt = find_java()
+    use_utf8_locale()  # the child reads the environment: file names as UTF-8 whatever the locale
     cmd = [str(rt.home / "bin" / "java"), f"-Xmx{heap}", *options]
     if rt.has_vector_module:
         cmd.append("--add-modules=jdk.incubator.vector")
