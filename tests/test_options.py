@@ -101,3 +101,68 @@ def test_reports_fall_back_to_plain_marks_on_an_ascii_terminal_and_files_keep_th
     assert "delta = system - baseline" in shown
     written = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "Δ" in written and "†" in written
+
+
+def test_a_ray_address_that_does_not_answer_is_an_error_within_seconds():
+    """Ray retries an address for minutes: a port nobody listens on is refused at once, and a
+    cluster that takes the connection but never answers meets a deadline."""
+    import time
+
+    pytest.importorskip("ray")
+    from esplade_eval.distributed.runtime import CONNECT_SECONDS, connect, deadline
+    from esplade_eval.errors import EspladeError
+
+    started = time.monotonic()
+    with pytest.raises(EspladeError, match="Ray cluster 127.0.0.1:1: no answer"):
+        connect("127.0.0.1:1")
+    assert time.monotonic() - started < 10
+    started = time.monotonic()
+    with pytest.raises(EspladeError, match="no answer within"), deadline(1, "no answer within 1s"):
+        time.sleep(5)
+    assert time.monotonic() - started < 3 and CONNECT_SECONDS < 30
+
+
+def test_java_homes_without_a_jvm_are_rejected_and_a_failed_start_is_one_line(tmp_path, monkeypatch, capsys):
+    from esplade_eval.lucene import java
+
+    home = tmp_path / "jdk"
+    home.mkdir()
+    (home / "release").write_text('JAVA_VERSION="21.0.1"\n')
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    monkeypatch.setattr(java, "_candidates", lambda: [("JAVA_HOME", home)])
+    with pytest.raises(java.JavaNotFoundError, match="without a JVM library"):
+        java.find_java()
+    with pytest.raises(ValueError, match="must be at least 2m and at most this machine's memory"):
+        java.check_heap("999999g")
+    monkeypatch.setenv("ESPLADE_EVAL_JAVA_HEAP", "lots")
+    from esplade_eval.cli import main
+
+    assert main(["check-run", str(tmp_path / "missing.txt")]) == 2
+    assert "$ESPLADE_EVAL_JAVA_HEAP: not a JVM heap size" in capsys.readouterr().err
+
+
+def test_jvms_get_a_utf8_locale_under_any_locale(monkeypatch):
+    from esplade_eval.lucene.java import use_utf8_locale
+
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LC_ALL", "C")
+    use_utf8_locale()
+    import os
+
+    assert os.environ["LC_ALL"] == "C.UTF-8"
+    monkeypatch.setenv("LC_ALL", "en_US.UTF-8")
+    use_utf8_locale()
+    assert os.environ["LC_ALL"] == "en_US.UTF-8"
+
+
+def test_a_max_length_beyond_the_checkpoint_positions_is_refused_before_any_input_is_read(tmp_path, capsys):
+    from esplade_eval.cli import main
+
+    for argv in (["export", "--checkpoint", "splade-tiny", "--corpus", str(tmp_path / "none.jsonl"),
+                  "--out", str(tmp_path / "out"), "--max-length", "99999"],
+                 ["pretrain", "--out", str(tmp_path / "pt"), "--max-length", "5000"]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err
+        assert "positions of" in err and "none.jsonl" not in err, err
+    assert list(tmp_path.iterdir()) == []

@@ -259,6 +259,15 @@ def define_encoder_args(parser: argparse.ArgumentParser, required: bool = True) 
                    help="inference precision (bfloat16: faster on recent CPUs/GPUs, not bit-identical)")
 
 
+def check_encoder_args(args) -> None:
+    """What the encoder options must fit, checked before any input is read: ``--max-length``
+    at most the checkpoint's positions (read from its config, no weights loaded)."""
+    from esplade_eval.model.checkpoint import check_max_length, resolve_checkpoint
+
+    if getattr(args, "checkpoint", None):
+        check_max_length(resolve_checkpoint(args.checkpoint), args.max_length)
+
+
 def load_encoder(args):
     from esplade_eval.model.encoder import SpladeEncoder
 

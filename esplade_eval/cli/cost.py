@@ -81,6 +81,11 @@ def run_table(args):
     specs += [LevelSpec.parse(text) for text in args.level]
     if not specs:
         raise EspladeError("no levels: give --flow OUT and/or --level NAME=INDEX,QUERIES[,RUN]")
+    labels = [s.label for s in specs]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:  # one row per level: a name given twice would be two rows under one label
+        raise EspladeError(f"level {', '.join(twice)} given twice (two --flow folders of one name, or --level); "
+                           "give each a unique CHECKPOINT/LEVEL name")
     qrels, topics = flow_judgments(args.flow[0], args.split) if args.flow else (None, None)
     qrels, topics = args.qrels or qrels, args.topics or topics
     table, _ = cost_rows(specs, qrels=qrels, measures=args.measures, topics=topics, hits=args.hits,

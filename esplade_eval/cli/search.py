@@ -2,6 +2,7 @@
 
 from esplade_eval import guard
 from esplade_eval.cli._args import (
+    check_encoder_args,
     define_encoder_args,
     define_progress_args,
     define_ray_args,
@@ -58,6 +59,7 @@ def run(args):
     if not args.output:  # checked like a given one, before any query is read
         args.output = str(default_run(args.queries or args.topics, args.index))
         check_default_output(args, "output", args.overwrite)
+    check_encoder_args(args)
     if args.queries:
         queries = checked_queries(args.queries, args.index, args.allow_mismatch, args.allow_unknown_encoding)
     else:
