@@ -420,7 +420,7 @@ def test_shards_of_one_sharded_index_come_from_one_build_and_appear_once(two_bui
     shutil.rmtree(mixed / "shard-001")
     shutil.copytree(s3 / "shard-001", mixed / "shard-001")
     rc, _, err = _search(mixed, real, tmp_path / "mixed.txt")
-    assert rc == 2 and "shards come from 2 different builds" in err and not (tmp_path / "mixed.txt").exists()
+    assert rc == 2 and "shard-001" in err and "build" in err and not (tmp_path / "mixed.txt").exists()
     twice = tmp_path / "twice"  # the manifest lists one shard twice: its hits would count double
     shutil.copytree(s2, twice)
     manifest = json.loads((twice / "esplade_eval.json").read_text())
@@ -453,3 +453,20 @@ def test_a_fine_tuning_run_with_no_steps_and_a_build_with_no_queries_are_refused
             main(["finetune", "--init", "random", "--out", str(tmp_path / "ft"), "--steps", steps])
     rc, _, err = _run(["data", "semanlink", "--out", str(tmp_path / "sl"), "--min-docs", "1000000"])
     assert rc == 2 and "no tag labels that many documents" in err and not (tmp_path / "sl").exists()
+
+
+def test_shards_with_matching_counts_from_two_builds_are_still_refused(two_builds, tmp_path):
+    """Counts alone can agree (a shard of a 2-shard build of another level): the build each
+    shard's own manifest records decides."""
+    from esplade_eval.errors import InputError
+    from esplade_eval.lucene.index import check_shards
+
+    s2, _ = two_builds
+    other = tmp_path / "other"
+    shutil.copytree(s2, other)
+    own = json.loads((other / "shard-001" / "esplade_eval.json").read_text())
+    own["collection"] = own["collection"].replace(Path(own["collection"]).parent.parent.name, ".other.abcdefgh.tmp")
+    (other / "shard-001" / "esplade_eval.json").write_text(json.dumps(own))
+    with pytest.raises(InputError, match="its shards come from 2 different builds"):
+        check_shards(other, [other / "shard-000", other / "shard-001"])
+    check_shards(s2, [s2 / "shard-000", s2 / "shard-001"])  # the build as written passes
