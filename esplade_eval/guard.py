@@ -145,6 +145,8 @@ def check_paths(inputs: Iterable[tuple[str, str]], outputs: Iterable[tuple[str, 
     for i, (flag, path, kind) in enumerate(outputs):
         out = _real(path)
         for in_flag, in_path in inputs:
+            if not os.path.lexists(in_path):  # a name (splade-tiny, semanlink, irds:...) or a missing file
+                continue
             _refuse_overlap(flag, path, out, f"the input {in_flag}", in_path, _real(in_path) in spaces)
         for other_flag, other_path, _ in outputs[i + 1:]:
             _refuse_overlap(flag, path, out, f"the output {other_flag}", other_path, False)
