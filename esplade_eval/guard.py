@@ -180,8 +180,12 @@ def check_kind(path: str | os.PathLike, kind: str, flag: str = "the output") -> 
     found = kind_of(path)
     if found is None or found == kind:
         return
-    raise OutputGuardError(path, f"{flag} names a {found} ({_evidence(path, found)}), not a {kind}: "
+    raise OutputGuardError(path, f"{flag} names {_a(found)} ({_evidence(path, found)}), not {_a(kind)}: "
                                  "not replaced, --overwrite or not; write it elsewhere")
+
+
+def _a(kind: str) -> str:
+    return f"{'an' if kind[:1].lower() in 'aeiou' else 'a'} {kind}"
 
 
 # --- what an existing path is ---------------------------------------------------------
