@@ -139,6 +139,17 @@ def test_java_homes_without_a_jvm_are_rejected_and_a_failed_start_is_one_line(tm
 
     assert main(["check-run", str(tmp_path / "missing.txt")]) == 2
     assert "$ESPLADE_EVAL_JAVA_HEAP: not a JVM heap size" in capsys.readouterr().err
+    import subprocess
+    import sys
+
+    monkeypatch.delenv("ESPLADE_EVAL_JAVA_HEAP")
+    monkeypatch.delenv("JAVA_HOME")
+    code = ("from esplade_eval.lucene import java\n"
+            "try:\n    java.start(options=['-XX:+NoSuchOptionAtAll'])\n"
+            "except java.JavaStartError as exc:\n    print(exc)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and proc.stdout.startswith("the JVM failed to start (Java 21"), proc
+    assert proc.stdout.count("\n") == 1 and "-XX:+NoSuchOptionAtAll" in proc.stdout
 
 
 def test_jvms_get_a_utf8_locale_under_any_locale(monkeypatch):
