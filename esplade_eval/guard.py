@@ -13,6 +13,14 @@ named), ``--overwrite`` or not, when:
 * it exists and is an artifact of another kind than the verb writes there, known from its
   manifest or marker (:func:`kind_of`); ``--overwrite`` replaces only an artifact of the same kind.
 
+A verb opts in with one line in its ``register`` (destinations, as argparse names them)::
+
+    declare_paths(p, inputs=["index", "topics"], outputs={"output": guard.RUN}, names=["tag"])
+
+``tests/test_guard.py`` then tries every output of the verb onto, around and inside every
+input, and fails while any string argument of the verb has no declared role. A verb that
+names an output itself (a default name) calls :func:`check_default_output` on it.
+
 >>> import tempfile, os
 >>> d = tempfile.mkdtemp(); run = os.path.join(d, "run.txt")
 >>> _ = open(run, "w").write("q1 Q0 d1 1 2.0 t\\n")
@@ -62,7 +70,6 @@ class Paths:
     outputs: Mapping[str, str] = field(default_factory=dict)
     workspaces: tuple[str, ...] = ()
     names: tuple[str, ...] = ()
-    overwrite: str | None = "overwrite"
 
 
 def declare_paths(parser: argparse.ArgumentParser, inputs: Sequence[str] = (), outputs: Mapping[str, str] | None = None,
@@ -82,14 +89,15 @@ def paths_of(parser_or_args) -> Paths | None:
     return getattr(parser_or_args, "_paths", None)
 
 
-def _values(value) -> list[str]:
-    """The paths in an argument's value: a path, ``NAME=PATH``, ``NAME=A,B,C``, or a list of them."""
+def _values(value, named: bool = True) -> list[str]:
+    """The paths in an argument's value: a path, or a list of them; with ``named`` (inputs) also
+    ``NAME=PATH`` and ``NAME=A,B,C``."""
     if value is None or isinstance(value, bool):
         return []
     if isinstance(value, (list, tuple)):
-        return [p for v in value for p in _values(v)]
+        return [p for v in value for p in _values(v, named)]
     text = os.fspath(value) if isinstance(value, os.PathLike) else str(value)
-    if os.path.exists(text):
+    if os.path.exists(text) or not named:
         return [text]
     text = split_named(text)[1]
     if os.path.exists(text) or "," not in text:
@@ -112,7 +120,7 @@ def check_args(args: argparse.Namespace, parser: argparse.ArgumentParser | None 
         return
     inputs = [(_flag(parser, d), p) for d in spec.inputs + spec.workspaces for p in _values(getattr(args, d, None))]
     outputs = [(_flag(parser, d), p, kind) for d, kind in spec.outputs.items()
-               for p in _values(getattr(args, d, None))]
+               for p in _values(getattr(args, d, None), named=False)]
     workspaces = [p for d in spec.workspaces for p in _values(getattr(args, d, None))]
     check_paths(inputs, outputs, workspaces)
 
