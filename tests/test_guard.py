@@ -161,6 +161,9 @@ def _make(kind: str, path: Path) -> None:
     elif kind == guard.INDEX:
         path.mkdir()
         (path / "esplade_eval.json").write_text("{}\n")
+    elif kind == guard.FLOW:  # a flow folder, and a grid folder alike (data/ + a flow per checkpoint)
+        (path / "data").mkdir(parents=True)
+        (path / "data" / "collection.json").write_text("{}\n")
 
 
 def _kind_cases():
@@ -181,6 +184,23 @@ def test_an_artifact_of_another_kind_is_never_replaced_even_with_overwrite(verb,
     argv = _argv(verb, {out: str(target)}) + (["--overwrite"] if _has(verb, "overwrite") else [])
     assert other in _refused(argv, capsys, target)
     assert _files(tmp_path) == before
+
+
+def _same_kind_cases():
+    for verb in sorted(VERBS):
+        spec = guard.paths_of(VERBS[verb])
+        for out, kind in (spec.outputs.items() if spec else ()):
+            if kind in (guard.RUN, guard.LEVEL, guard.INDEX, guard.FLOW):
+                yield pytest.param(verb, out, kind, id=f"{verb}-{out}")
+
+
+@pytest.mark.parametrize("verb,out,kind", list(_same_kind_cases()))
+def test_an_artifact_of_the_kind_a_verb_writes_passes_the_guard(verb, out, kind, tmp_path, monkeypatch):
+    """Re-running a verb onto its own output (a flow or grid resuming, --overwrite) is not refused."""
+    monkeypatch.chdir(tmp_path)
+    _make(kind, tmp_path / "target")
+    args = PARSER.parse_args(_argv(verb, {out: str(tmp_path / "target")}))
+    guard.check_args(args, VERBS[verb])
 
 
 def test_kinds_are_read_from_manifests_and_markers(tmp_path):
