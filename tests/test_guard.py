@@ -42,7 +42,7 @@ def _action(verb: str, dest: str) -> argparse.Action:
 
 def _string_actions(parser) -> list[argparse.Action]:
     return [a for a in parser._actions if not isinstance(a, _NOT_STRINGS) and a.help != argparse.SUPPRESS
-            and a.type in (None, _args.measure_type) and not a.choices]
+            and (a.type is None or a.type in _args.STRING_TYPES) and not a.choices]
 
 
 @pytest.mark.parametrize("verb", sorted(VERBS))
@@ -60,6 +60,8 @@ def _value(action: argparse.Action, spec: guard.Paths) -> str:
         return str(next(iter(action.choices)))
     if isinstance(action.type, _args.Number):
         return "1"
+    if action.type in _args.STRING_TYPES:
+        return {"device_type": "cpu", "tag_type": "tag", "measure_type": "AP"}[action.type.__name__]
     if action.type is not None:
         return {"scale_type": "100", "pruning_type": "full", "heap_type": "1g"}.get(action.type.__name__, "1")
     return f"unused-{action.dest}"

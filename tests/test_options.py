@@ -41,7 +41,7 @@ def _numeric():
     for verb in sorted(VERBS):
         for action in VERBS[verb]._actions:
             if action.option_strings and action.type is not None and action.help != argparse.SUPPRESS \
-                    and action.type is not _args.measure_type:
+                    and action.type not in _args.STRING_TYPES:
                 yield verb, action
 
 
@@ -177,3 +177,15 @@ def test_a_max_length_beyond_the_checkpoint_positions_is_refused_before_any_inpu
         err = capsys.readouterr().err
         assert "positions of" in err and "none.jsonl" not in err, err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("argv", [["search", "--index", "i", "--queries", "q", "--tag", "my run"],
+                                  ["fuse", "a", "b", "--output", "o", "--tag", ""],
+                                  ["finetune", "--init", "random", "--out", "o", "--device", "gpu"],
+                                  ["export", "--checkpoint", "c", "--out", "o", "--device", "cuda:x"]])
+def test_run_tags_with_blanks_and_unknown_devices_are_refused_while_parsing(argv, capsys):
+    """A tag with a blank would add a seventh column to every run line; a device torch does not
+    know failed deep inside it."""
+    with pytest.raises(SystemExit) as exc:
+        PARSER.parse_args(argv)
+    assert exc.value.code == 2 and f"argument {argv[-2]}: expected" in capsys.readouterr().err

@@ -164,8 +164,25 @@ def define_threads_arg(parser, help: str = "threads (torch and Lucene)") -> None
                         help=f"{help} (default: every CPU, {defaults.threads()} here)")
 
 
+def device_type(text: str) -> str:
+    """argparse type: a torch device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``), checked while parsing."""
+    import re
+
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
+
+
+def tag_type(text: str) -> str:
+    """argparse type: a TREC run tag: not empty, no whitespace (a tag with a blank would add a column)."""
+    if not text or any(ch.isspace() for ch in text):
+        raise argparse.ArgumentTypeError(f"expected a run tag without blanks, got {text!r}")
+    return text
+
+
 def define_device_arg(parser) -> None:
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    parser.add_argument("--device", type=device_type, default=None,
+                        help="cpu, cuda, cuda:1 ... (default: cuda when present)")
 
 
 def define_seed_arg(parser, help: str = "random seed") -> None:
@@ -190,6 +207,10 @@ def measure_type(text: str) -> str:
     except EspladeError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
+
+
+#: argparse types of string options (checked while parsing, but not numbers)
+STRING_TYPES = (measure_type, device_type, tag_type)
 
 
 def define_measures_arg(parser, default=defaults.MEASURES) -> None:

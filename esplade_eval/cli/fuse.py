@@ -6,7 +6,7 @@ Example, a hybrid BM25 + SPLADE row::
 """
 
 from esplade_eval import guard
-from esplade_eval.cli._args import non_negative_float, positive_float, positive_int
+from esplade_eval.cli._args import non_negative_float, positive_float, positive_int, tag_type
 from esplade_eval.guard import declare_paths
 
 
@@ -23,7 +23,7 @@ def register(sub):
     p.add_argument("--weights", type=non_negative_float, nargs="+", help="interpolation weights, one per run (default: equal)")
     p.add_argument("--depth", type=positive_int, default=1000, help="hits of each run considered (default: 1000)")
     p.add_argument("--hits", type=positive_int, default=1000, help="hits per query in the fused run (default: 1000)")
-    p.add_argument("--tag", default=None, help="run tag (default: rrf or interpolate)")
+    p.add_argument("--tag", type=tag_type, default=None, help="run tag (default: rrf or interpolate)")
     p.add_argument("--topics", help="qid<TAB>text topics: the fused run's query ids must be among them")
     declare_paths(p, inputs=["runs", "topics"], outputs={"output": guard.RUN}, names=["tag"])
     p.set_defaults(func=run)

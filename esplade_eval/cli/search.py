@@ -12,6 +12,7 @@ from esplade_eval.cli._args import (
     positive_int,
     progress_of,
     pruning_type,
+    tag_type,
 )
 from esplade_eval.defaults import HITS
 from esplade_eval.guard import declare_paths
@@ -30,7 +31,7 @@ def register(sub):
                                     "share it)")
     p.add_argument("--overwrite", action="store_true", help="replace the default run when it exists")
     p.add_argument("--hits", type=positive_int, default=HITS, help="hits per query")
-    p.add_argument("--tag", default=None, help="run tag (default: esplade_<index folder>)")
+    p.add_argument("--tag", type=tag_type, default=None, help="run tag (default: esplade_<index folder>)")
     p.add_argument("--query-prune", type=pruning_type, default=None, metavar="LEVEL",
                    help="query pruning when encoding on the fly (default: the index's export manifest)")
     deprecated_alias(p, "--prune", "--query-prune", dest="query_prune", type=pruning_type)
