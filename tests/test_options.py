@@ -76,9 +76,10 @@ def test_every_verb_help_shows_its_defaults(verb):
     """Each option with a default value says it in --help, once."""
     formatter = VERBS[verb]._get_formatter()
     for action in VERBS[verb]._actions:
-        if not action.option_strings or action.help in (None, argparse.SUPPRESS) or action.default in (
+        if not action.option_strings or action.help == argparse.SUPPRESS or action.default in (
                 None, [], argparse.SUPPRESS) or isinstance(action.default, bool):
             continue
+        assert action.help, f"{verb} {action.option_strings[-1]}: no help, so --help cannot show its default"
         text = formatter._get_help_string(action) % {"default": action.default}
         assert "default" in text.lower() and text.lower().count("(default") <= 1, (verb, action.option_strings, text)
 
