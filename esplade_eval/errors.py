@@ -30,6 +30,10 @@ class JavaNotFoundError(EspladeError, RuntimeError):
     """No Java 21+ runtime could be found for Lucene."""
 
 
+class JavaStartError(EspladeError, RuntimeError):
+    """The JVM did not start (a bad option, too large a heap, a broken runtime)."""
+
+
 class OutputBusyError(EspladeError, FileExistsError):
     """Another process is writing the same output (it holds the claim: :func:`esplade_eval._io.claim`)."""
 

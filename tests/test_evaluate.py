@@ -191,8 +191,9 @@ def test_cli_evaluate_run_sharing_no_query_warns_or_fails_with_strict(files, tmp
 
 def test_cli_evaluate_unknown_measure_exits_2(files, capsys):
     qrels, run = files
-    assert main(["evaluate", "--qrels", str(qrels), str(run), "--measures", "Bogus@3"]) == 2
-    assert "unknown measure 'Bogus@3'" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:  # checked while parsing, before any file is read
+        main(["evaluate", "--qrels", str(qrels), str(run), "--measures", "Bogus@3"])
+    assert exc.value.code == 2 and "unknown measure 'Bogus@3'" in capsys.readouterr().err
 
 
 def test_cli_evaluate_loads_neither_torch_nor_the_jvm(files):

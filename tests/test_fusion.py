@@ -72,8 +72,9 @@ def test_fuse_cli_checks_its_output(tmp_path, capsys):
     assert ": ok (" in capsys.readouterr().out
     assert read_run(out)["q1"] == pytest.approx(interpolate([A, B], weights=[1, 3])["q1"])
     assert main(["fuse", str(a), "--output", str(out)]) == 2
+    capsys.readouterr()
     assert main(["fuse", str(a), str(b), "--output", str(a)]) == 2
-    assert "would replace an input run" in capsys.readouterr().err
+    assert f"{a}: --output is the input RUN {a}" in capsys.readouterr().err
 
 
 @pytest.fixture(scope="module")

@@ -190,6 +190,10 @@ CASES += [
     Case("corpus-duplicate-id", "corpus", duplicate(6), "export", 2, 6, message="duplicate document id"),
     Case("corpus-not-an-object", "corpus", replace_line(5, b"[1, 2]"), "export", 2, 5, message="expected a JSON object"),
     Case("topics-no-tab", "topics", replace_line(4, b"q-without-text"), "evaluate-topics", 2, 4, message="no tab"),
+    Case("topics-extra-column", "topics", replace_line(4, b"q-extra\tsemantic web\tan extra column"), "evaluate-topics",
+         2, 4, message="(2 columns), found 3 columns"),
+    Case("qrels-huge-grade", "qrels", _at_line(6, lambda ln: ln.rsplit(b" ", 1)[0] + b" 4294967296\n"), "evaluate-qrels",
+         2, 6, message="outside int32"),
     Case("topics-duplicate", "topics", duplicate(5), "check-run-topics", 2, 5, message="duplicate query id"),
     Case("qrels-grade", "qrels", _at_line(6, lambda ln: ln.rsplit(b" ", 1)[0] + b" high\n"), "evaluate-qrels", 2, 6,
          message="not an integer"),
@@ -388,3 +392,81 @@ def test_a_damaged_file_gives_a_clear_error_and_no_output(case, real, tmp_path):
     assert where in shown and case.message in shown, shown
     assert "Traceback" not in stderr
     _nothing_written(out, bad.parent if bad.is_file() or not bad.exists() else bad)
+
+
+# --- consistency: inputs each fine alone, wrong together (a result would be silently wrong) ----
+
+@pytest.fixture(scope="module")
+def two_builds(real, tmp_path_factory) -> tuple[Path, Path]:
+    """Two sharded indexes of the same real level, built separately (2 and 3 shards)."""
+    root = tmp_path_factory.mktemp("shards")
+    for shards in (2, 3):
+        assert main(["index", "--collection", str(real["level"]), "--index", str(root / f"s{shards}"),
+                     "--shards", str(shards), "--threads", "2", "--quiet"]) == 0
+    return root / "s2", root / "s3"
+
+
+def _search(index: Path, real: dict, out: Path) -> tuple[int, str, str]:
+    return _run(["search", "--index", str(index), "--queries", str(real["queries"]).replace("full", "d16-q4"),
+                 "--output", str(out)])
+
+
+def test_shards_of_one_sharded_index_come_from_one_build_and_appear_once(two_builds, real, tmp_path):
+    s2, s3 = two_builds
+    rc, _, err = _search(s2, real, tmp_path / "good.txt")
+    assert rc == 0, err
+    mixed = tmp_path / "mixed"  # shard-001 of another build of the same level: overlapping documents
+    shutil.copytree(s2, mixed)
+    shutil.rmtree(mixed / "shard-001")
+    shutil.copytree(s3 / "shard-001", mixed / "shard-001")
+    rc, _, err = _search(mixed, real, tmp_path / "mixed.txt")
+    assert rc == 2 and "shard-001" in err and "build" in err and not (tmp_path / "mixed.txt").exists()
+    twice = tmp_path / "twice"  # the manifest lists one shard twice: its hits would count double
+    shutil.copytree(s2, twice)
+    manifest = json.loads((twice / "esplade_eval.json").read_text())
+    manifest["shards"][1] = dict(manifest["shards"][0])
+    (twice / "esplade_eval.json").write_text(json.dumps(manifest))
+    rc, _, err = _search(twice, real, tmp_path / "twice.txt")
+    assert rc == 2 and "shard 'shard-000' is listed twice" in err and not (tmp_path / "twice.txt").exists()
+
+
+def test_an_all_empty_export_and_a_zero_document_index_are_errors_unless_allowed(splade_tiny, real, tmp_path):
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.model.export import export_corpus
+    from esplade_eval.sparse.quantize import Quantizer
+
+    corpus = tmp_path / "c.jsonl"
+    corpus.write_text("".join(line + "\n" for line in Path(real["corpus"]).read_text().splitlines()[:20]))
+    with pytest.raises(EspladeError, match="every one of the 20 document vectors is empty"):
+        export_corpus(splade_tiny, corpus, tmp_path / "out", quantizer=Quantizer(1e-4))
+    assert not (tmp_path / "out").exists()
+    level = export_corpus(splade_tiny, corpus, tmp_path / "out", quantizer=Quantizer(1e-4), allow_empty=True)["full"]
+    assert json.loads((level / "manifest.json").read_text())["documents"]["empty_vectors"] == 20
+    rc, _, err = _run(["index", "--collection", str(level), "--index", str(tmp_path / "idx")])
+    assert rc == 2 and "no document to index (20 documents, 20 of them empty vectors)" in err
+    assert not (tmp_path / "idx").exists()
+
+
+def test_a_fine_tuning_run_with_no_steps_and_a_build_with_no_queries_are_refused(tmp_path):
+    for steps in ("0", "-1"):
+        with pytest.raises(SystemExit):
+            main(["finetune", "--init", "random", "--out", str(tmp_path / "ft"), "--steps", steps])
+    rc, _, err = _run(["data", "semanlink", "--out", str(tmp_path / "sl"), "--min-docs", "1000000"])
+    assert rc == 2 and "no tag labels that many documents" in err and not (tmp_path / "sl").exists()
+
+
+def test_shards_with_matching_counts_from_two_builds_are_still_refused(two_builds, tmp_path):
+    """Counts alone can agree (a shard of a 2-shard build of another level): the build each
+    shard's own manifest records decides."""
+    from esplade_eval.errors import InputError
+    from esplade_eval.lucene.index import check_shards
+
+    s2, _ = two_builds
+    other = tmp_path / "other"
+    shutil.copytree(s2, other)
+    own = json.loads((other / "shard-001" / "esplade_eval.json").read_text())
+    own["collection"] = own["collection"].replace(Path(own["collection"]).parent.parent.name, ".other.abcdefgh.tmp")
+    (other / "shard-001" / "esplade_eval.json").write_text(json.dumps(own))
+    with pytest.raises(InputError, match="its shards come from 2 different builds"):
+        check_shards(other, [other / "shard-000", other / "shard-001"])
+    check_shards(s2, [s2 / "shard-000", s2 / "shard-001"])  # the build as written passes

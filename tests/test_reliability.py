@@ -504,12 +504,13 @@ def test_the_readme_names_real_tests():
     text = (root / "docs" / "guarantees.md").read_text(encoding="utf-8")
     section = text.split("# Guarantees: bad input, faults and stop signals")[1].split("\n## ")[0]
     files = {"R": root / "tests" / "test_reliability.py", "F": root / "tests" / "test_fuzz.py",
-             "Q": root / "tests" / "test_query_encoding.py"}
+             "Q": root / "tests" / "test_query_encoding.py", "G": root / "tests" / "test_guard.py",
+             "O": root / "tests" / "test_options.py"}
     defined = {k: set(re.findall(r"^def (test_\w+)", f.read_text(encoding="utf-8"), re.M)) for k, f in files.items()}
-    guarantees = re.split(r"\n\d\. ", section)[1:]
-    assert len(guarantees) == 9
+    guarantees = re.split(r"\n\d+\. ", section)[1:]
+    assert len(guarantees) == 15
     for item in guarantees:
-        named = re.findall(r"\b([RFQ])::(test_\w+)", item)
+        named = re.findall(r"\b([RFQGO])::(test_\w+)", item)
         assert named, item[:80]
         missing = [f"{k}::{name}" for k, name in named if name not in defined[k]]
         assert not missing, missing

@@ -18,7 +18,9 @@ import threading
 from esplade_eval import __version__
 from esplade_eval._children import install_stop_handlers
 from esplade_eval._progress import quiet_scope
+from esplade_eval.cli._args import check_environment
 from esplade_eval.errors import EspladeError, stop_signals
+from esplade_eval.guard import check_args
 
 #: subcommand modules, in the order ``--help`` lists them
 MODULES = [
@@ -56,7 +58,62 @@ def build_parser() -> argparse.ArgumentParser:
             raise ImportError(f"esplade-eval: the subcommand module {name} failed to import: "
                               f"{type(exc).__name__}: {exc}") from exc
         module.register(sub)
+    for verb in sub.choices.values():
+        verb.formatter_class = DefaultsHelpFormatter
     return parser
+
+
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """``--help`` shows every default: ``(default: X)`` added where the help does not say it."""
+
+    def _get_help_string(self, action):
+        text = action.help or ""
+        value = action.default
+        if ("default" not in text.lower() and action.option_strings and action.nargs != 0
+                and not (value is None or isinstance(value, bool) or value == [] or value is argparse.SUPPRESS)):
+            shown = " ".join(map(str, value)) if isinstance(value, (list, tuple)) else getattr(value, "name", value)
+            text += f" (default: {str(shown).replace('%', '%%')})"
+        return text
+
+
+def subparsers(parser: argparse.ArgumentParser) -> dict[str, argparse.ArgumentParser]:
+    """Every verb's parser by its name (aliases included)."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return dict(action.choices)
+    return {}
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
+    return subparsers(parser).get(command)
+
+
+#: the plain spelling of the marks reports use, for a terminal whose encoding lacks them
+PLAIN_MARKS = {"†": "+", "‡": "++", "±": "+/-", "Δ": "delta", "…": "...", "∩": "&", "×": "x", "≥": ">=", "≤": "<=",
+               "—": "-", "–": "-", "−": "-", "·": ".", "ρ": "rho"}
+
+
+def _plain_marks(exc: UnicodeEncodeError):
+    """Codec error handler: a mark the stream cannot encode in its plain spelling (else ``?``)."""
+    text = exc.object[exc.start:exc.end]
+    return "".join(PLAIN_MARKS.get(ch, "?") for ch in text), exc.end
+
+
+def plain_marks_on_limited_terminals(stream=None) -> None:
+    """Print reports on a stream whose encoding lacks their marks (``†``, ``±``, ``Δ``; e.g. an
+    ASCII or Latin-1 terminal) in plain marks instead of failing; files are always UTF-8."""
+    import codecs
+
+    stream = stream or sys.stdout
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        "†±Δ".encode(encoding)
+        return
+    except (UnicodeEncodeError, LookupError):
+        pass
+    codecs.register_error("esplade_plain", _plain_marks)
+    if hasattr(stream, "reconfigure"):
+        stream.reconfigure(errors="esplade_plain")
 
 
 def _message(exc: Exception) -> str:
@@ -78,10 +135,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    plain_marks_on_limited_terminals()
     previous = {s: signal.getsignal(s) for s in stop_signals()}
     install_stop_handlers()
     try:
         with quiet_scope():  # --quiet holds for this command only
+            check_environment()
+            check_args(args, _subparser(parser, args.command))  # before any work: outputs never replace inputs
             return int(args.func(args) or 0)
     except (EspladeError, OSError) as exc:  # OSError: FileExistsError, FileNotFoundError, PermissionError ...
         print(f"esplade-eval {args.command}: error: {_message(exc)}", file=sys.stderr)

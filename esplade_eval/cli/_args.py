@@ -22,6 +22,21 @@ import sys
 from esplade_eval import defaults
 
 
+def check_environment() -> None:
+    """The environment variables a verb may read, checked before it runs (as its options are):
+    ``$ESPLADE_EVAL_JAVA_HEAP`` must be a JVM heap size."""
+    import os
+
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.lucene.java import HEAP_ENV, check_heap
+
+    if os.environ.get(HEAP_ENV):
+        try:
+            check_heap(os.environ[HEAP_ENV])
+        except ValueError as exc:
+            raise EspladeError(f"${HEAP_ENV}: {exc}") from None
+
+
 def heap_type(text: str) -> str:
     """argparse type: a JVM heap size (``512m``, ``2g``)."""
     from esplade_eval.lucene.java import check_heap
@@ -32,32 +47,63 @@ def heap_type(text: str) -> str:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _number(text: str, cast, ok, expected: str):
-    """``cast(text)`` when ``ok`` of it, else the argparse error ``expected <expected>, got <text>``."""
-    try:
-        value = cast(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}") from None
-    if not ok(value):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {value}")
-    return value
+#: the largest count the layers below accept: Lucene's hits, Java's ``int``
+INT_MAX = 2**31 - 1
+#: the largest seed numpy and torch accept
+SEED_MAX = 2**32 - 1
 
 
-def positive_int(text: str) -> int:
-    """argparse type: an integer >= 1 (hits, passes, threads ...)."""
-    return _number(text, int, lambda v: v >= 1, "a positive integer")
+class Number:
+    """An argparse type for a number in ``[lo, hi]`` (floats also finite, ``> lo`` when
+    ``open_lo``): every numeric option of every verb is one, so a value the layer below would
+    abort on (a hit count past Java's int, a negative seed, NaN) is refused while parsing,
+    with ``expected <what>, got <text>``; the generated tests read ``lo``/``hi``.
+
+    >>> positive_int("3"), seed_type("4294967295")
+    (3, 4294967295)
+    >>> positive_int(str(2**31))
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: expected a positive integer (at most 2147483647), got 2147483648
+    """
+
+    def __init__(self, cast, lo, hi, expected: str, open_lo: bool = False, open_hi: bool = False):
+        self.cast, self.lo, self.hi, self.expected = cast, lo, hi, expected
+        self.open_lo, self.open_hi = open_lo, open_hi
+        self.__name__ = expected
+
+    def ok(self, value) -> bool:
+        import math
+
+        if self.cast is float and not math.isfinite(value):
+            return False
+        return (value > self.lo if self.open_lo else value >= self.lo) and (
+            value < self.hi if self.open_hi else value <= self.hi)
+
+    def __call__(self, text: str):
+        try:
+            value = self.cast(text)
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"expected {self.expected}, got {text!r}") from None
+        if not self.ok(value):
+            bound = f" (at most {self.hi:g})" if self.cast is float else f" (at most {self.hi})"
+            raise argparse.ArgumentTypeError(f"expected {self.expected}{bound if value > self.hi > 1 else ''}, got {value}")
+        return value
 
 
-def non_negative_int(text: str) -> int:
-    """argparse type: an integer >= 0 (warm-up passes ...)."""
-    return _number(text, int, lambda v: v >= 0, "an integer >= 0")
-
-
-def positive_float(text: str) -> float:
-    """argparse type: a finite number > 0 (RRF k ...)."""
-    import math
-
-    return _number(text, float, lambda v: math.isfinite(v) and v > 0, "a finite number > 0")
+FLOAT_MAX = 1e300  # finite, with room for arithmetic on it
+#: argparse type: an integer >= 1 (hits, passes, threads, steps, batch sizes ...)
+positive_int = Number(int, 1, INT_MAX, "a positive integer")
+#: argparse type: an integer >= 0 (warm-up passes ...)
+non_negative_int = Number(int, 0, INT_MAX, "an integer >= 0")
+#: argparse type: a random seed, 0 ... 2**32 - 1 (what numpy accepts)
+seed_type = Number(int, 0, SEED_MAX, f"a seed from 0 to {SEED_MAX}")
+#: argparse type: a finite number > 0 (RRF k, learning rate ...)
+positive_float = Number(float, 0.0, FLOAT_MAX, "a finite number > 0", open_lo=True)
+#: argparse type: a finite number >= 0 (FLOPS weights, interpolation weights ...)
+non_negative_float = Number(float, 0.0, FLOAT_MAX, "a finite number >= 0")
+#: argparse type: a number strictly between 0 and 1 (alpha, confidence, mask rate)
+fraction = Number(float, 0.0, 1.0, "a number between 0 and 1 (exclusive)", open_lo=True, open_hi=True)
 
 
 def scale_type(text: str) -> float:
@@ -118,17 +164,58 @@ def define_threads_arg(parser, help: str = "threads (torch and Lucene)") -> None
                         help=f"{help} (default: every CPU, {defaults.threads()} here)")
 
 
+def device_type(text: str) -> str:
+    """argparse type: a torch device name (``cpu``, ``cuda``, ``cuda:1``, ``mps``), checked while parsing."""
+    import re
+
+    if not re.fullmatch(r"cpu|cuda(:\d+)?|mps", text):
+        raise argparse.ArgumentTypeError(f"expected cpu, cuda, cuda:N or mps, got {text!r}")
+    return text
+
+
+def tag_type(text: str) -> str:
+    """argparse type: a TREC run tag: not empty, no whitespace (a tag with a blank would add a column)."""
+    if not text or any(ch.isspace() for ch in text):
+        raise argparse.ArgumentTypeError(f"expected a run tag without blanks, got {text!r}")
+    return text
+
+
 def define_device_arg(parser) -> None:
-    parser.add_argument("--device", default=None, help="cpu, cuda, cuda:1 ... (default: cuda when present)")
+    parser.add_argument("--device", type=device_type, default=None,
+                        help="cpu, cuda, cuda:1 ... (default: cuda when present)")
 
 
 def define_seed_arg(parser, help: str = "random seed") -> None:
-    parser.add_argument("--seed", type=int, default=defaults.SEED, help=f"{help} (default {defaults.SEED})")
+    parser.add_argument("--seed", type=seed_type, default=defaults.SEED, help=f"{help} (default {defaults.SEED})")
+
+
+def measure_type(text: str) -> str:
+    """argparse type: an ir_measures string or trec_eval name with a known measure and a
+    positive integer cut-off (pytrec_eval aborts the process on ``P@0``), checked while parsing.
+    A word naming an existing path is kept as is: a run that ``--measures`` swallowed (the
+    verb moves it to the runs)."""
+    import os
+
+    from esplade_eval.artifacts import split_named
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.evaluate.measures import parse_measure
+
+    if os.path.exists(split_named(text)[1]):
+        return text
+    try:
+        parse_measure(text)
+    except EspladeError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
+#: argparse types of string options (checked while parsing, but not numbers)
+STRING_TYPES = (measure_type, device_type, tag_type)
 
 
 def define_measures_arg(parser, default=defaults.MEASURES) -> None:
     """``--measures``: ir_measures strings or trec_eval names."""
-    parser.add_argument("--measures", nargs="+", default=list(default), metavar="MEASURE",
+    parser.add_argument("--measures", nargs="+", type=measure_type, default=list(default), metavar="MEASURE",
                         help=f"ir_measures strings or trec_eval names (default: {' '.join(default)}); "
                              "e.g. AP Judged@10 P@5, or map ndcg_cut.10 recall.100 P.5 recip_rank")
 
@@ -191,6 +278,15 @@ def define_encoder_args(parser: argparse.ArgumentParser, required: bool = True) 
     define_device_arg(g)
     g.add_argument("--dtype", choices=["float32", "bfloat16"], default="float32",
                    help="inference precision (bfloat16: faster on recent CPUs/GPUs, not bit-identical)")
+
+
+def check_encoder_args(args) -> None:
+    """What the encoder options must fit, checked before any input is read: ``--max-length``
+    at most the checkpoint's positions (read from its config, no weights loaded)."""
+    from esplade_eval.model.checkpoint import check_max_length, resolve_checkpoint
+
+    if getattr(args, "checkpoint", None):
+        check_max_length(resolve_checkpoint(args.checkpoint), args.max_length)
 
 
 def load_encoder(args):

@@ -1,6 +1,8 @@
 """``esplade-eval collection``: prepare and check a collection, or list the registry."""
 
+from esplade_eval import guard
 from esplade_eval.cli._args import define_collection_args
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -14,6 +16,7 @@ def register(sub):
     p.add_argument("--root", default=None,
                    help="where to prepare it (default: artifacts/collections/<name>; a prepared folder is used in place)")
     p.add_argument("--list", action="store_true", help="list the registered collections and their files")
+    declare_paths(p, inputs=["collection", "registry"], outputs={"root": guard.COLLECTION})
     p.set_defaults(func=run)
 
 

@@ -1,8 +1,9 @@
 """``esplade-eval compare``: paired significance tests of runs, against a baseline or all pairs."""
 
-from esplade_eval.cli._args import define_seed_arg, emit, named_args, positive_int
+from esplade_eval.cli._args import define_seed_arg, emit, fraction, named_args, positive_int
 from esplade_eval.cli.evaluate import add_eval_args, evaluation_of, split_runs_from_measures
 from esplade_eval.defaults import FORMATS
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -21,8 +22,8 @@ def register(sub):
     p.add_argument("--format", choices=FORMATS, default="markdown", help="output format (default: markdown)")
     p.add_argument("--correction", choices=["holm", "bonferroni", "none"], default="holm",
                    help="multiple-testing correction across runs (or pairs), per measure (default: holm)")
-    p.add_argument("--alpha", type=float, default=0.05, help="significance level (default: 0.05)")
-    p.add_argument("--confidence", type=float, default=None,
+    p.add_argument("--alpha", type=fraction, default=0.05, help="significance level (default: 0.05)")
+    p.add_argument("--confidence", type=fraction, default=None,
                    help="level of the interval of the mean difference (default: 1 - alpha)")
     p.add_argument("--test", choices=["t", "wilcoxon", "permutation"], default="t",
                    help="the paired test behind p and the markers (default: t)")
@@ -38,6 +39,7 @@ def register(sub):
                       help="compare on the queries every run answers (default: error when they differ)")
     miss.add_argument("--fill-missing", action="store_true",
                       help="score a query a run does not answer 0 (trec_eval -c) instead of failing")
+    declare_paths(p, inputs=["baseline", "qrels", "topics", "runs", "measures"], outputs={"output": "table"})
     p.set_defaults(func=run)
 
 

@@ -9,6 +9,7 @@ Examples::
 
 from esplade_eval.cli._args import define_latency_args, define_measures_arg, emit_json, progress_of, write_output
 from esplade_eval.defaults import COST_MEASURES
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -20,6 +21,7 @@ def register(sub):
     p.add_argument("--json", metavar="OUT", help="write the aggregate as JSON")
     p.add_argument("--per-query", metavar="OUT.tsv", help="write one row per query")
     define_latency_args(p, passes=5)
+    declare_paths(p, inputs=["index", "queries"], outputs={"json": "JSON file", "per_query": "table"})
     p.set_defaults(func=run_cost)
 
     t = sub.add_parser("cost-table", help="effectiveness beside cost for several levels, with plots",
@@ -40,6 +42,8 @@ def register(sub):
                    help="print every cost column (default: the ones papers report)")
     t.add_argument("--plots", metavar="DIR", help="write pareto.png and posting_lengths.png here")
     define_latency_args(t)
+    declare_paths(t, inputs=["level", "qrels", "topics"], workspaces=["flow"],
+                  outputs={"output": "table", "plots": "plots folder"}, names=["split", "measures"])
     t.set_defaults(func=run_table)
 
 
@@ -77,6 +81,11 @@ def run_table(args):
     specs += [LevelSpec.parse(text) for text in args.level]
     if not specs:
         raise EspladeError("no levels: give --flow OUT and/or --level NAME=INDEX,QUERIES[,RUN]")
+    labels = [s.label for s in specs]
+    twice = sorted({label for label in labels if labels.count(label) > 1})
+    if twice:  # one row per level: a name given twice would be two rows under one label
+        raise EspladeError(f"level {', '.join(twice)} given twice (two --flow folders of one name, or --level); "
+                           "give each a unique CHECKPOINT/LEVEL name")
     qrels, topics = flow_judgments(args.flow[0], args.split) if args.flow else (None, None)
     qrels, topics = args.qrels or qrels, args.topics or topics
     table, _ = cost_rows(specs, qrels=qrels, measures=args.measures, topics=topics, hits=args.hits,

@@ -1,5 +1,6 @@
 """``esplade-eval demo`` (or ``flow``): the whole flow on a collection with one checkpoint."""
 
+from esplade_eval import guard
 from esplade_eval.cli._args import (
     define_collection_args,
     define_levels_arg,
@@ -9,6 +10,7 @@ from esplade_eval.cli._args import (
     positive_int,
 )
 from esplade_eval.defaults import MAX_LENGTH
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -16,18 +18,29 @@ def register(sub):
                        description="A collection (default: the bundled Semanlink web-document titles) + a checkpoint "
                                    "(default: SPLADE-tiny): export at several pruning levels, index, search, evaluate, "
                                    "cost. Re-running resumes.")
-    p.add_argument("--out", default="artifacts/demo", help="where every artifact goes")
+    p.add_argument("--out", default=None, help="where every artifact goes (default: artifacts/demo for the bundled "
+                                               "semanlink collection, artifacts/demo-<name> for another; a folder "
+                                               "holding another collection's flow is refused)")
     p.add_argument("--checkpoint", default="splade-tiny", help="checkpoint folder or name")
     define_levels_arg(p)
     define_collection_args(p)
     p.add_argument("--max-length", type=positive_int, default=MAX_LENGTH, help="tokens per text (recorded)")
     define_threads_arg(p)
     define_measures_arg(p)
+    declare_paths(p, inputs=["checkpoint", "collection", "registry"], outputs={"out": guard.FLOW},
+                  names=["split", "measures"])
     p.set_defaults(func=run)
 
 
 def run(args):
+    from esplade_eval.data.collection import resolve_spec
+    from esplade_eval.guard import check_args
     from esplade_eval.study.demo import run_demo
+    from esplade_eval.study.flow import default_flow_folder
+
+    if args.out is None:  # a folder per collection, guarded as a given one
+        args.out = str(default_flow_folder(resolve_spec(args.collection or "semanlink", args.registry).name))
+        check_args(args)
 
     run_demo(args.out, checkpoint=args.checkpoint, levels=levels_of(args), split=args.split, threads=args.threads,
              measures=args.measures, collection=args.collection, registry=args.registry, max_length=args.max_length)

@@ -9,6 +9,7 @@ import os
 
 from esplade_eval.cli._args import define_measures_arg, emit, named_args
 from esplade_eval.defaults import FORMATS, MEASURES
+from esplade_eval.guard import declare_paths
 
 DEFAULT_MEASURES = MEASURES  # the defaults of the library (esplade_eval.defaults), read by the tests
 
@@ -85,6 +86,7 @@ def register(sub):
     p.add_argument("--per-query", action="store_true", help="print one row per (run, query) instead of means")
     p.add_argument("--strict", action="store_true",
                    help="a run that shares no query with the qrels (∩ topics) is an error (exit 2), not a warning")
+    declare_paths(p, inputs=["qrels", "topics", "runs", "measures"], outputs={"output": "table"})
     p.set_defaults(func=run)
 
 

@@ -1,8 +1,10 @@
 """``esplade-eval export``: checkpoint + corpus/topics -> JsonVectorCollection(s) + manifest."""
 
+from esplade_eval import guard
 from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, queries_file, topics_name
 from esplade_eval.cli._args import (
     AppendUnique,
+    check_encoder_args,
     define_collection_args,
     define_encoder_args,
     define_progress_args,
@@ -14,6 +16,7 @@ from esplade_eval.cli._args import (
     progress_of,
     pruning_type,
 )
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -37,6 +40,8 @@ def register(sub):
     p.add_argument("--shard-size", type=positive_int, default=100_000,
                    help="documents per collection file (with --ray: the unit of work, one shard per task)")
     p.add_argument("--chunk", type=positive_int, default=4096, help="texts encoded together (bounds memory)")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="write a level whose every document vector is empty (default: an error, nothing written)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace existing level folders (or, with --topics only, existing query files)")
     define_progress_args(p)
@@ -46,6 +51,8 @@ def register(sub):
                    help="encoder actors (default: one per GPU, else CPUs / --worker-threads)")
     g.add_argument("--worker-threads", type=positive_int, default=None,
                    help="torch threads per CPU actor (default: CPUs / workers)")
+    declare_paths(p, inputs=["checkpoint", "corpus", "topics", "collection", "registry"],
+                  outputs={"out": guard.EXPORT}, names=["device", "split", "ray"])
     p.set_defaults(func=run)
 
 
@@ -59,6 +66,7 @@ def run(args):
     from esplade_eval.sparse.quantize import Quantizer
 
     levels = args.levels or [Pruning()]
+    check_encoder_args(args)
     provenance = _use_collection(args) if args.collection else None
     if not args.corpus and not args.topics:
         raise EspladeError("nothing to export: give --corpus and/or --topics, or --collection")
@@ -78,7 +86,7 @@ def run(args):
             folders = export_corpus(load_encoder(args), args.corpus, args.out, levels,
                                     Quantizer(args.scale, args.rounding), shard_size=args.shard_size, chunk=args.chunk,
                                     overwrite=args.overwrite, progress=progress_of(args), topics=args.topics,
-                                    collection=provenance)
+                                    collection=provenance, allow_empty=args.allow_empty)
     else:  # topics only, into existing levels, with each level's own pruning and quantisation
         folders = {p.name: Path(args.out) / p.name for p in levels}
         _check_fresh(folders.values(), overwrite=True)
@@ -130,7 +138,8 @@ def _export_on_ray(args, levels, provenance):
     result = export_on_ray(settings, args.corpus, args.out, levels, Quantizer(args.scale, args.rounding),
                            shard_size=args.shard_size, chunk=args.chunk, topics=args.topics, overwrite=args.overwrite,
                            progress=progress_of(args), address=args.ray or None, workers=args.workers,
-                           threads=args.worker_threads, fail_once=FailOnce.from_env(), collection=provenance)
+                           threads=args.worker_threads, fail_once=FailOnce.from_env(), collection=provenance,
+                           allow_empty=args.allow_empty)
     info = result.info
     print(f"ray: {info['shards']} shards ({info['shards_reused']} reused from an earlier run) on {info['workers']} "
           f"workers x {info['threads_per_worker']} threads, {info['seconds']:.1f}s")

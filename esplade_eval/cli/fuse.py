@@ -5,7 +5,9 @@ Example, a hybrid BM25 + SPLADE row::
     esplade-eval fuse runs/run.bm25.txt runs/run.test.full.txt --method rrf --output runs/run.hybrid.txt
 """
 
-from esplade_eval.cli._args import positive_float, positive_int
+from esplade_eval import guard
+from esplade_eval.cli._args import non_negative_float, positive_float, positive_int, tag_type
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -18,11 +20,12 @@ def register(sub):
     p.add_argument("--output", required=True, help="the fused TREC run")
     p.add_argument("--method", choices=["rrf", "interpolate"], default="rrf", help="fusion method (default: rrf)")
     p.add_argument("--k", type=positive_float, default=60.0, help="RRF constant (default: 60)")
-    p.add_argument("--weights", type=float, nargs="+", help="interpolation weights, one per run (default: equal)")
+    p.add_argument("--weights", type=non_negative_float, nargs="+", help="interpolation weights, one per run (default: equal)")
     p.add_argument("--depth", type=positive_int, default=1000, help="hits of each run considered (default: 1000)")
     p.add_argument("--hits", type=positive_int, default=1000, help="hits per query in the fused run (default: 1000)")
-    p.add_argument("--tag", default=None, help="run tag (default: rrf or interpolate)")
+    p.add_argument("--tag", type=tag_type, default=None, help="run tag (default: rrf or interpolate)")
     p.add_argument("--topics", help="qid<TAB>text topics: the fused run's query ids must be among them")
+    declare_paths(p, inputs=["runs", "topics"], outputs={"output": guard.RUN}, names=["tag"])
     p.set_defaults(func=run)
 
 

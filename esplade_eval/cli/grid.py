@@ -2,6 +2,7 @@
 
 import os
 
+from esplade_eval import guard
 from esplade_eval.cli._args import (
     define_collection_args,
     define_latency_args,
@@ -14,6 +15,7 @@ from esplade_eval.cli._args import (
     progress_of,
 )
 from esplade_eval.defaults import COST_MEASURES, MAX_LENGTH
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -31,6 +33,8 @@ def register(sub):
     define_measures_arg(p, COST_MEASURES)
     define_latency_args(p, search=False)
     define_threads_arg(p)
+    declare_paths(p, inputs=["checkpoint", "collection", "registry"], outputs={"out": guard.FLOW, "results": "table"},
+                  names=["split", "measures"])
     p.set_defaults(func=run)
 
 

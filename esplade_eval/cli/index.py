@@ -1,6 +1,8 @@
 """``esplade-eval index``: JsonVectorCollection -> Lucene impact index (Anserini), whole or sharded."""
 
+from esplade_eval import guard
 from esplade_eval.cli._args import define_progress_args, define_ray_args, define_threads_arg, positive_int, progress_of
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -20,8 +22,11 @@ def register(sub):
     p.add_argument("--no-validate", dest="validate", action="store_false",
                    help="skip the line-by-line check (positive integer weights, no whitespace in terms, unique ids)")
     p.add_argument("--no-optimize", dest="optimize", action="store_false", help="do not merge to one segment")
+    p.add_argument("--allow-empty", action="store_true",
+                   help="index a collection with no document to index (default: an error, nothing written)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing index")
     define_progress_args(p)
+    declare_paths(p, inputs=["collection"], outputs={"index": guard.INDEX}, names=["ray"])
     p.set_defaults(func=run)
 
 
@@ -36,7 +41,8 @@ def run(args):
         from esplade_eval.lucene.index import build_index
 
         info = build_index(args.collection, args.index, threads=args.threads, validate=args.validate,
-                           optimize=args.optimize, overwrite=args.overwrite, progress=progress_of(args))
+                           optimize=args.optimize, overwrite=args.overwrite, progress=progress_of(args),
+                           allow_empty=args.allow_empty)
         print(f"indexed {info['documents_indexed']} documents into {args.index} in {info['seconds']:.1f}s")
         return 0
     from esplade_eval.lucene.shards import build_sharded_index
@@ -49,7 +55,8 @@ def run(args):
     parallel = args.parallel or min(args.shards, args.threads)
     info = build_sharded_index(args.collection, args.index, args.shards, threads=max(1, args.threads // parallel),
                                parallel=parallel, validate=args.validate, optimize=args.optimize,
-                               overwrite=args.overwrite, runner=runner, progress=progress_of(args))
+                               overwrite=args.overwrite, runner=runner, progress=progress_of(args),
+                               allow_empty=args.allow_empty)
     sizes = ", ".join(str(s["documents_indexed"]) for s in info["shards"])
     print(f"indexed {info['documents_indexed']} documents into {args.shards} shards ({sizes}) under {args.index} "
           f"in {info['seconds']:.1f}s")

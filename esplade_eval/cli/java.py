@@ -1,5 +1,7 @@
 """``esplade-eval java``: show the Java runtime Lucene will use; install the start-up hook."""
 
+from esplade_eval.guard import declare_paths
+
 
 def register(sub):
     p = sub.add_parser("java", help="show the Java 21+ runtime used for Lucene; --install-hook for Pyserini's CLI",
@@ -7,6 +9,7 @@ def register(sub):
     p.add_argument("--install-hook", action="store_true",
                    help="write esplade_eval_java.pth into site-packages so `python -m pyserini...` works unmodified")
     p.add_argument("--start", action="store_true", help="also start the JVM and print Anserini's jar")
+    declare_paths(p)
     p.set_defaults(func=run)
 
 

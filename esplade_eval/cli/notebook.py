@@ -6,6 +6,10 @@ Example (the comparison notebook on the demo's runs; the copy goes to the git-ig
         -p runs "bm25=runs/bm25.txt full=runs/full.txt"
 """
 
+from esplade_eval import guard
+from esplade_eval.cli._args import positive_int
+from esplade_eval.guard import declare_paths
+
 
 def register(sub):
     p = sub.add_parser("notebook", help="execute a notebook headless with parameters (papermill-style)",
@@ -18,8 +22,9 @@ def register(sub):
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="a parameter (string value), repeatable")
     p.add_argument("--cwd", default=None, help="the kernel's working folder (default: the current one)")
-    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    p.add_argument("--timeout", type=positive_int, default=600, help="seconds per cell (default 600)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing executed copy")
+    declare_paths(p, inputs=["notebook"], outputs={"output": guard.NOTEBOOK}, names=["parameter", "cwd"])
     p.set_defaults(func=run)
 
 

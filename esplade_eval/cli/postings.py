@@ -6,7 +6,8 @@ Example::
         --queries artifacts/demo/vectors/full/queries.test.jsonl --top 10 --json postings.full.json
 """
 
-from esplade_eval.cli._args import emit_json
+from esplade_eval.cli._args import emit_json, non_negative_int
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -18,7 +19,8 @@ def register(sub):
     p.add_argument("--queries", help="pre-encoded queries (JSONL: id, contents, vector) to restrict statistics to")
     p.add_argument("--json", metavar="OUT", help="write the statistics as JSON")
     p.add_argument("--terms", metavar="OUT.tsv", help="write every term as term<TAB>df<TAB>total_impact")
-    p.add_argument("--top", type=int, default=10, metavar="N", help="list the N terms with the longest posting lists")
+    p.add_argument("--top", type=non_negative_int, default=10, metavar="N", help="list the N terms with the longest posting lists")
+    declare_paths(p, inputs=["index", "queries"], outputs={"json": "JSON file", "terms": "table"})
     p.set_defaults(func=run)
 
 

@@ -2,7 +2,9 @@
 
 import sys
 
+from esplade_eval import guard
 from esplade_eval.cli._args import positive_int
+from esplade_eval.guard import declare_paths
 
 
 def _add_check_args(p) -> None:
@@ -20,6 +22,7 @@ def register(sub):
                                    "query ids (--topics/--qrels), at most --max-hits hits. Every problem is listed "
                                    "as PATH:LINE: message; the exit status is 1 when there is any.")
     _add_check_args(p)
+    declare_paths(p, inputs=["run", "topics", "qrels"])
     p.set_defaults(func=check)
 
     p = sub.add_parser("package-run", help="check a TREC run, then write it gzipped for submission",
@@ -28,6 +31,7 @@ def register(sub):
     _add_check_args(p)
     p.add_argument("--out", required=True, help="output file, ending in .gz")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    declare_paths(p, inputs=["run", "topics", "qrels"], outputs={"out": guard.RUN})
     p.set_defaults(func=package)
 
 

@@ -1,6 +1,8 @@
 """``esplade-eval search``: pre-encoded queries (or topics encoded on the fly) -> TREC run."""
 
+from esplade_eval import guard
 from esplade_eval.cli._args import (
+    check_encoder_args,
     define_encoder_args,
     define_progress_args,
     define_ray_args,
@@ -10,8 +12,10 @@ from esplade_eval.cli._args import (
     positive_int,
     progress_of,
     pruning_type,
+    tag_type,
 )
 from esplade_eval.defaults import HITS
+from esplade_eval.guard import declare_paths
 
 
 def register(sub):
@@ -22,9 +26,12 @@ def register(sub):
     src = p.add_mutually_exclusive_group(required=True)
     src.add_argument("--queries", help="pre-encoded queries (JSONL: id, contents, vector), e.g. OUT/full/queries.test.jsonl")
     src.add_argument("--topics", help="qid<TAB>text topics, encoded on the fly with --checkpoint")
-    p.add_argument("--output", help="TREC run to write (default: runs/run.<topics name>.<index folder>.txt)")
+    p.add_argument("--output", help="TREC run to write (default: runs/run.<topics name>.<index folder>.txt, refused "
+                                    "when it exists unless --overwrite: two indexes in folders of one name would "
+                                    "share it)")
+    p.add_argument("--overwrite", action="store_true", help="replace the default run when it exists")
     p.add_argument("--hits", type=positive_int, default=HITS, help="hits per query")
-    p.add_argument("--tag", default=None, help="run tag (default: esplade_<index folder>)")
+    p.add_argument("--tag", type=tag_type, default=None, help="run tag (default: esplade_<index folder>)")
     p.add_argument("--query-prune", type=pruning_type, default=None, metavar="LEVEL",
                    help="query pruning when encoding on the fly (default: the index's export manifest)")
     deprecated_alias(p, "--prune", "--query-prune", dest="query_prune", type=pruning_type)
@@ -40,18 +47,25 @@ def register(sub):
     define_progress_args(p)  # queries done / total
     define_ray_args(p, "search every shard on its own Ray actor (a warm JVM each) and merge the hits")
     define_encoder_args(p, required=False)
+    declare_paths(p, inputs=["index", "queries", "topics", "checkpoint"], outputs={"output": guard.RUN},
+                  names=["tag", "ray", "device"])
     p.set_defaults(func=run)
 
 
 def run(args):
     from esplade_eval.artifacts import default_run
+    from esplade_eval.guard import check_default_output
     from esplade_eval.lucene.search import checked_queries, search_to_run
 
+    if not args.output:  # checked like a given one, before any query is read
+        args.output = str(default_run(args.queries or args.topics, args.index))
+        check_default_output(args, "output", args.overwrite)
+    check_encoder_args(args)
     if args.queries:
         queries = checked_queries(args.queries, args.index, args.allow_mismatch, args.allow_unknown_encoding)
     else:
         queries = _encode_topics(args)
-    output = args.output or default_run(args.queries or args.topics, args.index)
+    output = args.output
     search = None
     if args.ray is not None:
         from esplade_eval.distributed.search import ray_searcher

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from esplade_eval import guard
+from esplade_eval.cli._args import positive_int
+from esplade_eval.guard import declare_paths
+
 
 def register(sub):
     p = sub.add_parser(
@@ -19,8 +23,9 @@ def register(sub):
                    help="run the config's [tuning] section instead: candidate fine-tuning recipes scored on dev")
     p.add_argument("--work", default=None, help="artifacts folder (default: the config's, or artifacts/study/NAME)")
     p.add_argument("--results", default=None, help="results folder (default: the config's, or results/NAME)")
-    p.add_argument("--threads", type=int, default=None, help="override the config's threads")
+    p.add_argument("--threads", type=positive_int, default=None, help="override the config's threads")
     p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    declare_paths(p, inputs=["config"], outputs={"work": guard.STUDY_WORK, "results": guard.RESULTS})
     p.set_defaults(func=run)
 
 

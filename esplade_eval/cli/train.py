@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+from esplade_eval import guard
 from esplade_eval.cli._args import (
     define_device_arg,
     define_progress_args,
     define_seed_arg,
     define_threads_arg,
+    fraction,
+    non_negative_float,
+    non_negative_int,
+    positive_float,
     positive_int,
     progress_of,
 )
 from esplade_eval.errors import EspladeError
+from esplade_eval.guard import declare_paths
 
 
 def _device_args(p):
@@ -45,12 +51,13 @@ def _register_vocab(sub):
     p.add_argument("--corpus", nargs="+", required=True,
                    help="text files (one text per line) or bundled corpora: general, titles, wiki, lee, "
                         "semanlink, films")
-    p.add_argument("--size", type=int, required=True, help="number of words to keep")
-    p.add_argument("--min-count", type=int, default=1, help="drop words seen fewer times")
+    p.add_argument("--size", type=positive_int, required=True, help="number of words to keep")
+    p.add_argument("--min-count", type=positive_int, default=1, help="drop words seen fewer times")
     p.add_argument("--include-heldout", action="store_true",
                    help="count held-out texts too (default: training parts only, as pretrain does)")
     _eval_doc_args(p)
     p.add_argument("--out", required=True, help="output folder")
+    declare_paths(p, inputs=["corpus", "exclude_eval_docs"], outputs={"out": guard.VOCAB})
     p.set_defaults(func=run_vocab)
 
 
@@ -60,26 +67,28 @@ def _register_pretrain(sub):
     p.add_argument("--corpus", nargs="+", default=["general", "titles"],
                    help="bundled corpora (general, titles, wiki, lee, semanlink, films) or text files")
     p.add_argument("--vocab", default=None, help="folder or file with output_vocab.txt (default: build one)")
-    p.add_argument("--vocab-size", type=int, default=10000, help="size of the vocabulary built when --vocab is absent")
+    p.add_argument("--vocab-size", type=positive_int, default=10000, help="size of the vocabulary built when --vocab is absent")
     p.add_argument("--preset", default="tiny", help="tiny | small | base, or a JSON file of BertConfig fields")
-    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate")
+    p.add_argument("--lr", type=positive_float, default=5e-4, help="peak learning rate")
     p.add_argument("--repeats", type=positive_int, default=1,
                    help="times every training text is in the stream: the budget is repeats x epochs passes "
                         "(not allowed with --steps)")
     g = p.add_mutually_exclusive_group()
-    g.add_argument("--steps", type=int, default=None,
+    g.add_argument("--steps", type=positive_int, default=None,
                    help="a fixed number of optimizer steps instead of passes (the stream cycles if needed)")
-    g.add_argument("--epochs", type=float, default=1.0, help="passes over the stream (default 1)")
-    p.add_argument("--batch-size", type=int, default=64)
-    p.add_argument("--max-length", type=int, default=64, help="WordPiece tokens per text")
-    p.add_argument("--mask-rate", type=float, default=0.15, help="fraction of words masked")
-    p.add_argument("--warmup", type=float, default=0.1, help="warm-up: fraction of steps (<1) or steps")
-    p.add_argument("--eval-texts", type=int, default=1000, help="held-out texts per arm for MLM accuracy (0: none)")
+    g.add_argument("--epochs", type=positive_float, default=1.0, help="passes over the stream (default 1)")
+    p.add_argument("--batch-size", type=positive_int, default=64, help="texts per optimizer step")
+    p.add_argument("--max-length", type=positive_int, default=64, help="WordPiece tokens per text")
+    p.add_argument("--mask-rate", type=fraction, default=0.15, help="fraction of words masked")
+    p.add_argument("--warmup", type=non_negative_float, default=0.1, help="warm-up: fraction of steps (<1) or steps")
+    p.add_argument("--eval-texts", type=non_negative_int, default=1000, help="held-out texts per arm for MLM accuracy (0: none)")
     p.add_argument("--init-encoder", default=None,
                    help="initialise the WordPiece encoder from a BERT/SPLADE checkpoint (e.g. splade-tiny)")
     _eval_doc_args(p)
     p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
     _device_args(p)
+    declare_paths(p, inputs=["corpus", "vocab", "preset", "init_encoder", "exclude_eval_docs"],
+                  outputs={"out": guard.CHECKPOINT}, names=["device"])
     p.set_defaults(func=run_pretrain)
 
 
@@ -92,22 +101,25 @@ def _register_finetune(sub):
     p.add_argument("--vocab", default=None, help="output vocabulary for --init random")
     p.add_argument("--train", default="semanlink", help="'semanlink' (train split) or a TSV of query<TAB>document")
     p.add_argument("--collection", default="artifacts/semanlink", help="Semanlink collection folder (built if missing)")
-    p.add_argument("--steps", type=int, default=200)
-    p.add_argument("--batch-size", type=int, default=32)
-    p.add_argument("--lr", type=float, default=2e-4)
-    p.add_argument("--lambda-q", type=float, default=3e-4, help="FLOPS weight on queries")
-    p.add_argument("--lambda-d", type=float, default=1e-4, help="FLOPS weight on documents")
-    p.add_argument("--flops-warmup", type=int, default=None, help="steps of quadratic lambda warm-up (default: half)")
-    p.add_argument("--hard-negatives", type=int, default=0, help="BM25 negatives per pair (Pyserini)")
-    p.add_argument("--bm25-depth", type=int, default=50)
-    p.add_argument("--train-topk-q", type=int, default=None, help="keep the top-k query weights in training")
-    p.add_argument("--train-topk-d", type=int, default=None, help="keep the top-k document weights in training")
-    p.add_argument("--eval-every", type=int, default=None, help="validate every N steps (always at the end)")
+    p.add_argument("--steps", type=positive_int, default=200, help="optimizer steps")
+    p.add_argument("--batch-size", type=positive_int, default=32, help="(query, document) pairs per step")
+    p.add_argument("--lr", type=positive_float, default=2e-4, help="peak learning rate")
+    p.add_argument("--lambda-q", type=non_negative_float, default=3e-4, help="FLOPS weight on queries")
+    p.add_argument("--lambda-d", type=non_negative_float, default=1e-4, help="FLOPS weight on documents")
+    p.add_argument("--flops-warmup", type=non_negative_int, default=None, help="steps of quadratic lambda warm-up (default: half)")
+    p.add_argument("--hard-negatives", type=non_negative_int, default=0, help="BM25 negatives per pair (Pyserini)")
+    p.add_argument("--bm25-depth", type=positive_int, default=50,
+                   help="BM25 hits per query the hard negatives are drawn from")
+    p.add_argument("--train-topk-q", type=positive_int, default=None, help="keep the top-k query weights in training")
+    p.add_argument("--train-topk-d", type=positive_int, default=None, help="keep the top-k document weights in training")
+    p.add_argument("--eval-every", type=positive_int, default=None, help="validate every N steps (always at the end)")
     p.add_argument("--no-validate", dest="validate", action="store_false", help="skip dev validation")
     p.add_argument("--no-validate-init", dest="validate_init", action="store_false",
                    help="do not validate the initial model (step 0)")
     p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
     _device_args(p)
+    declare_paths(p, inputs=["init", "preset", "vocab", "train", "collection"], outputs={"out": guard.CHECKPOINT},
+                  names=["device"])
     p.set_defaults(func=run_finetune)
 
 

@@ -236,6 +236,9 @@ def _tsv_pairs(path, what: str, shape: str) -> Iterator[tuple[str, str]]:
         ident, sep, text = line.partition("\t")
         if not sep:
             raise InputError(path, f"expected '{shape}', found no tab", line=lineno)
+        if what == "query" and "\t" in text:  # a third column would silently become part of the query
+            raise InputError(path, f"expected '{shape}' (2 columns), found {line.count(chr(9)) + 1} columns",
+                             line=lineno)
         yield check_id(path, lineno, ident.strip(), seen, what), text
 
 
@@ -355,6 +358,8 @@ def read_qrels(path: str | os.PathLike, format: str | None = None) -> Qrels:
             value = int(grade)
         except ValueError:
             raise InputError(path, f"relevance grade is not an integer: {grade!r}", line=lineno) from None
+        if not -2**31 <= value < 2**31:  # pytrec_eval reads grades as C ints: a larger one zeroes the table
+            raise InputError(path, f"relevance grade {value} is outside int32 (-2**31 ... 2**31 - 1)", line=lineno)
         docs = qrels.setdefault(qid, {})
         if docid in docs:
             raise InputError(path, f"duplicate judgment for query {qid!r}, document {docid!r}", line=lineno)

@@ -192,7 +192,8 @@ def export_on_ray(settings: EncoderSettings, corpus: str | os.PathLike, out: str
                   shard_size: int = 100_000, chunk: int = 4096, topics: Sequence[str | os.PathLike] = (),
                   overwrite: bool = False, progress: bool | None = None, address: str | None = None,
                   workers: int | None = None, threads: int | None = None,
-                  fail_once: FailOnce | None = None, collection: dict | None = None) -> RayExportResult:
+                  fail_once: FailOnce | None = None, collection: dict | None = None,
+                  allow_empty: bool = False) -> RayExportResult:
     """The single-process :func:`~esplade_eval.model.export.export_corpus`, on Ray (see the module doc).
 
     ``workers``: actors (default: one per GPU, else one per CPU of the cluster divided by
@@ -209,11 +210,11 @@ def export_on_ray(settings: EncoderSettings, corpus: str | os.PathLike, out: str
     # one Ray export per output folder at a time; each level is claimed as it is written
     with no_empty_folder_left(out), claim(out / STAGING):
         return _export(settings, corpus, out, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
-                       address, workers, threads, fail_once, collection)
+                       address, workers, threads, fail_once, collection, allow_empty)
 
 
 def _export(settings, corpus, out: Path, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
-            address, workers, threads, fail_once, collection) -> RayExportResult:
+            address, workers, threads, fail_once, collection, allow_empty=False) -> RayExportResult:
     started = time.perf_counter()
     with session(address) as ray:
         actors, pool_info = _start_workers(ray, settings, workers, threads, fail_once)
@@ -234,7 +235,7 @@ def _export(settings, corpus, out: Path, prunings, quantizer, shard_size, chunk,
     encoder = SimpleNamespace(info=SimpleNamespace(to_dict=lambda: dict(described["info"])),
                               terms=described["terms"], max_length=described["info"]["max_length"])
     folders = _assemble(encoder, corpus, out, staging, shards, prunings, quantizer, shard_size, topic_sets,
-                        encoded_topics, overwrite, info, started, collection)
+                        encoded_topics, overwrite, info, started, collection, allow_empty)
     shutil.rmtree(staging, ignore_errors=True)
     log.info("exported %s on Ray: %d shards (%d reused) in %.1fs", ", ".join(folders), shards, reused,
              info["seconds"])
@@ -378,7 +379,7 @@ def _summed_counts(staging: Path, shards: int, prunings, vocabulary: int) -> tup
 
 def _assemble(encoder, corpus, out: Path, staging: Path, shards: int, prunings, quantizer, shard_size: int,
               topic_sets, encoded_topics, overwrite: bool, info: dict, started: float,
-              collection: dict | None = None) -> dict[str, Path]:
+              collection: dict | None = None, allow_empty: bool = False) -> dict[str, Path]:
     """Every level as the single-process export writes it, all renamed into place at the end."""
     totals, term_max = _summed_counts(staging, shards, prunings, len(encoder.terms))
     with contextlib.ExitStack() as stack:
@@ -389,7 +390,8 @@ def _assemble(encoder, corpus, out: Path, staging: Path, shards: int, prunings, 
             for shard in range(shards):
                 # a link: the staged file stays for a resume until every level is in place
                 link_or_copy(staging / p.name / shard_file_name(shard), files / shard_file_name(shard))
-            documents = documents_entry(corpus, totals[p.name], shard_size, time.perf_counter() - started)
+            documents = documents_entry(corpus, totals[p.name], shard_size, time.perf_counter() - started, p.name,
+                                        allow_empty)
             finish_level(encoder, folder, p, quantizer, documents, topic_sets, encoded_topics, collection=collection,
                          extra={"ray": info}, term_max=term_max[p.name])
     return {p.name: out / p.name for p in prunings}

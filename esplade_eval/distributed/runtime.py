@@ -61,8 +61,53 @@ def connect(address: str | None = None, num_cpus: int | None = None, object_stor
         ray.init(address=LOCAL, num_cpus=num_cpus or os.cpu_count() or 1,
                  object_store_memory=object_store_mb * 2 ** 20, **options)
     else:
-        ray.init(address=address, **options)
+        probe(address)
+        with deadline(CONNECT_SECONDS, f"Ray cluster {address}: no answer within {CONNECT_SECONDS}s"):
+            ray.init(address=address, **options)
     return ray, True
+
+
+#: how long connecting to a Ray cluster may take before it is an error (Ray itself retries for minutes)
+CONNECT_SECONDS = 25
+PROBE_SECONDS = 10.0
+
+
+def probe(address: str, timeout: float = PROBE_SECONDS) -> None:
+    """An :class:`EspladeError` when ``HOST:PORT`` (or ``ray://HOST:PORT``) takes no TCP
+    connection within ``timeout``: nothing listens there, so Ray would retry for minutes."""
+    import socket
+
+    host, sep, port = address.split("://", 1)[-1].rpartition(":")
+    if not sep or not port.isdigit():
+        return  # "auto" and other forms: Ray answers those at once
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise EspladeError(f"Ray cluster {address}: no answer ({exc.strerror or exc or 'timed out'}); is a Ray "
+                           "head running there? (ray start --head; or --ray alone for a local instance)") from None
+
+
+@contextlib.contextmanager
+def deadline(seconds: int, message: str) -> Iterator[None]:
+    """Raise :class:`EspladeError` ``message`` when the block runs longer than ``seconds``
+    (a SIGALRM timer: main thread only; elsewhere the block runs unbounded)."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expired(signum, frame):
+        raise EspladeError(message)
+
+    previous = signal.signal(signal.SIGALRM, expired)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 @contextlib.contextmanager

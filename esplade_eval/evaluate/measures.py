@@ -48,9 +48,11 @@ def parse_measure(spec: str) -> list:
 
     text = spec.strip()
     try:
-        return [ir_measures.parse_measure(text)]
+        parsed = ir_measures.parse_measure(text)
     except Exception as exc:  # ir_measures raises ValueError, NameError, SyntaxError, TypeError ...
         first = exc
+    else:
+        return [_checked(spec, parsed)]
     try:
         with contextlib.redirect_stdout(io.StringIO()):  # it prints "skipped [...]" for nicknames
             found = ir_measures.parse_trec_measure(text)
@@ -58,7 +60,30 @@ def parse_measure(spec: str) -> list:
         found = []
     if not found:
         raise EspladeError(f"unknown measure {spec!r}: {first} ({_EXAMPLES})")
-    return list(found)
+    return [_checked(spec, m) for m in found]
+
+
+#: the bounds pytrec_eval and the qrels reader accept: cut-offs, relevance levels (C ``int``)
+_INT_MAX = 2**31 - 1
+
+
+def _checked(spec: str, measure):
+    """``measure`` when its cut-off is an integer from 1 to 2**31 - 1 and its relevance level an
+    integer within int32; pytrec_eval aborts the process (SIGABRT) on a cut-off of 0 or 1.5.
+
+    >>> parse_measure("P@0")
+    Traceback (most recent call last):
+    ...
+    esplade_eval.errors.EspladeError: measure 'P@0': the cut-off must be an integer from 1 to 2147483647, got 0
+    """
+    params = getattr(measure, "params", {}) or {}
+    cutoff = params.get("cutoff")
+    if cutoff is not None and (not isinstance(cutoff, int) or isinstance(cutoff, bool) or not 1 <= cutoff <= _INT_MAX):
+        raise EspladeError(f"measure {spec!r}: the cut-off must be an integer from 1 to {_INT_MAX}, got {cutoff!r}")
+    rel = params.get("rel")
+    if rel is not None and (not isinstance(rel, int) or isinstance(rel, bool) or not -_INT_MAX - 1 <= rel <= _INT_MAX):
+        raise EspladeError(f"measure {spec!r}: the relevance level must be an integer within int32, got {rel!r}")
+    return measure
 
 
 def parse_measures(measures: Iterable[str | object]) -> list:

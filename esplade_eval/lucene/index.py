@@ -19,9 +19,16 @@ from typing import Sequence
 
 from esplade_eval._children import child_process
 from esplade_eval._io import atomic_dir
-from esplade_eval.artifacts import index_shards, is_sharded_index, level_collection, write_index_manifest
+from esplade_eval.artifacts import (
+    INDEX_MANIFEST,
+    index_shards,
+    is_sharded_index,
+    level_collection,
+    read_index_manifest,
+    write_index_manifest,
+)
 from esplade_eval.errors import EspladeError, InputError
-from esplade_eval.lucene.java import DEFAULT_HEAP, anserini_jar, find_java
+from esplade_eval.lucene.java import DEFAULT_HEAP, anserini_jar, find_java, use_utf8_locale
 from esplade_eval.sparse.jsonvector import collection_files, validate_collection
 
 log = logging.getLogger(__name__)
@@ -29,6 +36,7 @@ log = logging.getLogger(__name__)
 
 def java_command(main_class: str, *args: str, heap: str = DEFAULT_HEAP, options: Sequence[str] = ()) -> list[str]:
     rt = find_java()
+    use_utf8_locale()  # the child reads the environment: file names as UTF-8 whatever the locale
     cmd = [str(rt.home / "bin" / "java"), f"-Xmx{heap}", *options]
     if rt.has_vector_module:
         cmd.append("--add-modules=jdk.incubator.vector")
@@ -50,7 +58,7 @@ def indexing_jvm_options(files: Sequence[Path]) -> list[str]:
 
 def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads: int = 1, validate: bool = True,
                 optimize: bool = True, overwrite: bool = False, heap: str = DEFAULT_HEAP,
-                progress: bool | None = None) -> dict:
+                progress: bool | None = None, allow_empty: bool = False) -> dict:
     """Index a JsonVectorCollection as an impact index (``-impact -pretokenized``).
 
     ``validate`` checks every line first (positive integer weights, whitespace-free
@@ -58,11 +66,14 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
     starts; ``optimize`` merges to one segment (Anserini's ``-optimize``).
     Returns statistics written to the index's ``esplade_eval.json``. ``progress`` shows a bar
     of documents indexed (Anserini reports each collection file as it completes; None: only on
-    a terminal).
+    a terminal). A collection with no document to index (none, or every vector empty) is an
+    error before Lucene starts, unless ``allow_empty``.
     """
     folder, manifest = level_collection(collection)
     files = collection_files(folder)  # a clear error for a missing or empty folder
     counts = validate_collection(folder) if validate else None
+    if counts is not None:
+        check_documents(folder, counts, allow_empty)
     index = Path(index)
     started = time.perf_counter()
     with atomic_dir(index, overwrite=overwrite) as tmp:
@@ -80,6 +91,8 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
             tail = "\n".join(tail.splitlines()[-15:])
             raise EspladeError(f"Anserini indexing of {folder} failed (exit {returncode}):\n{tail}")
         indexed, empty = _parse_counter(output, "indexed"), _parse_counter(output, "empty")
+        if counts is None and indexed == 0:
+            check_documents(folder, {"documents": empty or 0, "empty_vectors": empty or 0}, allow_empty)
         # Anserini skips documents whose vector is empty (nothing to index, never retrievable)
         if counts is not None and indexed is not None and (indexed, empty) != (
                 counts["documents"] - counts["empty_vectors"], counts["empty_vectors"]):
@@ -125,6 +138,15 @@ def _run_anserini(cmd: list[str], total: int | None, desc: str, progress: bool |
         if returncode == 0 and total:
             b.update(max(0, total - b.n))  # empty vectors are skipped, not "added"
     return returncode, "".join(lines)
+
+
+def check_documents(folder, counts: dict, allow_empty: bool) -> None:
+    """An index of 0 documents (none, or every vector empty) is an error unless ``allow_empty``:
+    it would search to empty runs that evaluate to zeros, silently."""
+    if counts["documents"] - counts["empty_vectors"] <= 0 and not allow_empty:
+        raise EspladeError(f"{folder}: no document to index ({counts['documents']} documents, "
+                           f"{counts['empty_vectors']} of them empty vectors); nothing written (--allow-empty "
+                           "indexes it anyway)")
 
 
 def _parse_counter(log_text: str, name: str) -> int | None:
@@ -202,4 +224,33 @@ def shard_paths(index: str | os.PathLike) -> list[Path]:
         if not path.is_dir() or not any(path.glob("segments_*")):
             raise InputError(index, f"shard {path.name!r} is not a Lucene index ({path})")
         out.append(path)
+    check_shards(index, out)
     return out
+
+
+def check_shards(index: str | os.PathLike, paths: list[Path]) -> None:
+    """The shards of a sharded index appear once each, come from its one export and its one
+    build (so they are disjoint: one validated collection split into ranges); a shard listed
+    twice, or copied in from another sharded index, would give duplicate or missing hits."""
+    where = Path(index) / INDEX_MANIFEST
+    seen: dict[Path, str] = {}
+    for path in paths:
+        real = path.resolve()
+        if real in seen:
+            raise InputError(where, f"shard {path.name!r} is listed twice (also as {seen[real]!r})")
+        seen[real] = path.name
+    top = read_index_manifest(index) or {}
+    builds = {}
+    for path, entry in zip(paths, top.get("shards") or []):
+        own = read_index_manifest(path) or {}
+        if own.get("export_manifest") is not None and own["export_manifest"] != top.get("export_manifest"):
+            raise InputError(where, f"shard {path.name!r} comes from another export than the sharded index "
+                                    "(its manifest's export differs): rebuild the index with index --shards")
+        if entry.get("documents_indexed") is not None and own.get("documents_indexed") != entry["documents_indexed"]:
+            raise InputError(where, f"shard {path.name!r} holds {own.get('documents_indexed')} documents, the "
+                                    f"sharded index lists {entry['documents_indexed']}: a shard of another build?")
+        builds.setdefault(Path(str(own.get("collection", ""))).parent.parent.name, []).append(path.name)
+    if len(builds) > 1:
+        groups = "; ".join(", ".join(names) for names in builds.values())
+        raise InputError(where, f"its shards come from {len(builds)} different builds ({groups}): they may "
+                                "overlap or miss documents; rebuild the index with index --shards")

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
-from esplade_eval.errors import EspladeError, JavaNotFoundError
+from esplade_eval.errors import EspladeError, JavaNotFoundError, JavaStartError
 
 MIN_JAVA = 21
 VECTOR_MODULE = "jdk.incubator.vector"
@@ -43,10 +43,38 @@ def choose_heap(explicit: str | None, sized: str | None = None) -> str:
 
 
 def check_heap(heap: str) -> str:
-    """``heap`` when it is a JVM size (``512m``, ``2g``, ``1048576k``); ValueError otherwise."""
-    if not re.fullmatch(r"[1-9]\d*[kKmMgG]?", str(heap)):
+    """``heap`` when it is a JVM size (``512m``, ``2g``, ``1048576k``) of at least 2 MiB and at
+    most this machine's memory (the JVM refuses to start otherwise); ValueError otherwise."""
+    m = re.fullmatch(r"([1-9]\d*)([kKmMgG]?)", str(heap))
+    if not m:
         raise ValueError(f"not a JVM heap size (e.g. 512m, 2g): {heap!r}")
+    size = int(m.group(1)) * 1024 ** " kmg".index((m.group(2) or " ").lower())
+    memory = _memory()
+    if size < 2 * 2**20 or (memory and size > memory):
+        limit = f" and at most this machine's memory ({memory // 2**20}m)" if memory else ""
+        raise ValueError(f"JVM heap {heap!r}: must be at least 2m{limit}")
     return str(heap)
+
+
+def _memory() -> int | None:
+    """Bytes of physical memory (None where unknown)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def use_utf8_locale() -> None:
+    """Make the JVMs of this process and its children read file names as UTF-8.
+
+    Java encodes file names in the locale's charset: under ``LC_ALL=C`` (ASCII) a non-ASCII
+    path is unreadable to it, while Python (UTF-8 mode) reads it fine. The JVM takes the
+    charset from the environment when it starts, so a non-UTF-8 locale is replaced by
+    ``C.UTF-8`` (built into glibc) before any JVM starts; nothing else depends on it.
+    """
+    value = os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE") or os.environ.get("LANG") or ""
+    if "utf-8" not in value.lower() and "utf8" not in value.lower():
+        os.environ["LC_ALL"] = "C.UTF-8"
 
 
 @dataclass(frozen=True)
@@ -85,6 +113,12 @@ def read_release(home: str | os.PathLike) -> tuple[str, frozenset[str] | None] |
     return version, modules
 
 
+def _has_jvm(home: Path) -> bool:
+    """True when ``home`` holds a JVM library (``lib/server/libjvm.so``, ``.dylib``, ``bin/server/jvm.dll``)."""
+    return any(any(home.glob(pattern)) for pattern in ("lib/*/libjvm.*", "lib/libjvm.*", "jre/lib/*/libjvm.*",
+                                                       "bin/*/jvm.dll"))
+
+
 def _candidates() -> list[tuple[str, Path]]:
     found: list[tuple[str, Path]] = []
     if os.environ.get("JAVA_HOME"):
@@ -110,6 +144,9 @@ def find_java() -> JavaRuntime:
             rejected.append(f"{source}: {home} (no readable 'release' file)")
             continue
         version, modules = info
+        if not _has_jvm(home):
+            rejected.append(f"{source}: {home} (Java {version} without a JVM library, lib/server/libjvm.so)")
+            continue
         if _major(version) >= MIN_JAVA:
             return JavaRuntime(home=home, version=version, source=source, modules=modules)
         rejected.append(f"{source}: {home} (Java {version})")
@@ -134,6 +171,7 @@ def configure(heap: str | None = None, options: Sequence[str] = ()) -> JavaRunti
     if _configured is not None:
         return _configured
     runtime = find_java()
+    use_utf8_locale()
     os.environ["JAVA_HOME"] = str(runtime.home)
     # Pyserini's trec_eval shells out to a bare `java`: make it this runtime too
     bin_dir = str(runtime.home / "bin")
@@ -213,7 +251,12 @@ def start(heap: str | None = None, options: Sequence[str] = ()):
         jnius_config.add_classpath(str(anserini_jar()))  # (not get_classpath(): it starts the JVM)
         if runtime.has_vector_module:
             jnius_config.add_options(f"--add-modules={VECTOR_MODULE}")
-    from jnius import autoclass as _autoclass
+    try:
+        from jnius import autoclass as _autoclass
+    except Exception as exc:  # pyjnius: SystemError "JVM failed to start", ...
+        options = " ".join(o for o in jnius_config.get_options() if o.startswith("-X"))
+        raise JavaStartError(f"the JVM failed to start (Java {runtime.version} at {runtime.home}, options "
+                             f"{options}): {type(exc).__name__}: {' '.join(str(exc).split())}") from None
 
     _quiet_java_logging(_autoclass)
     return _autoclass

@@ -50,7 +50,7 @@ from esplade_eval.artifacts import (
     write_index_manifest,
 )
 from esplade_eval.errors import EspladeError
-from esplade_eval.lucene.index import build_index
+from esplade_eval.lucene.index import build_index, check_documents
 from esplade_eval.lucene.java import DEFAULT_HEAP
 from esplade_eval.sparse.jsonvector import collection_files, validate_collection
 
@@ -163,7 +163,7 @@ def local_runner(parallel: int, progress: bool | None = None) -> Runner:
 def build_sharded_index(collection: str | os.PathLike, index: str | os.PathLike, shards: int, threads: int = 1,
                         parallel: int | None = None, validate: bool = True, optimize: bool = True,
                         overwrite: bool = False, heap: str = DEFAULT_HEAP, runner: Runner | None = None,
-                        progress: bool | None = None) -> dict:
+                        progress: bool | None = None, allow_empty: bool = False) -> dict:
     """Build ``shards`` Lucene impact indexes under ``index`` and its top-level manifest (see the module doc).
 
     ``threads``: Anserini indexing threads per shard; ``parallel``: shards built at once by
@@ -174,6 +174,8 @@ def build_sharded_index(collection: str | os.PathLike, index: str | os.PathLike,
     folder, export_manifest = level_collection(collection)
     files = collection_files(folder)
     counts = validate_collection(folder) if validate else {"documents": _count_documents(files)}
+    if validate:
+        check_documents(folder, counts, allow_empty)
     if counts["documents"] < shards:
         raise EspladeError(f"{folder}: {counts['documents']} documents cannot make {shards} shards")
     runner = runner or local_runner(parallel or max(1, (os.cpu_count() or 1) // threads), progress)
@@ -181,7 +183,7 @@ def build_sharded_index(collection: str | os.PathLike, index: str | os.PathLike,
     with atomic_dir(index, overwrite=overwrite) as tmp:
         inputs = _shard_inputs(files, shards, counts["documents"], tmp / ".inputs")
         jobs = [{"collection": str(inp), "index": str(tmp / shard_name(i)), "threads": threads, "validate": False,
-                 "optimize": optimize, "heap": heap} for i, inp in enumerate(inputs)]
+                 "optimize": optimize, "heap": heap, "allow_empty": True} for i, inp in enumerate(inputs)]
         results = runner(jobs)
         shard_entries = [{"path": shard_name(i), "files": sorted(p.name for p in Path(inp).iterdir()),
                           "documents_indexed": r["documents_indexed"], "empty_skipped": r["empty_skipped"],

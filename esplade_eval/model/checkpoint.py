@@ -53,3 +53,18 @@ def checkpoint_hash(path: str | os.PathLike) -> str:
             for block in iter(lambda: fh.read(1 << 20), b""):
                 h.update(block)
     return h.hexdigest()
+
+
+def check_max_length(path: str | os.PathLike, max_length: int) -> None:
+    """An :class:`EspladeError` when ``max_length`` exceeds the positions of the checkpoint at
+    ``path`` (``max_position_embeddings`` in its ``config.json``): the position embedding
+    lookup would fail deep inside torch. Read from the config alone, before any weight loads."""
+    from esplade_eval._io import read_json
+
+    config = Path(path) / "config.json"
+    if not config.is_file():
+        return
+    positions = read_json(config, "checkpoint config").get("max_position_embeddings")
+    if isinstance(positions, int) and max_length > positions:
+        raise EspladeError(f"--max-length {max_length}: more than the {positions} positions of the checkpoint "
+                           f"{path} (max_position_embeddings in config.json)")

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from esplade_eval.errors import EspladeError
-from esplade_eval.model.checkpoint import OUTPUT_VOCAB, checkpoint_hash, resolve_checkpoint
+from esplade_eval.model.checkpoint import OUTPUT_VOCAB, check_max_length, checkpoint_hash, resolve_checkpoint
 from esplade_eval.sparse.vectors import SparseBatch
 
 log = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class SpladeEncoder:
         if threads:
             torch.set_num_threads(threads)
         path = resolve_checkpoint(name_or_path)
+        check_max_length(path, max_length)
         device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         hf_logging.set_verbosity_error()
         hf_logging.disable_progress_bar()  # "Loading weights" bars on every load

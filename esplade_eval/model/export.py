@@ -28,7 +28,7 @@ from esplade_eval import artifacts
 from esplade_eval._io import atomic_dir, atomic_file, claim, no_empty_folder_left
 from esplade_eval.data.prepared import sha256_file
 from esplade_eval.data.trec import read_corpus, read_topics
-from esplade_eval.errors import InputError
+from esplade_eval.errors import EspladeError, InputError
 from esplade_eval.sparse.jsonvector import CollectionWriter, write_query_file
 from esplade_eval.sparse.prune import Pruning
 from esplade_eval.sparse.quantize import MAX_IMPACT, Quantizer, score_bounds
@@ -96,7 +96,8 @@ def encode_chunk(encoder, docs: Sequence[tuple[str, str]], prunings: Sequence[Pr
 def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, prunings: Sequence[Pruning] = (Pruning(),),
                   quantizer: Quantizer = Quantizer(), shard_size: int = 100_000, chunk: int = 4096,
                   overwrite: bool = False, progress: bool | None = None,
-                  topics: Sequence[str | os.PathLike] = (), collection: dict | None = None) -> dict[str, Path]:
+                  topics: Sequence[str | os.PathLike] = (), collection: dict | None = None,
+                  allow_empty: bool = False) -> dict[str, Path]:
     """Encode ``corpus`` (any :func:`~esplade_eval.data.formats.read_corpus` format) once and
     write one collection per level.
 
@@ -106,13 +107,15 @@ def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, pr
     :meth:`Collection.provenance <esplade_eval.data.collection.Collection.provenance>`) is
     recorded in each manifest. Returns ``{level name: level folder}``.
     ``progress``: a bar over the documents (total counted first) updated after every forward
-    pass; None shows it only on a terminal (:mod:`esplade_eval._progress`).
+    pass; None shows it only on a terminal (:mod:`esplade_eval._progress`). A level whose every
+    vector is empty (a scale that quantises every weight under one unit) is an error, and
+    nothing is written, unless ``allow_empty``.
     """
     check_levels(prunings)
     topic_sets = read_topic_sets(topics)
     with no_empty_folder_left(out) as out:
         return _export_levels(encoder, corpus, out, prunings, quantizer, shard_size, chunk, overwrite, progress,
-                              topic_sets, collection)
+                              topic_sets, collection, allow_empty)
 
 
 def check_levels(prunings: Sequence[Pruning]) -> None:
@@ -122,7 +125,7 @@ def check_levels(prunings: Sequence[Pruning]) -> None:
 
 
 def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, chunk, overwrite, progress,
-                   topic_sets, collection) -> dict[str, Path]:
+                   topic_sets, collection, allow_empty: bool = False) -> dict[str, Path]:
     names = [p.name for p in prunings]
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
@@ -141,18 +144,25 @@ def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, 
             w = writers[p.name]
             w.close()
             counts = {"documents": w.documents, "empty_vectors": w.empty, "postings": w.postings, **tally[p.name]}
-            documents = documents_entry(corpus, counts, shard_size, time.perf_counter() - started)
+            documents = documents_entry(corpus, counts, shard_size, time.perf_counter() - started, p.name,
+                                        allow_empty)
             finish_level(encoder, folders[p.name], p, quantizer, documents, topic_sets, encoded_topics,
                          collection=collection, term_max=w.term_max)
     log.info("exported %s in %.1fs", ", ".join(names), time.perf_counter() - started)
     return {name: out / name for name in names}
 
 
-def documents_entry(corpus, counts: dict, shard_size: int, seconds: float) -> dict:
+def documents_entry(corpus, counts: dict, shard_size: int, seconds: float, level: str = "",
+                    allow_empty: bool = False) -> dict:
     """The manifest's ``documents`` record from a level's summed counters
-    (``documents``, ``empty_vectors``, ``postings``, ``pruned_weights``, ``dropped_subunit_weights``)."""
+    (``documents``, ``empty_vectors``, ``postings``, ``pruned_weights``, ``dropped_subunit_weights``);
+    a level whose every vector is empty is an error unless ``allow_empty``."""
     if counts["documents"] == 0:
         raise InputError(corpus, "corpus has no documents")
+    if counts["empty_vectors"] == counts["documents"] and not allow_empty:
+        raise EspladeError(f"level {level or '?'}: every one of the {counts['documents']} document vectors is empty "
+                           f"after pruning and quantisation ({counts['dropped_subunit_weights']} weights under one "
+                           "unit dropped): a larger --scale keeps them; nothing written (--allow-empty writes it)")
     return {
         "source": os.fspath(corpus),
         "count": counts["documents"],

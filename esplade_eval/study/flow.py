@@ -23,8 +23,8 @@ from typing import Sequence
 
 from esplade_eval import artifacts, defaults
 from esplade_eval.artifacts import FlowLayout
-from esplade_eval.data.collection import Collection, load_collection
-from esplade_eval.errors import InputError
+from esplade_eval.data.collection import Collection, load_collection, resolve_spec
+from esplade_eval.errors import EspladeError, InputError
 from esplade_eval.sparse.prune import Pruning
 from esplade_eval.sparse.quantize import Quantizer
 
@@ -102,10 +102,31 @@ def _remove(path: Path) -> None:
 
 def resolve_collection(collection, out: Path, registry=None, echo=print) -> Collection:
     """A prepared collection: ``collection`` itself, or its spec prepared into ``out/data``
-    (default: the bundled Semanlink titles)."""
+    (default: the bundled Semanlink titles). A flow folder that holds another collection's
+    flow is refused before anything is read or replaced."""
+    found = resolve_spec(collection or "semanlink", registry)
+    check_flow_folder(out, found.name)
     if isinstance(collection, Collection):
         return collection
-    return load_collection(collection or "semanlink", root=out / "data", registry=registry, echo=echo)
+    return load_collection(found, root=out / "data", registry=registry, echo=echo)
+
+
+def check_flow_folder(out: str | os.PathLike, name: str) -> None:
+    """Refuse a flow folder whose prepared collection (``OUT/data``) is another collection's:
+    its vectors, indexes and runs would be replaced by this flow's."""
+    data = Path(out) / "data"
+    if not data.is_dir() or not any(data.iterdir()):
+        return
+    have = Collection(data).name
+    if have != name:
+        raise EspladeError(f"{out}: holds the flow of collection {have!r}, not {name!r}; its artifacts would be "
+                           f"replaced: give another --out (the default for {name!r} is {default_flow_folder(name)})")
+
+
+def default_flow_folder(collection_name: str) -> Path:
+    """The default folder of a flow: ``artifacts/demo`` for the bundled Semanlink collection,
+    ``artifacts/demo-<name>`` for any other, so two collections never share one."""
+    return Path("artifacts/demo" if collection_name == "semanlink" else f"artifacts/demo-{collection_name}")
 
 
 def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Sequence[Pruning] = DEFAULT_LEVELS,

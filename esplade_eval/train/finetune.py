@@ -81,6 +81,16 @@ class FinetuneConfig:
     log_every: int = 10
     progress: bool | None = None  # bars: None only on a terminal, True always, False never
 
+    def __post_init__(self):
+        import math
+
+        for name in ("steps", "batch_size"):  # no steps would write an untrained copy as "fine-tuned"
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise EspladeError(f"fine-tuning: {name} must be a whole number >= 1, got {value!r}")
+        if not (isinstance(self.lr, (int, float)) and math.isfinite(self.lr) and self.lr > 0):
+            raise EspladeError(f"fine-tuning: lr must be a finite number > 0, got {self.lr!r}")
+
 
 def load_init(cfg: FinetuneConfig, device: str = "cpu"):
     """``(encoder, output_vocab or None, description)`` for ``cfg.init``.

@@ -113,6 +113,12 @@ class PretrainConfig:
             raise EspladeError(f"epochs must be > 0, got {self.epochs!r}")
         if self.steps is not None and self.steps < 0:
             raise EspladeError(f"steps must be >= 0, got {self.steps!r}")
+        from esplade_eval.train.common import PRESETS
+
+        positions = (PRESETS.get(self.preset) or {}).get("max_position_embeddings")
+        if not self.init_encoder and isinstance(positions, int) and self.max_length > positions:
+            raise EspladeError(f"max_length {self.max_length}: more than the {positions} positions of preset "
+                               f"{self.preset!r}")
 
     @property
     def passes(self) -> float | None:
