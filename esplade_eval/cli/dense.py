@@ -50,9 +50,10 @@ def run(args):
     result = dense_reference(job, settings)
     report(result, job.collection, job.split)
     info = result.info
+    madds = info["multiply_adds_per_query"]
     print(f"{result.name}: {info['documents']} documents x {info['dimensions']} dimensions, "
-          f"{info['multiply_adds_per_query']:,} multiply-adds per exhaustive query, single-thread latency "
-          f"p50 {info['latency_ms_p50']:.2f} ms")
+          f"{'graph-dependent' if madds is None else f'{madds:,}'} multiply-adds per query, single-thread "
+          f"latency p50 {info['latency_ms_p50']:.2f} ms")
     if "recall_vs_flat" in info:
         print(f"{result.name}: recall against flat " + ", ".join(f"{k} {v:.4f}" for k, v in
                                                                    info["recall_vs_flat"].items()))

@@ -3,19 +3,30 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from esplade_eval import defaults
 from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, FlowLayout
 from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 
 
+#: the reference rows a demo adds by default (``--references``): BM25, dense, and dense + sparse fusion
+REFERENCES = ("bm25", "dense", "hybrid")
+
+
 def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=None, measures=defaults.MEASURES,
-             collection=None, registry=None, max_length=defaults.MAX_LENGTH, echo=print):
-    """The flow for one checkpoint on ``collection`` (a spec, default Semanlink), then the tables."""
+             collection=None, registry=None, max_length=defaults.MAX_LENGTH, echo=print, references=REFERENCES):
+    """The flow for one checkpoint on ``collection`` (a spec, default Semanlink), the reference
+    runs named in ``references`` (``bm25``, ``dense``, ``hybrid``: dense + the first level fused as
+    Pyserini's HybridSearcher does), then the tables."""
     started = time.perf_counter()
     result = run_flow(out, checkpoint=checkpoint, levels=levels or DEFAULT_LEVELS, split=split, threads=threads,
                       collection=collection, registry=registry, max_length=max_length, echo=echo)
-    table = effectiveness_table(result, measures)
+    ref_started = time.perf_counter()
+    extra = reference_runs(result, out, references, threads)
+    if extra:
+        result.timings["references"] = time.perf_counter() - ref_started
+    table = effectiveness_table(result, measures, extra)
     echo(f"\ncollection {result.collection.name}, {split} split, checkpoint {checkpoint}\n")
     echo(table)
     layout = FlowLayout(out)
@@ -35,15 +46,54 @@ def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=N
     return result
 
 
-def effectiveness_table(result, measures) -> str:
-    """Every pruning level against the first (normally unpruned) one: paired t-tests, Holm.
+def reference_runs(result, out, references=REFERENCES, threads=None) -> dict:
+    """``{name: run}`` of the reference rows: BM25, dense (MiniLM, faiss flat) and the hybrid of
+    dense and the first level (:data:`HYBRID`), each made or reused in ``out``."""
+    from esplade_eval.study.references import ReferenceJob, bm25_reference, dense_reference
+
+    unknown = set(references) - set(REFERENCES)
+    if unknown:
+        raise ValueError(f"unknown reference rows {sorted(unknown)}; choose among {', '.join(REFERENCES)}")
+    job = ReferenceJob(Path(out), result.collection, result.split, threads=threads or defaults.threads(),
+                       progress=False)
+    runs = {}
+    if "bm25" in references:
+        runs["bm25"] = bm25_reference(job).run
+    if "dense" in references or "hybrid" in references:
+        dense = dense_reference(job).run
+        if "dense" in references:
+            runs["dense"] = dense
+        if "hybrid" in references:
+            runs.update(hybrid_run(job, dense, next(iter(result.runs.items()))))
+    return runs
+
+
+#: the demo's dense + sparse fusion: both runs' scores normalised, equal weights (alpha 1)
+HYBRID = dict(alpha=1.0, normalization=True)
+
+
+def hybrid_run(job, dense_run, level) -> dict:
+    """``{"dense+<level>": run}``: Pyserini's hybrid fusion of the dense run and a level's run."""
+    from esplade_eval.evaluate.fusion import HybridParams, fuse, write_fused
+
+    name = f"dense+{level[0]}"
+    path = job.layout.run(job.split, name)
+    write_fused(path, fuse([dense_run, level[1]], "hybrid", hits=job.hits, hybrid_params=HybridParams(**HYBRID)),
+                tag=name)
+    return {name: path}
+
+
+def effectiveness_table(result, measures, references: dict | None = None) -> str:
+    """Every pruning level (and reference row) against the first (normally unpruned) level:
+    paired t-tests, Holm.
 
     Every level searched the same topics, so a query a strictly pruned level finds nothing for
     (common on small collections) is paired at 0, the harness's rule for unanswered queries."""
     from esplade_eval.evaluate import Evaluator, compare
 
-    evaluation = Evaluator(result.qrels, list(measures), topics=result.topics).evaluate(
-        {name: str(run) for name, run in result.runs.items()})
+    runs = {**{name: str(run) for name, run in result.runs.items()},
+            **{name: str(run) for name, run in (references or {}).items()}}
+    evaluation = Evaluator(result.qrels, list(measures), topics=result.topics).evaluate(runs)
     report = compare(evaluation, baseline=next(iter(result.runs)), correction="holm", missing="zero")
     return report.to_markdown()
 

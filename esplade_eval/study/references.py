@@ -135,12 +135,24 @@ def dense_index(job: ReferenceJob, encoder, spec: FaissSpec, folder: Path) -> Pa
     if _index_is_current(folder, expected):
         log.info("dense index %s is current: reused", folder)
         return folder
-    embeddings = encoder.encode([t for _, t in docs], progress=job.progress, desc="dense encode documents")
+    embeddings = _stored_embeddings(folder.parent.parent, {k: v for k, v in expected.items() if k != "index"})
+    if embeddings is None:
+        embeddings = encoder.encode([t for _, t in docs], progress=job.progress, desc="dense encode documents")
     manifest = {**encoder.info.to_dict(), "corpus_sha256": job.collection.corpus_sha256,
                 "collection": job.collection.provenance()}
     write_dense_index(folder, embeddings, [d for d, _ in docs], manifest, spec, overwrite=True,
                       extra={"embeddings.npy": embeddings})
     return folder
+
+
+def _stored_embeddings(references: Path, expected: dict) -> np.ndarray | None:
+    """The embeddings another dense index of these references holds for the same encoder and
+    corpus (an HNSW index after a flat one re-encodes nothing), or None."""
+    for folder in sorted(references.glob("*/index")):
+        if (folder / "embeddings.npy").is_file() and _index_is_current(folder, expected):
+            log.info("dense embeddings reused from %s", folder)
+            return np.load(folder / "embeddings.npy")
+    return None
 
 
 def dense_reference(job: ReferenceJob, settings: DenseSettings = DenseSettings(), encoder=None) -> ReferenceResult:
@@ -179,9 +191,20 @@ def dense_costs(opened, queries: np.ndarray, hits: int, passes: int = 3) -> dict
     ms = np.asarray(times) * 1000
     manifest = opened.manifest
     return {"documents": manifest["documents"], "dimensions": manifest["dimensions"], "index": manifest["index"],
-            "multiply_adds_per_query": manifest["documents"] * manifest["dimensions"],
+            "multiply_adds_per_query": _multiply_adds(manifest),
             "latency_ms_p50": float(np.percentile(ms, 50)), "latency_ms_p95": float(np.percentile(ms, 95)),
             "latency_ms_p99": float(np.percentile(ms, 99))}
+
+
+def _multiply_adds(manifest: dict) -> int | None:
+    """Inner-product multiply-adds per query: flat ``dims x docs``; IVF the centroids plus the
+    expected share of the documents in ``nprobe`` cells; HNSW depends on the graph walk (None)."""
+    docs, dims, index = manifest["documents"], manifest["dimensions"], manifest["index"]
+    if index["kind"] == "flat":
+        return docs * dims
+    if index["kind"] == "ivf":
+        return dims * (index["nlist"] + round(docs * min(1.0, index["nprobe"] / index["nlist"])))
+    return None
 
 
 def recall_vs_flat(folder: Path, opened, queries: np.ndarray, hits: list, k: int) -> dict:
