@@ -9,7 +9,6 @@ from esplade_eval import defaults
 from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, FlowLayout
 from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 
-
 #: the reference rows a demo adds by default (``--references``): BM25, dense, and dense + sparse fusion
 REFERENCES = ("bm25", "dense", "hybrid")
 
@@ -31,7 +30,7 @@ def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=N
     echo(table)
     layout = FlowLayout(out)
     cost_started = time.perf_counter()
-    echo(cost_section(result, layout.plots))
+    echo(cost_section(result, layout.plots, references=extra))
     result.timings["cost"] = time.perf_counter() - cost_started
     echo("\nartifacts:")
     echo(f"  collection : {result.collection.root} (corpus.jsonl, topics.*.tsv, qrels.*.txt, collection.json)")
@@ -98,17 +97,51 @@ def effectiveness_table(result, measures, references: dict | None = None) -> str
     return report.to_markdown()
 
 
-def cost_section(result, plots, measures=defaults.COST_MEASURES) -> str:
-    """Effectiveness beside retrieval cost per level (``esplade_eval.cost``), plus two PNG plots."""
-    from pathlib import Path
-
+def cost_section(result, plots, measures=defaults.COST_MEASURES, references: dict | None = None) -> str:
+    """Effectiveness beside retrieval cost per level (``esplade_eval.cost``), plus two PNG plots;
+    the reference rows' costs (:func:`reference_costs`) below, and their points on the Pareto plot."""
     from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
 
     table = cost_table(result, measures=measures)
-    plot_pareto(table, Path(plots) / "pareto.png")
+    refs = reference_costs(result, references or {}, measures)
+    plot_pareto(table, Path(plots) / "pareto.png",
+                references={name: (row.get("multiply_adds_per_query"), row[measures[0]]) for name, row in refs.items()
+                            if name in ("bm25", "dense")})
     plot_posting_lengths(table, Path(plots) / "posting_lengths.png")
     cols = [*measures, "postings_mean", "flops", "query_length_mean", "doc_length_mean", "df_variance",
             "query_df_variance", "latency_ms_p50", "latency_ms_p95", "latency_ms_p99"]
     return ("\neffectiveness vs cost (postings traversed per query by exhaustive evaluation, FLOPS, variance of "
             "posting-list lengths over the vocabulary / the query terms, single-thread latency of top-1000)\n\n"
-            + table[cols].to_markdown(floatfmt=".4g"))
+            + table[cols].to_markdown(floatfmt=".4g") + reference_cost_markdown(refs, measures))
+
+
+def reference_costs(result, references: dict, measures) -> dict:
+    """``{name: {measure: mean, "multiply_adds_per_query", "latency_ms_p50", ...}}`` of the
+    reference runs; costs as the dense search measured them (``search.<split>.json``)."""
+    from esplade_eval.evaluate import Evaluator
+    from esplade_eval.study.references import read_reference_info
+
+    if not references:
+        return {}
+    means = Evaluator(result.qrels, list(measures), topics=result.topics).evaluate(
+        {name: str(run) for name, run in references.items()}).aggregate()
+    out = {}
+    for name in references:
+        info = read_reference_info(Path(references[name]).parent.parent, name, result.split) or {}
+        out[name] = {**{m: float(means.loc[name, m]) for m in measures},
+                     **{k: info.get(k) for k in ("multiply_adds_per_query", "latency_ms_p50", "latency_ms_p95",
+                                                 "latency_ms_p99")}}
+    return out
+
+
+def reference_cost_markdown(refs: dict, measures) -> str:
+    """The reference rows of the cost section (a dense flat index: dimensions x documents
+    multiply-adds per query; BM25's postings are not measured here)."""
+    if not refs:
+        return ""
+    import pandas as pd
+
+    frame = pd.DataFrame.from_dict(refs, orient="index")
+    frame.index.name = "reference"
+    return ("\n\nreferences (multiply-adds per query: a dense flat index scores every document, dimensions x "
+            "documents; single-thread faiss latency of top-1000)\n\n" + frame.to_markdown(floatfmt=".4g"))
