@@ -5,8 +5,7 @@ Example::
     esplade-eval bm25 --collection semanlink --split test --out artifacts/demo
 """
 
-from esplade_eval.cli._args import positive_int
-from esplade_eval.cli._references import define_reference_args
+from esplade_eval.cli._args import define_reference_args, positive_int
 
 
 def _non_negative_float(text: str) -> float:
@@ -32,7 +31,7 @@ def register(sub):
 
 
 def run(args):
-    from esplade_eval.cli._references import reference_job, report
+    from esplade_eval.cli._args import reference_job, report_reference
     from esplade_eval.errors import EspladeError
     from esplade_eval.lucene.bm25 import BM25Params
     from esplade_eval.study.references import bm25_reference
@@ -43,5 +42,5 @@ def run(args):
         raise EspladeError(str(exc)) from None
     job = reference_job(args)
     result = bm25_reference(job, params)
-    report(result, job.collection, job.split)
+    report_reference(result, job.collection, job.split)
     return 0

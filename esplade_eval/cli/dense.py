@@ -5,8 +5,7 @@ Example::
     esplade-eval dense --collection semanlink --split test --out artifacts/demo
 """
 
-from esplade_eval.cli._args import define_device_arg, positive_int
-from esplade_eval.cli._references import define_reference_args
+from esplade_eval.cli._args import define_device_arg, define_reference_args, positive_int
 
 
 def register(sub):
@@ -36,7 +35,7 @@ def register(sub):
 
 
 def run(args):
-    from esplade_eval.cli._references import reference_job, report
+    from esplade_eval.cli._args import reference_job, report_reference
     from esplade_eval.dense.faiss_index import FaissSpec
     from esplade_eval.errors import EspladeError
     from esplade_eval.study.references import DenseSettings, dense_reference
@@ -48,7 +47,7 @@ def run(args):
     settings = DenseSettings(args.checkpoint, args.max_length, args.batch_size, args.device, spec)
     job = reference_job(args)
     result = dense_reference(job, settings)
-    report(result, job.collection, job.split)
+    report_reference(result, job.collection, job.split)
     info = result.info
     madds = info["multiply_adds_per_query"]
     print(f"{result.name}: {info['documents']} documents x {info['dimensions']} dimensions, "

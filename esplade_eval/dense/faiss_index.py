@@ -27,11 +27,11 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from esplade_eval.artifacts import INDEX_MANIFEST as MANIFEST
 from esplade_eval.errors import EspladeError, InputError
 
 INDEX_FILE = "index"
 DOCID_FILE = "docid"
-MANIFEST = "esplade_eval.json"
 FORMAT = "esplade_eval/dense-index/1"
 KINDS = ("flat", "hnsw", "ivf")
 TIE_MARGIN = 16

@@ -132,15 +132,16 @@ def run_bm25(stage, tmp: Path, ctx: Context) -> dict:
     import time
 
     from esplade_eval.data.trec import read_topics, write_run
-    from esplade_eval.lucene.bm25 import bm25_search, build_bm25_index
+    from esplade_eval.lucene.bm25 import BM25Params, bm25_search, build_bm25_index
 
     p = stage.params
+    params = BM25Params(k1=p["k1"], b=p["b"])  # the bm25 verb's search, with the stage's k1 and b
     started = time.perf_counter()
     index = build_bm25_index(ctx.collection.corpus, tmp / "index", threads=p["threads"])
     topics = read_topics(ctx.collection.topics(p["split"]))
-    hits = bm25_search(index, topics, k=p["hits"], threads=p["threads"])
+    hits = bm25_search(index, topics, k=p["hits"], threads=p["threads"], params=params)
     write_run(tmp / "run.txt", {q: dict(h) for q, h in hits.items()}, tag="bm25", k=p["hits"])
-    return {"run": "run.txt", "index": "index", "model": {"k1": 0.9, "b": 0.4},
+    return {"run": "run.txt", "index": "index", "model": {"k1": params.k1, "b": params.b},
             "timings_s": {"total": round(time.perf_counter() - started, 2)}}
 
 
