@@ -137,10 +137,10 @@ def fuse(runs: Sequence[Run | str | os.PathLike], method: str = "rrf", k: float 
     """Fuse runs (TREC paths or dicts) with ``"rrf"``, ``"interpolate"`` or ``"hybrid"``."""
     from esplade_eval.data.trec import read_run
 
+    if method == "hybrid" and weights is not None:  # before any file is read
+        raise EspladeError("hybrid fusion weighs by --alpha, not --weights")
     loaded = [read_run(r) if isinstance(r, (str, os.PathLike)) else r for r in runs]
     if method == "hybrid":
-        if weights is not None:
-            raise EspladeError("hybrid fusion weighs by --alpha, not --weights")
         return hybrid(loaded, hybrid_params, depth=depth, hits=hits)
     if method == "rrf":
         if weights is not None:
