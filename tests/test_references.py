@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -201,3 +202,34 @@ def test_the_demo_table_has_bm25_dense_and_hybrid_rows(dense_out, semanlink_smal
     rows = {line.split("|")[1].strip() for line in table.splitlines() if line.startswith("| ")}
     assert {"full (baseline)", "bm25", "dense", "dense+full"} <= rows
     assert os.path.getsize(refs["dense+full"]) > 0
+
+
+@pytest.mark.slow
+def test_the_study_plans_and_runs_a_dense_reference_when_switched_on(dense_out, semanlink_small, tmp_path):
+    """``[references] dense = true`` adds a dense stage and its evaluation (off by default, so an
+    existing study plans the same stages); the stage runs the dense verb's code."""
+    import shutil
+
+    from esplade_eval.study.cache import Stage
+    from esplade_eval.study.config import load_config
+    from esplade_eval.study.plan import build_plan
+    from esplade_eval.study.runners import Context, run_dense
+
+    smoke = Path(__file__).resolve().parent.parent / "configs" / "smoke.toml"
+    off = build_plan(load_config(smoke), "fp")
+    assert "dense" not in off.systems and not [s for s in off.stages if s.kind == "dense"]
+    config = tmp_path / "smoke-dense.toml"
+    config.write_text(smoke.read_text(encoding="utf-8").replace("[references]\n", "[references]\ndense = true\n"))
+    on = build_plan(load_config(config), "fp")
+    dense = [s for s in on.stages if s.kind == "dense"]
+    assert len(dense) == 1 and on.systems["dense"].levels is False
+    assert any(s.kind == "evaluate" and s.deps[0] is dense[0] for s in on.stages)
+    tmp = tmp_path / "stage"
+    shutil.copytree(dense_out / "references", tmp / "references")  # the index is reused, not re-encoded
+    stage = Stage("dense", "dense", {**dense[0].params, "hits": 100, "threads": 2}, system="dense")
+    outputs = run_dense(stage, tmp, Context(None, semanlink_small, None))
+    assert outputs["run"] == "runs/run.test.dense.txt" and outputs["costs"]["multiply_adds_per_query"] == 1500 * 384
+    ours = read_run(tmp / outputs["run"])
+    full = read_run(dense_out / "runs" / "run.test.dense.txt")
+    assert {q: sorted(h, key=lambda d: (-h[d], d))[:100] for q, h in ours.items()} == \
+        {q: sorted(h, key=lambda d: (-h[d], d))[:100] for q, h in full.items()}

@@ -22,6 +22,7 @@ DEFAULTS = {
     "cost_s": 4.0,
     "evaluate_s": 2.0,
     "bm25_s": 20.0,
+    "dense_s": 120.0,
     "vocab_s": 25.0,
 }
 #: WordPiece tokens per pass (training part, max length 64, texts cut at 40 words), measured
@@ -53,7 +54,7 @@ class Rates:
         self.validation_s = {head: _median([_per_validation(r) for r in ft if _head(r["params"]) == head],
                                            DEFAULTS["finetune_validation_s"][head]) for head in ("esplade", "splade")}
         self.seconds = {kind: _median([r["seconds"] for r in store.history(kind)], None)
-                        for kind in ("flow", "cost", "evaluate", "bm25", "vocab")}
+                        for kind in ("flow", "cost", "evaluate", "bm25", "dense", "vocab")}
 
 
 def _head(params: dict) -> str:

@@ -160,3 +160,9 @@ def _references(cfg, stages: list[Stage], systems: dict, vocab: Stage, fp: dict)
                                       "threads": cfg.threads}, inputs=dict(fp), system="bm25")
         stages.append(bm25)
         stages.append(_evaluate(cfg, "bm25", None, bm25, fp))
+    if "dense" in names:
+        systems["dense"] = System("dense", "reference", names["dense"], (None,), levels=False)
+        dense = Stage("dense", "dense", {"split": cfg.split, "hits": cfg.evaluation.hits, "checkpoint": "minilm",
+                                         "index": "flat", "threads": cfg.threads}, inputs=dict(fp), system="dense")
+        stages.append(dense)
+        stages.append(_evaluate(cfg, "dense", None, dense, fp))
