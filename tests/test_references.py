@@ -233,3 +233,25 @@ def test_the_study_plans_and_runs_a_dense_reference_when_switched_on(dense_out, 
     full = read_run(dense_out / "runs" / "run.test.dense.txt")
     assert {q: sorted(h, key=lambda d: (-h[d], d))[:100] for q, h in ours.items()} == \
         {q: sorted(h, key=lambda d: (-h[d], d))[:100] for q, h in full.items()}
+
+
+@pytest.mark.slow
+def test_dense_on_ray_actors_gives_the_local_embeddings(dense_out, semanlink_small, tmp_path):
+    """``dense --ray`` (a local Ray instance, actors holding the model) on the first 300 titles:
+    the embeddings are the local ones (to float32 noise) and the manifest is the same."""
+    from esplade_eval.data.trec import corpus_line
+
+    folder = tmp_path / "tiny"
+    folder.mkdir()
+    docs = list(semanlink_small.docs())[:300]
+    (folder / "corpus.jsonl").write_text("".join(corpus_line(d, t) for d, t in docs), encoding="utf-8")
+    (folder / "topics.test.tsv").write_bytes(semanlink_small.topics("test").read_bytes())
+    out = tmp_path / "out"
+    proc = _cli("dense", "--collection", folder, "--out", out, "--ray", "--threads", "2", "--quiet")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ray_index, local_index = out / "references" / "dense" / "index", dense_out / "references" / "dense" / "index"
+    assert (ray_index / "docid").read_text().split() == [d for d, _ in docs]
+    assert (local_index / "docid").read_text().split()[:300] == [d for d, _ in docs]
+    ray_emb, local_emb = np.load(ray_index / "embeddings.npy"), np.load(local_index / "embeddings.npy")[:300]
+    assert np.abs(ray_emb - local_emb).max() < 1e-5
+    assert (out / "runs" / "run.test.dense.txt").stat().st_size > 0

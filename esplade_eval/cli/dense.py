@@ -5,7 +5,7 @@ Example::
     esplade-eval dense --collection semanlink --split test --out artifacts/demo
 """
 
-from esplade_eval.cli._args import define_device_arg, define_reference_args, positive_int
+from esplade_eval.cli._args import define_device_arg, define_ray_args, define_reference_args, positive_int
 
 
 def register(sub):
@@ -29,24 +29,28 @@ def register(sub):
     p.add_argument("--max-length", type=positive_int, default=None, help="tokens per text (default: the model "
                                                                          "card's 256)")
     define_device_arg(p)
-    p.add_argument("--ray", nargs="?", const="", default=None, metavar="ADDRESS", help="not available for dense "
-                   "encoding yet: refused with a message")
+    define_ray_args(p, "encode on Ray actors (one per GPU, else one per --worker-threads CPUs)")
+    p.add_argument("--worker-threads", type=positive_int, default=1, help="torch threads per Ray CPU actor")
     p.set_defaults(func=run)
 
 
 def run(args):
     from esplade_eval.cli._args import reference_job, report_reference
     from esplade_eval.dense.faiss_index import FaissSpec
-    from esplade_eval.errors import EspladeError
     from esplade_eval.study.references import DenseSettings, dense_reference
 
-    if args.ray is not None:
-        raise EspladeError("dense --ray is not implemented yet: run without --ray (encoding is batched locally)")
     spec = FaissSpec(args.index_type, hnsw_m=args.hnsw_m, ef_search=args.ef_search, nlist=args.nlist,
                      nprobe=args.nprobe)
     settings = DenseSettings(args.checkpoint, args.max_length, args.batch_size, args.device, spec)
     job = reference_job(args)
-    result = dense_reference(job, settings)
+    if args.ray is None:
+        result = dense_reference(job, settings)
+    else:
+        from esplade_eval.distributed.dense import RayDenseEncoder
+        from esplade_eval.distributed.runtime import session
+
+        with session(args.ray or None) as ray:
+            result = dense_reference(job, settings, encoder=RayDenseEncoder(ray, settings, args.worker_threads))
     report_reference(result, job.collection, job.split)
     info = result.info
     madds = info["multiply_adds_per_query"]
