@@ -85,6 +85,19 @@ def test_bm25_verb_equals_pyserini_cli_on_semanlink(tmp_path):
     assert sorted(_lines(result.run)) == theirs and len(theirs) > 1000
 
 
+def test_bm25_and_dense_refuse_bad_settings_before_any_work(tmp_path, capsys):
+    from esplade_eval.cli import main
+
+    assert main(["bm25", "--b", "1.5", "--out", str(tmp_path / "o")]) == 2
+    assert "0 <= b <= 1, got k1=0.9, b=1.5" in capsys.readouterr().err and not (tmp_path / "o").exists()
+    with pytest.raises(SystemExit):
+        main(["dense", "--index-type", "pq"])
+    from esplade_eval.lucene.bm25 import BM25Params
+
+    assert [BM25Params().name, BM25Params(1.2, 0.75).name, BM25Params(rm3=True).name] == \
+        ["bm25", "bm25-k1.2-b0.75", "bm25-rm3"]
+
+
 def test_bm25_refuses_an_out_inside_the_collection(semanlink_small):
     proc = _cli("bm25", "--collection", semanlink_small.root, "--out", semanlink_small.root / "refs")
     assert proc.returncode == 2
