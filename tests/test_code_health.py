@@ -217,7 +217,7 @@ def test_a_subcommand_module_that_fails_to_import_is_an_error(tmp_path, monkeypa
 
 
 #: the layers from the top down (docs/design.md, "Layout"): a module imports only its own layer or lower ones
-LAYER_ORDER = [("__main__", "cli"), ("study",), ("cost", "train", "distributed"), ("evaluate", "lucene", "model"),
+LAYER_ORDER = [("__main__", "cli"), ("study",), ("cost", "train", "distributed"), ("evaluate", "lucene", "model", "dense"),
                ("sparse",), ("artifacts", "defaults", "guard"), ("data",), ("_io", "_progress", "_children", "errors", "")]
 
 

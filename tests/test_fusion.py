@@ -128,3 +128,33 @@ def test_fusion_of_real_bm25_and_splade_runs_equals_pyserini(hybrid_inputs, demo
     table = res.aggregate()
     print(table)
     assert table.loc[method].notna().all() and table.at[method, "R@100"] > 0.3
+
+
+@pytest.mark.parametrize("normalization,weight_on_dense,alpha", [(False, False, 0.1), (True, False, 1.0),
+                                                                 (True, True, 0.5)])
+def test_hybrid_equals_pyserini_hybrid_searcher(normalization, weight_on_dense, alpha):
+    """Dense + sparse fusion scores are Pyserini's ``HybridSearcher._hybrid_results``, document by document."""
+    from pyserini.search.faiss import DenseSearchResult
+    from pyserini.search.hybrid import HybridSearcher
+
+    from esplade_eval.evaluate.fusion import HybridParams, hybrid
+
+    dense = {"q1": {"d1": 0.82, "d2": 0.61, "d3": 0.40}, "q2": {"x": 0.5, "y": 0.3}}
+    sparse = {"q1": {"d3": 812.0, "d4": 640.0, "d1": 95.0}, "q2": {"z": 7.0, "x": 2.0}}
+    ours = hybrid([dense, sparse], HybridParams(alpha, normalization, weight_on_dense))
+    for q in dense:
+        theirs = HybridSearcher._hybrid_results(
+            [DenseSearchResult(d, s) for d, s in dense[q].items()], [DenseSearchResult(d, s) for d, s in sparse[q].items()],
+            alpha, 1000, normalization, weight_on_dense)
+        assert ours[q] == pytest.approx({h.docid: h.score for h in theirs}, rel=1e-12)
+
+
+def test_hybrid_takes_dense_then_sparse_and_survives_equal_scores(capsys):
+    from esplade_eval.evaluate.fusion import HybridParams, hybrid
+
+    with pytest.raises(EspladeError, match="two runs"):
+        hybrid([A, B, A])
+    fused = hybrid([{"q": {"a": 1.0, "b": 1.0}}, {"q": {"a": 3.0}}], HybridParams(1.0, normalization=True))
+    assert fused == {"q": {"a": 0.0, "b": 0.0}}  # max = min: 0 where Pyserini would divide by zero
+    assert main(["fuse", "--method", "hybrid", "--weights", "1", "2", "--output", "/nonexistent/x", "a", "b"]) == 2
+    assert "hybrid fusion weighs by --alpha, not --weights" in capsys.readouterr().err

@@ -59,7 +59,8 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     out, res = tmp_path / "grid", tmp_path / "res" / "grid"
     assert main(["grid", "--collection", "mytitles", "--registry", str(user_registry), "--checkpoint", "tiny=splade-tiny",
                  "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--repeats", "1",
-                 "--threads", "2", "--measures", "nDCG@10", "R@100", "--out", str(out), "--results", str(res)]) == 0
+                 "--threads", "2", "--measures", "nDCG@10", "R@100", "--out", str(out), "--results", str(res),
+                 "--references", "bm25", "dense"]) == 0
     printed = capsys.readouterr().out
     assert "collection mytitles: 600 documents" in printed and "# Checkpoints x pruning levels (mytitles, test" in printed
 
@@ -79,6 +80,10 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     assert "| checkpoint | level | nDCG@10 | R@100 | postings/query | FLOPS |" in markdown
     assert "postings_mean" not in markdown and "e+0" not in markdown
     assert (res.parent / "grid_plots" / "pareto.png").stat().st_size > 1000
+    # the reference rows: BM25 and dense (MiniLM, faiss flat: 600 x 384 multiply-adds per query)
+    assert "| bm25 " in markdown and "| dense " in markdown
+    assert saved["references"]["dense"]["multiply_adds_per_query"] == DOCS * 384
+    assert 0 < saved["references"]["bm25"]["nDCG@10"] <= 1 and (out / "runs" / "run.test.bm25.txt").is_file()
 
     manifests = {n: json.loads((out / n / "vectors" / "full" / "manifest.json").read_text()) for n in ("tiny", "ft")}
     assert manifests["tiny"]["encoder"]["checkpoint_hash"] != manifests["ft"]["encoder"]["checkpoint_hash"]

@@ -29,6 +29,8 @@ MODULES = [
     "esplade_eval.cli.export",
     "esplade_eval.cli.index",
     "esplade_eval.cli.search",
+    "esplade_eval.cli.bm25",
+    "esplade_eval.cli.dense",
     "esplade_eval.cli.evaluate",
     "esplade_eval.cli.compare",
     "esplade_eval.cli.runs",

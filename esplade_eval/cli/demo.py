@@ -27,6 +27,9 @@ def register(sub):
     p.add_argument("--max-length", type=positive_int, default=MAX_LENGTH, help="tokens per text (recorded)")
     define_threads_arg(p)
     define_measures_arg(p)
+    p.add_argument("--references", nargs="*", choices=["bm25", "dense", "hybrid"], default=None, metavar="ROW",
+                   help="reference rows beside the levels: bm25, dense (MiniLM, faiss flat), hybrid (dense + the "
+                        "first level, Pyserini's hybrid fusion); default all three; --references alone: none")
     declare_paths(p, inputs=["checkpoint", "collection", "registry"], outputs={"out": guard.FLOW},
                   names=["split", "measures"])
     p.set_defaults(func=run)
@@ -43,5 +46,6 @@ def run(args):
         check_args(args)
 
     run_demo(args.out, checkpoint=args.checkpoint, levels=levels_of(args), split=args.split, threads=args.threads,
-             measures=args.measures, collection=args.collection, registry=args.registry, max_length=args.max_length)
+             measures=args.measures, collection=args.collection, registry=args.registry, max_length=args.max_length,
+             **({} if args.references is None else {"references": tuple(args.references)}))
     return 0

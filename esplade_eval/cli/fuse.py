@@ -3,6 +3,11 @@
 Example, a hybrid BM25 + SPLADE row::
 
     esplade-eval fuse runs/run.bm25.txt runs/run.test.full.txt --method rrf --output runs/run.hybrid.txt
+
+and dense + sparse as Pyserini's HybridSearcher (dense run first)::
+
+    esplade-eval fuse runs/run.test.dense.txt runs/run.test.full.txt --method hybrid --alpha 0.1 \
+        --normalization --output runs/run.test.dense+full.txt
 """
 
 from esplade_eval import guard
@@ -18,11 +23,17 @@ def register(sub):
                                    "way, then checked like check-run.")
     p.add_argument("runs", nargs="+", metavar="RUN", help="two or more TREC runs")
     p.add_argument("--output", required=True, help="the fused TREC run")
-    p.add_argument("--method", choices=["rrf", "interpolate"], default="rrf", help="fusion method (default: rrf)")
+    p.add_argument("--method", choices=["rrf", "interpolate", "hybrid"], default="rrf",
+                   help="fusion method (default: rrf); hybrid: dense run first, then sparse, as Pyserini's "
+                        "HybridSearcher: alpha * sparse + dense over each run's top --depth")
     p.add_argument("--k", type=positive_float, default=60.0, help="RRF constant (default: 60)")
     p.add_argument("--weights", type=non_negative_float, nargs="+", help="interpolation weights, one per run (default: equal)")
     p.add_argument("--depth", type=positive_int, default=1000, help="hits of each run considered (default: 1000)")
     p.add_argument("--hits", type=positive_int, default=1000, help="hits per query in the fused run (default: 1000)")
+    p.add_argument("--alpha", type=non_negative_float, default=0.1, help="hybrid: the sparse run's weight (default 0.1)")
+    p.add_argument("--normalization", action="store_true",
+                   help="hybrid: centre each run's scores on (min + max) / 2 and divide by max - min")
+    p.add_argument("--weight-on-dense", action="store_true", help="hybrid: sparse + alpha * dense instead")
     p.add_argument("--tag", type=tag_type, default=None, help="run tag (default: rrf or interpolate)")
     p.add_argument("--topics", help="qid<TAB>text topics: the fused run's query ids must be among them")
     declare_paths(p, inputs=["runs", "topics"], outputs={"output": guard.RUN}, names=["tag"])
@@ -30,10 +41,11 @@ def register(sub):
 
 
 def run(args):
-    from esplade_eval.evaluate.fusion import fuse_to_file
+    from esplade_eval.evaluate.fusion import HybridParams, fuse_to_file
 
+    hybrid = HybridParams(args.alpha, args.normalization, args.weight_on_dense)
     result = fuse_to_file(args.runs, args.output, method=args.method, k=args.k, weights=args.weights,
-                          depth=args.depth, hits=args.hits, tag=args.tag, topics=args.topics)
+                          depth=args.depth, hits=args.hits, tag=args.tag, topics=args.topics, hybrid_params=hybrid)
     for message in result.messages():
         print(message)
     print(result.summary())

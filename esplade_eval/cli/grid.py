@@ -33,6 +33,9 @@ def register(sub):
     define_measures_arg(p, COST_MEASURES)
     define_latency_args(p, search=False)
     define_threads_arg(p)
+    p.add_argument("--references", nargs="*", choices=["bm25", "dense", "hybrid"], default=(), metavar="ROW",
+                   help="reference rows in a table of their own: bm25, dense (MiniLM, faiss flat), hybrid (dense + "
+                        "the first checkpoint's first level); default none")
     declare_paths(p, inputs=["checkpoint", "collection", "registry"], outputs={"out": guard.FLOW, "results": "table"},
                   names=["split", "measures"])
     p.set_defaults(func=run)
@@ -49,6 +52,6 @@ def run(args):
     result = run_grid(parse_checkpoints(args.checkpoint), args.out, levels=levels_of(args), split=args.split,
                       threads=args.threads, max_length=args.max_length, measures=args.measures,
                       passes=args.passes, results=args.results, progress=progress_of(args), collection=args.collection,
-                      registry=args.registry)
+                      registry=args.registry, references=tuple(args.references))
     print(result["markdown"])
     return 0

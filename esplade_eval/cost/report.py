@@ -369,12 +369,15 @@ MIN_Y_SPAN = 0.05
 
 
 def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str | None = None,
-                title: str | None = None, min_span: float = MIN_Y_SPAN) -> Path:
+                title: str | None = None, min_span: float = MIN_Y_SPAN, references=None) -> Path:
     """Effectiveness (``y``, default the first measure column) against cost (``x``), one
     marker series per checkpoint, each point labelled by its level (``†``: significantly
     different from its checkpoint's first level); the Pareto front over all points is drawn
     as a dashed step line. The y axis spans at least ``min_span`` (0.05), so a +0.0002
-    change does not fill the plot like a trend. Writes a PNG and returns its path."""
+    change does not fill the plot like a trend. ``references``: ``{name: (cost or None, y)}``
+    reference systems (BM25, dense): a square at their cost (a dense flat index: its
+    multiply-adds per query), or a dotted line across when their cost is not on this axis.
+    Writes a PNG and returns its path."""
     if x not in table.columns:
         raise EspladeError(f"column {x!r} not in the table ({', '.join(table.columns)})")
     if y is None:
@@ -390,12 +393,21 @@ def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str
             mark = "†" if bool(row.get(f"{y} reject", False)) else ""
             ax.annotate(f"{row['level']}{mark}", (row[x], row[y]), textcoords="offset points", xytext=(4, 4),
                         fontsize=8)
-    ax.set_ylim(*_y_limits(table[y], min_span))
+    ys = list(table[y]) + [v for _, v in (references or {}).values()]
+    for name, (cost, value) in (references or {}).items():
+        if cost is None:
+            ax.axhline(value, linestyle=":", linewidth=1, color="black")
+            ax.annotate(name, (0.01, value), xycoords=("axes fraction", "data"), xytext=(0, 3),
+                        textcoords="offset points", fontsize=8)
+        else:
+            ax.plot([cost], [value], marker="s", linestyle="none", label=name)
+    ax.set_ylim(*_y_limits(ys, min_span))
     front = table[pareto_front(table[x], table[y])].sort_values(x)
     ax.step(front[x], front[y], where="post", linestyle="--", color="grey", linewidth=1, label="Pareto front")
-    if (table[x] > 0).all() and table[x].max() / max(table[x].min(), 1e-12) > 20:
+    xs = list(table[x]) + [c for c, _ in (references or {}).values() if c is not None]
+    if min(xs) > 0 and max(xs) / max(min(xs), 1e-12) > 20:
         ax.set_xscale("log")
-    ax.set_xlabel({"postings_mean": "mean postings traversed per query (exhaustive)",
+    ax.set_xlabel({"postings_mean": "mean postings traversed (multiply-adds) per query, exhaustive",
                    "flops": "FLOPS (expected multiplications per query-document pair)"}.get(x, x))
     ax.set_ylabel(y)
     ax.set_title(title or f"{y} vs retrieval cost")

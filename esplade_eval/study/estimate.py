@@ -36,6 +36,8 @@ DEFAULTS = {
     "evaluate_s_per_document": 2.5e-4,  # (0.1 -> 0.25; 2 -> 1.9)
     "bm25_s": 0.2,
     "bm25_s_per_document": 2.7e-3,  # (1.0 -> 1.8; 20 -> 20)
+    "dense_s": 2.0,
+    "dense_s_per_document": 2.7e-3,  # MiniLM over 7,300 titles: 20 s on 2 quiet cores
     "vocab_s_per_token": 25 / 918_000,  # tokens per pass of its corpora (25 s for general + titles)
     "startup_s": 5.0,  # the process: imports, the collection, the JVM, results and plots
 }
@@ -67,7 +69,7 @@ class Rates:
         self.validation_s = {head: _median([_per_validation(r) for r in ft if _head(r["params"]) == head], None)
                              for head in ("esplade", "splade")}
         self.seconds = {kind: _median([r["seconds"] for r in store.history(kind)], None)
-                        for kind in ("flow", "cost", "evaluate", "bm25", "vocab")}
+                        for kind in ("flow", "cost", "evaluate", "bm25", "dense", "vocab")}
 
 
 def _head(params: dict) -> str:

@@ -23,6 +23,7 @@ from typing import Mapping, Sequence
 
 from esplade_eval import defaults
 from esplade_eval.sparse.prune import Pruning
+from esplade_eval.study.demo import reference_cost_markdown
 from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 
 log = logging.getLogger(__name__)
@@ -31,12 +32,15 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
              split: str = "test", threads: int | None = None, max_length: int = defaults.MAX_LENGTH,
              measures: Sequence[str] = defaults.COST_MEASURES, passes: int = defaults.LATENCY_PASSES,
              results: str | os.PathLike | None = None,
-             collection=None, registry=None, echo=print, progress: bool | None = None) -> dict:
+             collection=None, registry=None, echo=print, progress: bool | None = None,
+             references: Sequence[str] = ()) -> dict:
     """Run (or resume) the grid into ``out``; write ``<results>.md/.json`` and plots when asked.
 
     ``checkpoints`` maps a display name to a checkpoint (folder or name). ``collection`` is a
     prepared collection or a spec (:func:`~esplade_eval.data.collection.load_collection`),
-    prepared once into ``out/data``; default the bundled Semanlink titles. Returns
+    prepared once into ``out/data``; default the bundled Semanlink titles. ``references``: reference
+    rows (``bm25``, ``dense``, ``hybrid``: :func:`esplade_eval.study.demo.reference_runs`, the
+    hybrid over the first checkpoint's first level) in a table of their own. Returns
     ``{"table": DataFrame, "comparisons": {level: Report}, "markdown": str, "collection": Collection}``.
     """
     from esplade_eval.cost.render import render_cost_table
@@ -73,6 +77,9 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
              f"postings traversed = sum of the query terms' posting-list lengths (exhaustive evaluation); "
              f"df = posting-list length; latency = single-thread top-1000, median of {passes} passes.", "",
              render_cost_table(table), ""]
+    refs = _references(flows[0], out, references, threads, measures)
+    if refs:
+        lines += [reference_cost_markdown(refs, measures).strip(), ""]
     for level, report in comparisons.items():
         lines += [f"## Level {level}: checkpoints vs {flows[0].name}", "", report.to_markdown(), ""]
     lines.append(f"Wall time {time.perf_counter() - started:.0f} s (artifacts reused where their manifests matched).")
@@ -90,8 +97,21 @@ def run_grid(checkpoints: Mapping[str, str], out: str | os.PathLike, levels: Seq
             "collection": {**collection.provenance(), "summary": collection.summary},
             "table": json.loads(frame.to_json(orient="index")),
             "comparisons": {lv: json.loads(r.to_json()) for lv, r in comparisons.items()},
+            "references": refs,
         })
         plots = results.parent / f"{results.name}_plots"
-        plot_pareto(table, plots / "pareto.png")
+        plot_pareto(table, plots / "pareto.png", references={
+            name: (row.get("multiply_adds_per_query"), row[measures[0]]) for name, row in refs.items()
+            if name in ("bm25", "dense")})
         plot_posting_lengths(table, plots / "posting_lengths.png")
-    return {"table": table, "comparisons": comparisons, "markdown": markdown, "collection": collection}
+    return {"table": table, "comparisons": comparisons, "markdown": markdown, "collection": collection,
+            "references": refs}
+
+
+def _references(flow, out, references, threads, measures) -> dict:
+    """``{name: {measure: mean, costs}}`` of the reference rows asked for (none by default)."""
+    if not references:
+        return {}
+    from esplade_eval.study.demo import reference_costs, reference_runs
+
+    return reference_costs(flow, reference_runs(flow, out, tuple(references), threads), measures)

@@ -153,7 +153,16 @@ def _references(cfg, stages: list[Stage], systems: dict, vocab: Stage, fp: dict)
         _downstream(cfg, stages, "splade-tiny-zs", None, None, fp, checkpoint="splade-tiny")
     if "bm25" in names:
         systems["bm25"] = System("bm25", "reference", names["bm25"], (None,), levels=False)
-        bm25 = Stage("bm25", "bm25", {"split": cfg.split, "hits": cfg.evaluation.hits, "k1": 0.9, "b": 0.4,
+        from esplade_eval.lucene.bm25 import BM25Params
+
+        model = BM25Params()  # k1 and b stated once, for the study, the demo and the bm25 verb
+        bm25 = Stage("bm25", "bm25", {"split": cfg.split, "hits": cfg.evaluation.hits, "k1": model.k1, "b": model.b,
                                       "threads": cfg.threads}, inputs=dict(fp), system="bm25")
         stages.append(bm25)
         stages.append(_evaluate(cfg, "bm25", None, bm25, fp))
+    if "dense" in names:
+        systems["dense"] = System("dense", "reference", names["dense"], (None,), levels=False)
+        dense = Stage("dense", "dense", {"split": cfg.split, "hits": cfg.evaluation.hits, "checkpoint": "minilm",
+                                         "index": "flat", "threads": cfg.threads}, inputs=dict(fp), system="dense")
+        stages.append(dense)
+        stages.append(_evaluate(cfg, "dense", None, dense, fp))

@@ -132,23 +132,37 @@ def run_bm25(stage, tmp: Path, ctx: Context) -> dict:
     import time
 
     from esplade_eval.data.trec import read_topics, write_run
-    from esplade_eval.lucene.bm25 import bm25_search, build_bm25_index
+    from esplade_eval.lucene.bm25 import BM25Params, bm25_search, build_bm25_index
 
     p = stage.params
+    params = BM25Params(k1=p["k1"], b=p["b"])  # the bm25 verb's search, with the stage's k1 and b
     started = time.perf_counter()
     index = build_bm25_index(ctx.collection.corpus, tmp / "index", threads=p["threads"])
     topics = read_topics(ctx.collection.topics(p["split"]))
-    hits = bm25_search(index, topics, k=p["hits"], threads=p["threads"])
+    hits = bm25_search(index, topics, k=p["hits"], threads=p["threads"], params=params)
     write_run(tmp / "run.txt", {q: dict(h) for q, h in hits.items()}, tag="bm25", k=p["hits"])
-    return {"run": "run.txt", "index": "index", "model": {"k1": 0.9, "b": 0.4},
+    return {"run": "run.txt", "index": "index", "model": {"k1": params.k1, "b": params.b},
             "timings_s": {"total": round(time.perf_counter() - started, 2)}}
 
 
+def run_dense(stage, tmp: Path, ctx: Context) -> dict:
+    """The dense reference (:func:`esplade_eval.study.references.dense_reference`, the ``dense``
+    verb's code): MiniLM embeddings of the corpus, an exact faiss index, the split's run."""
+    from esplade_eval.dense.faiss_index import FaissSpec
+    from esplade_eval.study.references import DenseSettings, ReferenceJob, dense_reference
+
+    p = stage.params
+    job = ReferenceJob(tmp, ctx.collection, p["split"], p["hits"], p["threads"], progress=False)
+    result = dense_reference(job, DenseSettings(p["checkpoint"], faiss=FaissSpec(p["index"])))
+    return {"run": str(result.run.relative_to(tmp)), "index": str(result.index.relative_to(tmp)),
+            "costs": result.info}
+
+
 def _runs(stage, ctx: Context) -> dict[str, Path]:
-    """``{level: run file}`` of the flow (or ``{"-": run}`` of BM25) this stage reads."""
+    """``{level: run file}`` of the flow (or ``{"-": run}`` of BM25 and dense) this stage reads."""
     kind = stage.deps[0].kind
     folder, record = ctx.dep(stage, kind)
-    if kind == "bm25":
+    if kind in ("bm25", "dense"):
         return {"-": folder / record["outputs"]["run"]}
     return {level: folder / lv["run"] for level, lv in record["outputs"]["levels"].items()}
 
@@ -190,4 +204,4 @@ def run_cost(stage, tmp: Path, ctx: Context) -> dict:
 
 
 RUNNERS = {"vocab": run_vocab, "pretrain": run_pretrain, "finetune": run_finetune, "flow": run_flow_stage,
-           "bm25": run_bm25, "evaluate": run_evaluate, "cost": run_cost}
+           "bm25": run_bm25, "dense": run_dense, "evaluate": run_evaluate, "cost": run_cost}

@@ -57,7 +57,11 @@ REFERENCES = {
     "splade_tiny_zero_shot": ("splade-tiny-zs", "SPLADE-tiny zero-shot"),
     "splade_tiny_finetuned": ("splade-tiny-ft", "SPLADE-tiny fine-tuned with the study's recipe"),
     "esplade_no_mlm": ("esplade-no-mlm", "ESPLADE from the arms' starting point, fine-tuned without MLM pre-training"),
+    "dense": ("dense", "all-MiniLM-L6-v2 (mean pooling, L2-normalised) through an exact faiss inner-product index"),
 }
+#: references a config must switch on itself (``dense = true``): off by default, so an existing
+#: study plans the same stages
+OFF_BY_DEFAULT = frozenset({"dense"})
 
 #: the findings' settings and their defaults (``[findings.<name>]`` overrides them)
 DEFAULTS = {
@@ -349,7 +353,7 @@ def references(tbl, problems: Problems) -> dict:
         problems.add("references", f"expected a table, got {tbl!r}")
         tbl = {}
     problems.unknown(tbl, REFERENCES, "references")
-    return {key: get(tbl, key, bool, problems, "references", default=True) for key in REFERENCES}
+    return {key: get(tbl, key, bool, problems, "references", default=key not in OFF_BY_DEFAULT) for key in REFERENCES}
 
 
 def evaluation(tbl, problems: Problems) -> Evaluation:
