@@ -137,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    if not args.verbose:  # libraries' own start-up chatter (faiss: which SIMD build loaded) only with --verbose
+        logging.getLogger("faiss").setLevel(logging.WARNING)
     plain_marks_on_limited_terminals()
     previous = {s: signal.getsignal(s) for s in stop_signals()}
     install_stop_handlers()
