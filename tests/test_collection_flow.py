@@ -128,13 +128,14 @@ def test_every_format_gives_identical_runs_and_tables(baseline, semanlink_small,
     for corpus_fmt, splits in VARIANTS.items():
         folder = tmp_path / corpus_fmt
         entry = _write_variant(folder, semanlink_small, corpus_fmt, splits, baseline.levels["full"].queries)
-        (folder / "collections.toml").write_text(_toml(f"sl-{corpus_fmt}", entry))
+        # the baseline's collection name: a flow folder holds one collection's flow (guarantee 11)
+        (folder / "collections.toml").write_text(_toml(semanlink_small.name, entry))
         for split in splits:
             lines = []
-            result = run_flow(out, levels=LEVELS, split=split, collection=f"sl-{corpus_fmt}",
+            result = run_flow(out, levels=LEVELS, split=split, collection=semanlink_small.name,
                               registry=folder / "collections.toml", encoder=splade_tiny, threads=2, hits=HITS,
                               echo=lines.append)
-            assert f"collection sl-{corpus_fmt}: 1,500 documents" in "\n".join(lines)
+            assert f"collection {semanlink_small.name}: 1,500 documents" in "\n".join(lines)
             assert result.collection.corpus_sha256 == semanlink_small.corpus_sha256  # the same documents
             assert result.collection.topics_sha256(split) == semanlink_small.topics_sha256("test")  # the same queries
             for level in ("full", "d8-q4"):
@@ -143,7 +144,7 @@ def test_every_format_gives_identical_runs_and_tables(baseline, semanlink_small,
                 assert len(read_run(ours)) == 174
             assert effectiveness_table(result, MEASURES) == expected_table
             assert (result.levels["full"].vectors / "collection").stat().st_mtime_ns == vectors_made
-            assert result.collection.name == f"sl-{corpus_fmt}" and result.collection.root == out / "data"
+            assert result.collection.name == semanlink_small.name and result.collection.root == out / "data"
 
 
 def _tiny_collection(folder, docs, topics, qrels):
@@ -196,10 +197,10 @@ def test_flow_cache_notices_a_changed_corpus_or_topics(semanlink_small, splade_t
     from esplade_eval.cli import main
 
     assert main(["flow", "--collection", spec, "--out", str(out), "--levels", "d8-q4", "--threads", "2",
-                 "--measures", "nDCG@10", "R@100"]) == 0
+                 "--measures", "nDCG@10", "R@100", "--references"]) == 0  # no reference rows: their own tests
     printed = capsys.readouterr().out
     assert "collection mine: 250 documents" in printed and "collection mine, test split, checkpoint splade-tiny" in printed
-    assert "| d8-q4 (baseline) |" in printed and "postings_mean" in printed
+    assert "| d8-q4 (baseline) |" in printed and "postings/query" in printed and "postings_mean" not in printed
     assert stamps(run_flow(out, levels=level, collection=spec, encoder=splade_tiny, hits=HITS, echo=None)) == after
 
 

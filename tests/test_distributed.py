@@ -280,9 +280,15 @@ def test_a_damaged_shard_is_an_error_naming_it_for_every_reader(flow, sharded, t
 def test_a_ray_export_that_fails_before_any_shard_leaves_no_output_folder(subset, tmp_path):
     """The export folder holds the Ray export's claim from the start; a run whose workers cannot
     load the encoder fails with exit status 2 and takes the folder it created away again."""
+    import shutil
+
+    from esplade_eval.model.checkpoint import resolve_checkpoint
+
     corpus, _ = subset
-    out = tmp_path / "out"
-    proc = _cli("export", "--ray", "--checkpoint", tmp_path / "no-such-checkpoint", "--corpus", corpus, "--out", out,
+    out, broken = tmp_path / "out", tmp_path / "weightless-checkpoint"  # a config (checked while parsing), no weights
+    broken.mkdir()
+    shutil.copy(resolve_checkpoint("splade-tiny") / "config.json", broken)
+    proc = _cli("export", "--ray", "--checkpoint", broken, "--corpus", corpus, "--out", out,
                 "--workers", 1, "--worker-threads", 1, "--quiet")
     assert proc.returncode == 2 and "could not load the encoder" in proc.stderr, proc.stderr[-3000:]
     assert not out.exists()

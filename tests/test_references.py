@@ -101,7 +101,7 @@ def test_bm25_and_dense_refuse_bad_settings_before_any_work(tmp_path, capsys):
 def test_bm25_refuses_an_out_inside_the_collection(semanlink_small):
     proc = _cli("bm25", "--collection", semanlink_small.root, "--out", semanlink_small.root / "refs")
     assert proc.returncode == 2
-    assert "is inside the collection folder" in proc.stderr and not (semanlink_small.root / "refs").exists()
+    assert "lies inside the input --collection" in proc.stderr and not (semanlink_small.root / "refs").exists()
 
 
 @pytest.mark.slow
@@ -168,9 +168,9 @@ def test_dense_verb_takes_a_toml_spec_and_reuses_the_index(dense_out, semanlink_
     """The same collection named by a registry .toml: the index is reused (same encoder, same
     corpus) and the run is the same; HNSW reports its recall against flat."""
     root = semanlink_small.root
-    toml = tmp_path / "small.toml"
-    toml.write_text(f'[small]\ncorpus = "{root}/corpus.jsonl"\n[small.topics]\ntest = "{root}/topics.test.tsv"\n'
-                    f'[small.qrels]\ntest = "{root}/qrels.test.txt"\n', encoding="utf-8")
+    toml, name = tmp_path / "small.toml", semanlink_small.name  # one flow folder, one collection name
+    toml.write_text(f'["{name}"]\ncorpus = "{root}/corpus.jsonl"\n["{name}".topics]\ntest = "{root}/topics.test.tsv"\n'
+                    f'["{name}".qrels]\ntest = "{root}/qrels.test.txt"\n', encoding="utf-8")
     index = dense_out / "references" / "dense" / "index" / "index"
     stamp = index.stat().st_mtime_ns
     before = _lines(dense_out / "runs" / "run.test.dense.txt")

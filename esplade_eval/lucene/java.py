@@ -259,7 +259,25 @@ def start(heap: str | None = None, options: Sequence[str] = ()):
                              f"{options}): {type(exc).__name__}: {' '.join(str(exc).split())}") from None
 
     _quiet_java_logging(_autoclass)
+    _single_threaded_blas()
     return _autoclass
+
+
+def _single_threaded_blas() -> None:
+    """OpenBLAS on one thread for the rest of a process that runs the JVM.
+
+    Measured here (OpenBLAS 0.3.31 in numpy 2.4, HotSpot 21 in-process through pyjnius):
+    once the JVM runs, OpenBLAS's threaded LAPACK crashes the process with SIGSEGV
+    (``numpy.linalg.solve`` of a 200 x 200 system; statsmodels' MixedLM), while the same calls
+    on one BLAS thread are fine. A search process loses nothing it uses (Lucene, torch's own
+    thread pool); an analysis in the same process (a notebook) keeps working.
+    """
+    os.environ["OPENBLAS_NUM_THREADS"] = "1"  # the BLAS libraries loaded from now on (numpy's, scipy's)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - a declared dependency
+        return
+    threadpool_limits(1, user_api="blas")  # the ones already loaded
 
 
 _java_logging_set = False
