@@ -108,12 +108,14 @@ def test_jvm_starts_with_java_21():
     assert int(out.stdout.strip().splitlines()[-1]) >= 21
 
 
-def test_threaded_lapack_beside_the_in_process_jvm_does_not_crash():
+@pytest.mark.parametrize("numpy_first", [True, False])
+def test_threaded_lapack_beside_the_in_process_jvm_does_not_crash(numpy_first):
     """Once the JVM runs in-process, OpenBLAS's threaded LAPACK crashed the process (SIGSEGV in
     numpy.linalg.solve of a 200 x 200 system, and statsmodels' MixedLM); ``start`` puts BLAS on
     one thread. In a child process: a crash here would take the test session with it."""
-    code = ("import sys\nfrom esplade_eval.lucene.java import start\nstart()\n"
-            "assert 'numpy' not in sys.modules\nimport numpy as np\n"
+    code = (("import numpy\n" if numpy_first else "") +  # its OpenBLAS loaded before the JVM starts, or after
+            "import sys\nfrom esplade_eval.lucene.java import start\nstart()\n"
+            f"assert ('numpy' in sys.modules) == {numpy_first}\nimport numpy as np\n"
             "from threadpoolctl import threadpool_info\n"
             "print(sorted({i['num_threads'] for i in threadpool_info() if i['user_api'] == 'blas'}))\n"
             "rng = np.random.default_rng(0)\n"
