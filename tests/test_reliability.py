@@ -50,6 +50,9 @@ def wait_for(condition, what: str, proc: subprocess.Popen | None = None, timeout
             out, err = proc.communicate()
             raise AssertionError(f"the command ended (exit {proc.returncode}) before {what}:\n{err[-3000:]}")
         time.sleep(0.02)
+    if proc is not None:  # never leave the command running behind a failed test
+        proc.kill()
+        proc.wait()
     raise AssertionError(f"timed out waiting for {what}")
 
 
@@ -328,9 +331,9 @@ def test_sigterm_reaches_python_while_lucene_runs_in_process(tmp_path, flow):
     level = flow.levels["full"]
     out, log = tmp_path / "out" / "cost.json", tmp_path / "stderr.txt"
     with open(log, "w") as stderr:
-        proc = start("cost", "--index", level.index, "--queries", level.queries, "--passes", "100000",
+        proc = start("--verbose", "cost", "--index", level.index, "--queries", level.queries, "--passes", "100000",
                      "--warmup", "0", "--json", out, stderr=stderr)
-        # Lucene logs this when it opens the index: the JVM is up and at work
+        # Lucene logs this (shown with --verbose) when it opens the index: the JVM is up and at work
         wait_for(lambda: "MemorySegmentIndexInput" in log.read_text(), "Lucene to open the index", proc)
         proc.send_signal(signal.SIGTERM)
         proc.communicate(timeout=120)
