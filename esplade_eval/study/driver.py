@@ -16,7 +16,7 @@ import traceback
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
-from esplade_eval.study.cache import ENTRY, RECORD, Stage, StageStore, closure, code_version
+from esplade_eval.study.cache import RECORD, Stage, StageStore, code_version
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +59,7 @@ def _record(stage: Stage, started: str, seconds: float, outputs: dict) -> dict:
     return {"kind": stage.kind, "name": stage.name, "key": stage.key, "status": "complete", "system": stage.system,
             "seed": stage.seed, "level": stage.level, "params": stage.params,
             "deps": {d.label: d.key for d in stage.deps}, "inputs": stage.inputs,
-            "code": {"modules": closure(ENTRY[stage.kind]), "version": code_version(stage.kind)},
+            "code": code_version(stage.kind),
             "started": started, "seconds": round(seconds, 2), "host": platform.node(),
             "platform": platform.platform(), "outputs": outputs}
 
@@ -67,7 +67,7 @@ def _record(stage: Stage, started: str, seconds: float, outputs: dict) -> dict:
 def run_stage(stage: Stage, store: StageStore, ctx) -> StageResult:
     """Reuse the stage's complete artifact, or produce it (a failure is recorded, not raised)."""
     from esplade_eval._io import write_json
-    from esplade_eval.study.runners import RUNNERS
+    from esplade_eval.study.stages import run_stage as run_kind
 
     if store.record(stage) is not None:
         return StageResult(stage, "cached")
@@ -75,7 +75,7 @@ def run_stage(stage: Stage, store: StageStore, ctx) -> StageResult:
     t0 = time.perf_counter()
     try:
         with store.writing(stage) as tmp:
-            outputs = RUNNERS[stage.kind](stage, tmp, ctx)
+            outputs = run_kind(stage, tmp, ctx).to_dict()
             write_json(tmp / RECORD, _record(stage, started, time.perf_counter() - t0, outputs))
     except Exception as exc:  # a failing cell: recorded, the rest of the grid continues
         seconds = time.perf_counter() - t0
@@ -122,7 +122,7 @@ def run_study(cfg, progress: bool = True, echo=print):
     from esplade_eval.study.collection import check_splits, prepare_collection
     from esplade_eval.study.plan import build_plan
     from esplade_eval.study.report import write_results
-    from esplade_eval.study.runners import Context
+    from esplade_eval.study.stages import Context
 
     store = StageStore(cfg.work)
     with store.locked():

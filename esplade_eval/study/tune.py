@@ -46,7 +46,7 @@ def run_tuning(cfg, progress: bool = True, echo=print):
     from esplade_eval.study.cache import StageStore
     from esplade_eval.study.collection import check_splits, prepare_collection
     from esplade_eval.study.driver import execute
-    from esplade_eval.study.runners import Context
+    from esplade_eval.study.stages import Context
 
     if not cfg.tuning:
         raise EspladeError(f"{cfg.path}: no [tuning] section")

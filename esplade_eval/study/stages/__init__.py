@@ -1,0 +1,53 @@
+"""The stage kinds of the engine, one module each, in one registry.
+
+A stage kind is a module with ``KIND``, an explicit ``VERSION`` (bump it when the stage's
+results change: ``tests/test_stage_versions.py`` fails when a kind's outputs change and its
+version does not), a frozen ``Params`` dataclass (the stage's config slice), an ``Outputs``
+dataclass (what its record holds; :meth:`Outputs.load` reads it back from the stage's
+folder) and ``run(params, inputs) -> Outputs``. A stage's key is its kind, its params, its
+inputs' keys and fingerprints, its ``VERSION`` and the package version
+(:func:`esplade_eval.study.cache.stage_key`): no source is hashed, so editing an error
+message or a docstring re-plans nothing. Adding a kind is one module plus one line in
+:data:`KINDS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from esplade_eval.study.stages import bm25, cost, dense, evaluate, finetune, flow, pretrain, vocab
+from esplade_eval.study.stages.base import Inputs
+
+#: every stage kind, by name
+KINDS = {m.KIND: m for m in (vocab, pretrain, finetune, flow, bm25, dense, evaluate, cost)}
+
+
+def version(kind: str) -> int:
+    return KINDS[kind].VERSION
+
+
+@dataclass
+class Context:
+    """What every stage may read besides its params: the config, the collection, the stage store."""
+
+    cfg: object
+    collection: object
+    store: object  # esplade_eval.study.cache.StageStore
+
+
+def outputs(kind: str, record: dict):
+    """The :class:`Outputs` of a stage record of ``kind``."""
+    return KINDS[kind].Outputs.from_dict(record["outputs"])
+
+
+def run_stage(stage, tmp: Path, ctx: Context):
+    """Run ``stage`` into ``tmp``: its params typed, its dependencies' outputs loaded."""
+    module = KINDS[stage.kind]
+    deps = {}
+    for d in stage.deps:
+        record = ctx.store.record(d)
+        if record is None:
+            raise RuntimeError(f"{stage.label}: {d.label} is not complete")
+        deps[d.kind] = (ctx.store.folder(d), outputs(d.kind, record))
+    return module.run(module.Params.of(stage.params), Inputs(Path(tmp), ctx.collection, deps, stage.system))
