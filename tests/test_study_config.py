@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -98,7 +97,7 @@ def test_explicit_name_and_corpus_list(tmp_path):
 
 
 def test_format_value():
-    from esplade_eval.study.schema import format_value
+    from esplade_eval.study.checks import format_value
 
     assert [format_value(v) for v in (1e-3, 5e-4, 2.5e-4, 3, 1.0, 0.5, "configs/my corpus.txt")] == \
         ["1e-3", "5e-4", "2.5e-4", "3", "1", "0.5", "my-corpus"]

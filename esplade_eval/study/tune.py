@@ -69,10 +69,12 @@ def run_tuning(cfg, progress: bool = True, echo=print):
 
 
 def tuning_rows(cfg, stages: list[Stage], store) -> list[dict]:
+    from esplade_eval.study.stages import outputs
+
     rows = []
     for cand in cfg.tuning["candidates"]:
         runs = [store.record(s) for s in stages if s.kind == "finetune" and s.system == cand["name"]]
-        runs = [r["outputs"]["summary"] for r in runs if r]
+        runs = [outputs("finetune", r).summary for r in runs if r]
         dev = [r["best"]["nDCG@10"] for r in runs if r["best"]["nDCG@10"] is not None]
         rows.append({"name": cand["name"], "overrides": cand["overrides"], "recipe": cand["recipe"],
                      "dev_ndcg10": dev, "mean": statistics.mean(dev) if dev else None,
