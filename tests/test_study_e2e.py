@@ -260,3 +260,35 @@ def test_an_edit_to_errors_py_leaves_every_stage_cached(smoke_study, tmp_path):
     total = next(line for line in proc.stdout.splitlines() if line.startswith("total:"))
     n = len(records(smoke_study.work))
     assert n > 50 and total.startswith(f"total: {n} of {n} stages cached"), total
+
+
+FINGERPRINTS = Path(__file__).with_name("stage_fingerprints.json")
+
+
+def kind_fingerprints(work: Path) -> dict[str, str]:
+    """One SHA-256 per stage kind over its stages' fingerprints (in name order)."""
+    import hashlib
+
+    from esplade_eval.study.stages import fingerprint
+
+    per: dict[str, list] = {}
+    for path, record in records(work).items():
+        per.setdefault(record["kind"], []).append((record["name"], fingerprint(record["kind"], work / path, record)))
+    per = {k: sorted((n, f) for n, f in v) for k, v in per.items()}
+    return {k: hashlib.sha256(json.dumps(v).encode()).hexdigest() for k, v in per.items()}
+
+
+def test_a_kinds_results_change_only_with_its_version(smoke_study):
+    """The smoke study's results per stage kind are the committed ones for the kind's VERSION: a
+    change of results without a VERSION bump fails here (bump it, and record the new fingerprint)."""
+    from esplade_eval.study.stages import KINDS
+
+    committed = json.loads(FINGERPRINTS.read_text(encoding="utf-8"))["kinds"]
+    found = kind_fingerprints(smoke_study.work)
+    assert set(found) == {"vocab", "pretrain", "finetune", "flow", "bm25", "evaluate", "cost"} <= set(committed)
+    for kind, fp in found.items():
+        version = KINDS[kind].VERSION
+        assert committed[kind]["version"] == version, \
+            f"{kind}: VERSION {version}; record its fingerprint {fp} in {FINGERPRINTS.name}"
+        assert committed[kind]["fingerprint"] == fp, \
+            f"{kind}: results changed while VERSION stayed {version}: bump VERSION, record fingerprint {fp}"

@@ -13,6 +13,9 @@ message or a docstring re-plans nothing. Adding a kind is one module plus one li
 
 from __future__ import annotations
 
+import hashlib
+import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,3 +54,26 @@ def run_stage(stage, tmp: Path, ctx: Context):
             raise RuntimeError(f"{stage.label}: {d.label} is not complete")
         deps[d.kind] = (ctx.store.folder(d), outputs(d.kind, record))
     return module.run(module.Params.of(stage.params), Inputs(Path(tmp), ctx.collection, deps, stage.system))
+
+
+#: record fields that are timings or paths, not results: left out of :func:`fingerprint`
+VOLATILE = re.compile(r"(_s$|^latency_|^sources?$)")
+
+
+def stable(outputs):
+    """``outputs`` without its timings and paths (:data:`VOLATILE` keys, at any depth)."""
+    if isinstance(outputs, dict):
+        return {k: stable(v) for k, v in outputs.items() if not VOLATILE.search(k)}
+    if isinstance(outputs, list):
+        return [stable(v) for v in outputs]
+    return outputs
+
+
+def fingerprint(kind: str, folder: Path, record: dict) -> str:
+    """SHA-256 of a complete stage's results: its outputs (timings and paths aside) and the content
+    of its kind's ``RESULT_FILES``. Equal fingerprints on the same inputs mean the same results."""
+    h = hashlib.sha256(json.dumps(stable(record["outputs"]), sort_keys=True).encode())
+    for pattern in KINDS[kind].RESULT_FILES:
+        for path in sorted(Path(folder).glob(pattern)):
+            h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
+    return h.hexdigest()

@@ -9,6 +9,8 @@ from esplade_eval.study.stages.base import FromConfig, Inputs, Record
 
 KIND = "bm25"
 VERSION = 1
+#: the files whose content is this kind's results (with its record's outputs, timings aside)
+RESULT_FILES = ("run.txt",)
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,8 @@ from esplade_eval.study.stages.base import FromConfig, Inputs, Record
 
 KIND = "cost"
 VERSION = 1
+#: the files whose content is this kind's results (with its record's outputs, timings aside)
+RESULT_FILES = ("df.npy",)
 
 
 @dataclass(frozen=True)

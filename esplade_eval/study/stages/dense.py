@@ -10,6 +10,8 @@ from esplade_eval.study.stages.base import FromConfig, Inputs, Record
 
 KIND = "dense"
 VERSION = 1
+#: the files whose content is this kind's results (with its record's outputs, timings aside)
+RESULT_FILES = ("runs/*",)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,8 @@ from esplade_eval.study.stages.base import FromConfig, Inputs, Record
 
 KIND = "evaluate"
 VERSION = 1
+#: the files whose content is this kind's results (with its record's outputs, timings aside)
+RESULT_FILES = ("per_query.csv",)
 #: the kinds whose runs an evaluation reads (each Outputs has ``runs(folder)``)
 SOURCES = ("flow", "bm25", "dense")
 

@@ -11,6 +11,8 @@ from esplade_eval.study.stages.base import FromConfig, Inputs, Record
 
 KIND = "flow"
 VERSION = 1
+#: the files whose content is this kind's results (with its record's outputs, timings aside)
+RESULT_FILES = ("runs/*",)
 
 #: the export manifest's document counts a study reads
 DOCUMENT_COUNTS = ("count", "empty_vectors", "postings", "mean_vector_length")

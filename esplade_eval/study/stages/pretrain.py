@@ -9,6 +9,8 @@ from esplade_eval.study.stages.base import Inputs, Record, eval_sources, pick
 
 KIND = "pretrain"
 VERSION = 1
+#: the files whose content is this kind's results (with its record's outputs, timings aside)
+RESULT_FILES = ("checkpoint/model.safetensors", "checkpoint/output_vocab.txt")
 
 #: the training state's keys a study reads (``training_state.json`` holds more)
 SUMMARY = ("budget", "steps", "repeats", "passes_over_corpus", "passes_per_corpus", "tokens_seen", "train_examples",

@@ -9,6 +9,8 @@ from esplade_eval.study.stages.base import FromConfig, Inputs, Record, eval_sour
 
 KIND = "vocab"
 VERSION = 1
+#: the files whose content is this kind's results (with its record's outputs, timings aside)
+RESULT_FILES = ("output_vocab.txt",)
 
 
 @dataclass(frozen=True)
