@@ -273,9 +273,9 @@ def kind_fingerprints(work: Path) -> dict[str, str]:
 
     per: dict[str, list] = {}
     for path, record in records(work).items():
-        per.setdefault(record["kind"], []).append((record["name"], fingerprint(record["kind"], work / path, record)))
-    per = {k: sorted((n, f) for n, f in v) for k, v in per.items()}
-    return {k: hashlib.sha256(json.dumps(v).encode()).hexdigest() for k, v in per.items()}
+        folder = (work / path).parent
+        per.setdefault(record["kind"], []).append((record["name"], fingerprint(record["kind"], folder, record)))
+    return {k: hashlib.sha256(json.dumps(sorted(v)).encode()).hexdigest() for k, v in per.items()}
 
 
 def test_a_kinds_results_change_only_with_its_version(smoke_study):

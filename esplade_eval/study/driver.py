@@ -120,20 +120,18 @@ def run_study(cfg, progress: bool = True, echo=print):
     """
     from esplade_eval.study.analysis import analyse
     from esplade_eval.study.collection import check_splits, prepare_collection
+    from esplade_eval.study.engine import opened, run_stages
     from esplade_eval.study.plan import build_plan
     from esplade_eval.study.report import write_results
     from esplade_eval.study.stages import Context
 
     store = StageStore(cfg.work)
-    with store.locked():
-        swept = store.sweep()
-        if swept:
-            echo(f"removed {len(swept)} unfinished stage folder(s) of an interrupted run")
+    with opened(store, echo):
         collection = prepare_collection(cfg, echo=echo)
         check_splits(collection, cfg)
         plan = build_plan(cfg, collection.fingerprint)
         echo(f"study {cfg.name}: {len(plan.stages)} stages, work folder {cfg.work}")
-        outcome = execute(plan.stages, store, Context(cfg, collection, store), progress)
+        outcome = run_stages(plan.stages, store, Context(cfg, collection, store), progress)
         analysis = analyse(cfg, plan, store)
         write_results(cfg, plan, store, analysis, outcome)
     return outcome, analysis

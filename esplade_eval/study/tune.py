@@ -45,19 +45,18 @@ def run_tuning(cfg, progress: bool = True, echo=print):
     from esplade_eval.errors import EspladeError
     from esplade_eval.study.cache import StageStore
     from esplade_eval.study.collection import check_splits, prepare_collection
-    from esplade_eval.study.driver import execute
+    from esplade_eval.study.engine import opened, run_stages
     from esplade_eval.study.stages import Context
 
     if not cfg.tuning:
         raise EspladeError(f"{cfg.path}: no [tuning] section")
     store = StageStore(cfg.work)
-    with store.locked():
-        store.sweep()
+    with opened(store, echo):
         collection = prepare_collection(cfg, echo=echo)
         check_splits(collection, cfg)
         stages = tuning_plan(cfg, collection.fingerprint)
         echo(f"tuning {cfg.name}: {len(stages)} stages, work folder {cfg.work}")
-        outcome = execute(stages, store, Context(cfg, collection, store), progress)
+        outcome = run_stages(stages, store, Context(cfg, collection, store), progress)
         rows = tuning_rows(cfg, stages, store)
         folder = cfg.results.parent / f"{cfg.results.name}-tuning"
         with atomic_dir(folder, overwrite=True) as tmp:

@@ -74,6 +74,9 @@ def fingerprint(kind: str, folder: Path, record: dict) -> str:
     of its kind's ``RESULT_FILES``. Equal fingerprints on the same inputs mean the same results."""
     h = hashlib.sha256(json.dumps(stable(record["outputs"]), sort_keys=True).encode())
     for pattern in KINDS[kind].RESULT_FILES:
-        for path in sorted(Path(folder).glob(pattern)):
+        found = sorted(Path(folder).glob(pattern))
+        if not found:
+            raise FileNotFoundError(f"{folder}: no {pattern} (a result file of a {kind} stage)")
+        for path in found:
             h.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes())
     return h.hexdigest()
