@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from esplade_eval import defaults
 from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, FlowLayout
@@ -13,19 +16,36 @@ from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
 REFERENCES = ("bm25", "dense", "hybrid")
 
 
-def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=None, measures=defaults.MEASURES,
-             collection=None, registry=None, max_length=defaults.MAX_LENGTH, echo=print, references=REFERENCES):
-    """The flow for one checkpoint on ``collection`` (a spec, default Semanlink), the reference
-    runs named in ``references`` (``bm25``, ``dense``, ``hybrid``: dense + the first level fused as
-    Pyserini's HybridSearcher does), then the tables."""
+@dataclass
+class DemoJob:
+    """What a demo runs: the flow for one ``checkpoint`` on ``collection`` (a spec, default
+    Semanlink) into ``out``, the reference rows named in ``references`` (``bm25``, ``dense``,
+    ``hybrid``: dense + the first level fused as Pyserini's HybridSearcher does), then the tables."""
+
+    out: str | os.PathLike
+    checkpoint: str = "splade-tiny"
+    levels: Sequence | None = None
+    split: str = "test"
+    threads: int | None = None
+    measures: Sequence[str] = defaults.MEASURES
+    collection: object = None
+    registry: str | None = None
+    max_length: int = defaults.MAX_LENGTH
+    references: Sequence[str] = REFERENCES
+
+
+def run_demo(job: DemoJob, echo=print):
+    """Run (or resume) the demo of ``job``; print its tables; the :class:`~esplade_eval.study.flow.FlowResult`."""
+    out, split, checkpoint, threads, references = job.out, job.split, job.checkpoint, job.threads, job.references
     started = time.perf_counter()
-    result = run_flow(out, checkpoint=checkpoint, levels=levels or DEFAULT_LEVELS, split=split, threads=threads,
-                      collection=collection, registry=registry, max_length=max_length, echo=echo)
+    result = run_flow(out, checkpoint=checkpoint, levels=job.levels or DEFAULT_LEVELS, split=split,
+                      collection=job.collection, echo=echo, threads=threads, registry=job.registry,
+                      max_length=job.max_length)
     ref_started = time.perf_counter()
     extra = reference_runs(result, out, references, threads)
     if extra:
         result.timings["references"] = time.perf_counter() - ref_started
-    table = effectiveness_table(result, measures, extra)
+    table = effectiveness_table(result, job.measures, extra)
     echo(f"\ncollection {result.collection.name}, {split} split, checkpoint {checkpoint}\n")
     echo(table)
     layout = FlowLayout(out)

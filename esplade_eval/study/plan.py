@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from esplade_eval.study.cache import Stage, assign_keys, file_fingerprint
 from esplade_eval.study.expand import pretrain_defaults
 from esplade_eval.study.schema import BUNDLED_CORPORA, EVAL_COLLECTION
+from esplade_eval.study.systems import Planning, plan_references
 
 
 @dataclass
@@ -83,7 +84,7 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
             pt = _pretrain(cfg, arm.name, arm.pretrain, seed, vocab, collection_fp)
             stages.append(pt)
             _downstream(cfg, stages, arm.name, seed, _finetune(cfg, arm.name, seed, pt, fp), fp)
-    _references(cfg, stages, systems, vocab, fp)
+    plan_references(Planning(cfg, stages, systems, vocab, fp))
     assign_keys(stages)
     return Plan(stages, systems)
 
@@ -129,40 +130,3 @@ def _evaluate(cfg, system: str, seed, source: Stage, fp: dict) -> Stage:
     suffix = f".s{seed}" if seed is not None else ""
     params = {"measures": list(cfg.evaluation.measures), "split": cfg.split}
     return Stage("evaluate", system + suffix, params, (source,), dict(fp), system=system, seed=seed)
-
-
-def _references(cfg, stages: list[Stage], systems: dict, vocab: Stage, fp: dict) -> None:
-    names = cfg.reference_names
-    seeds = tuple(cfg.seeds)
-    if "esplade-no-mlm" in names:
-        systems["esplade-no-mlm"] = System("esplade-no-mlm", "reference", names["esplade-no-mlm"], seeds, {}, True)
-        # the base settings (the arms' starting point), no MLM step; corpora only give the frequency baseline
-        settings = {**pretrain_defaults(), **cfg.pretrain, "corpora": list(cfg.vocab["corpora"]), "steps": 0,
-                    "repeats": 1}
-        settings.pop("corpus", None)
-        for seed in seeds:
-            pt = _pretrain(cfg, "esplade-no-mlm", settings, seed, vocab, fp["collection"])
-            stages.append(pt)
-            _downstream(cfg, stages, "esplade-no-mlm", seed, _finetune(cfg, "esplade-no-mlm", seed, pt, fp), fp)
-    if "splade-tiny-ft" in names:
-        systems["splade-tiny-ft"] = System("splade-tiny-ft", "reference", names["splade-tiny-ft"], seeds)
-        for seed in seeds:
-            _downstream(cfg, stages, "splade-tiny-ft", seed, _finetune(cfg, "splade-tiny-ft", seed, None, fp), fp)
-    if "splade-tiny-zs" in names:
-        systems["splade-tiny-zs"] = System("splade-tiny-zs", "reference", names["splade-tiny-zs"], (None,))
-        _downstream(cfg, stages, "splade-tiny-zs", None, None, fp, checkpoint="splade-tiny")
-    if "bm25" in names:
-        systems["bm25"] = System("bm25", "reference", names["bm25"], (None,), levels=False)
-        from esplade_eval.lucene.bm25 import BM25Params
-
-        model = BM25Params()  # k1 and b stated once, for the study, the demo and the bm25 verb
-        bm25 = Stage("bm25", "bm25", {"split": cfg.split, "hits": cfg.evaluation.hits, "k1": model.k1, "b": model.b,
-                                      "threads": cfg.threads}, inputs=dict(fp), system="bm25")
-        stages.append(bm25)
-        stages.append(_evaluate(cfg, "bm25", None, bm25, fp))
-    if "dense" in names:
-        systems["dense"] = System("dense", "reference", names["dense"], (None,), levels=False)
-        dense = Stage("dense", "dense", {"split": cfg.split, "hits": cfg.evaluation.hits, "checkpoint": "minilm",
-                                         "index": "flat", "threads": cfg.threads}, inputs=dict(fp), system="dense")
-        stages.append(dense)
-        stages.append(_evaluate(cfg, "dense", None, dense, fp))

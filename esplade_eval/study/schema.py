@@ -25,6 +25,7 @@ from esplade_eval.study.checks import (
     typed,
     valid_name,
 )
+from esplade_eval.study.systems import REFERENCE_SYSTEMS
 
 TOP_LEVEL = ("name", "description", "work", "results", "threads", "device", "seeds", "split", "collection", "vocab",
              "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning")
@@ -57,17 +58,12 @@ FINETUNE_RESERVED = {
 }
 
 
-#: reference systems, by config key: (system name, description)
-REFERENCES = {
-    "bm25": ("bm25", "BM25 (Anserini via Pyserini, k1=0.9, b=0.4) over the same documents"),
-    "splade_tiny_zero_shot": ("splade-tiny-zs", "SPLADE-tiny zero-shot"),
-    "splade_tiny_finetuned": ("splade-tiny-ft", "SPLADE-tiny fine-tuned with the study's recipe"),
-    "esplade_no_mlm": ("esplade-no-mlm", "ESPLADE from the arms' starting point, fine-tuned without MLM pre-training"),
-    "dense": ("dense", "all-MiniLM-L6-v2 (mean pooling, L2-normalised) through an exact faiss inner-product index"),
-}
+#: reference systems, by config key: (system name, description); the registry is
+#: :data:`esplade_eval.study.systems.REFERENCE_SYSTEMS`
+REFERENCES = {r.key: (r.name, r.description) for r in REFERENCE_SYSTEMS}
 #: references a config must switch on itself (``dense = true``): off by default, so an existing
 #: study plans the same stages
-OFF_BY_DEFAULT = frozenset({"dense"})
+OFF_BY_DEFAULT = frozenset(r.key for r in REFERENCE_SYSTEMS if not r.on_by_default)
 
 #: the findings' settings and their defaults (``[findings.<name>]`` overrides them)
 DEFAULTS = {
