@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from esplade_eval.errors import EspladeError
-
-RECORD = "record.json"
+from esplade_eval.study.stages.base import RECORD
 
 
 def code_version(kind: str) -> dict:
@@ -34,9 +33,10 @@ def code_version(kind: str) -> dict:
     results change) and the package version. No source is hashed: editing a message, a comment or a
     docstring re-plans nothing."""
     from esplade_eval import __version__
-    from esplade_eval.study.stages import version
+    from esplade_eval.study.stages import KINDS
 
-    return {"version": version(kind), "package": __version__}
+
+    return {"version": KINDS[kind].VERSION, "package": __version__}
 
 
 @lru_cache(maxsize=None)

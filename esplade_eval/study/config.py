@@ -31,7 +31,8 @@ from typing import Any
 from esplade_eval.errors import EspladeError
 from esplade_eval.study import checks, schema
 from esplade_eval.study.expand import Arm, expand_arms
-from esplade_eval.study.schema import REFERENCES, Evaluation
+from esplade_eval.study.schema import Evaluation
+from esplade_eval.study.systems import DEFAULTS, REFERENCES
 
 
 class ConfigError(EspladeError):
@@ -128,7 +129,7 @@ def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> S
     arms = expand_arms(raw, pretrain, problems)
     vocab = schema.vocab(raw.get("vocab", {}), arms, problems)
     finetune = schema.finetune(raw.get("finetune", {}), "finetune", problems)
-    references = schema.references(raw.get("references", {}), problems)
+    references = schema.references(raw.get("references", {}), problems, DEFAULTS)
     evaluation = schema.evaluation(raw.get("evaluation", {}), problems)
     findings = schema.findings(raw.get("findings", {}), evaluation, problems)
     tuning = schema.tuning(raw.get("tuning"), finetune, arms, references, problems)

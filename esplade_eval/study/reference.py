@@ -16,6 +16,7 @@ import re
 import sys
 
 from esplade_eval.study import checks, schema
+from esplade_eval.study.systems import REFERENCES
 
 #: one line per top-level key (a test checks that every key of ``schema.TOP_LEVEL`` has one)
 TOP_LEVEL = {
@@ -141,7 +142,7 @@ def config_markdown() -> str:
                                        ("min_count", "an integer", "`2`", "a word's minimum count")]),
              *_training_sections(),
              "## [references]", "", *_table([(k, "true or false", "`true`", desc)
-                                            for k, (_, desc) in schema.REFERENCES.items()]),
+                                            for k, (_, desc) in REFERENCES.items()]),
              "## [evaluation]", "", *_table(_evaluation_rows()),
              "## [findings]", "", "Each finding's settings are a table `[findings.<name>]`.", "",
              *_table(_findings_rows()),

@@ -14,6 +14,7 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from esplade_eval.data.corpora import ARMS, BUNDLED
 from esplade_eval.study.checks import (
     _MISSING,
     Problems,
@@ -25,14 +26,13 @@ from esplade_eval.study.checks import (
     typed,
     valid_name,
 )
-from esplade_eval.study.systems import REFERENCE_SYSTEMS
+from esplade_eval.study.stages.base import EVAL_COLLECTION
 
 TOP_LEVEL = ("name", "description", "work", "results", "threads", "device", "seeds", "split", "collection", "vocab",
              "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning")
-BUNDLED_CORPORA = ("general", "titles", "wiki", "lee", "semanlink", "films")
-#: in ``exclude_eval_docs``: the documents of the study's own collection (the default)
-EVAL_COLLECTION = "collection"
-MLM_SETS = ("general", "titles")
+#: the bundled corpora: the two arms (``general``, ``titles``) and their parts (esplade_eval.data.corpora)
+BUNDLED_CORPORA = (*ARMS, *BUNDLED)
+MLM_SETS = tuple(ARMS)  # held-out MLM accuracy is reported per arm
 
 #: pre-training fields the study sets itself, and where the user says what they want instead
 PRETRAIN_RESERVED = {
@@ -58,12 +58,6 @@ FINETUNE_RESERVED = {
 }
 
 
-#: reference systems, by config key: (system name, description); the registry is
-#: :data:`esplade_eval.study.systems.REFERENCE_SYSTEMS`
-REFERENCES = {r.key: (r.name, r.description) for r in REFERENCE_SYSTEMS}
-#: references a config must switch on itself (``dense = true``): off by default, so an existing
-#: study plans the same stages
-OFF_BY_DEFAULT = frozenset(r.key for r in REFERENCE_SYSTEMS if not r.on_by_default)
 
 #: the findings' settings and their defaults (``[findings.<name>]`` overrides them)
 DEFAULTS = {
@@ -230,12 +224,14 @@ def vocab(tbl, arms, problems: Problems) -> dict:
             "min_count": get(tbl, "min_count", int, problems, "vocab", default=2, minimum=1)}
 
 
-def references(tbl, problems: Problems) -> dict:
+def references(tbl, problems: Problems, defaults: dict[str, bool]) -> dict:
+    """``{key: on}`` of the ``[references]`` table; ``defaults`` is the registry's
+    (:data:`esplade_eval.study.systems.DEFAULTS`)."""
     if not isinstance(tbl, dict):
         problems.add("references", f"expected a table, got {tbl!r}")
         tbl = {}
-    problems.unknown(tbl, REFERENCES, "references")
-    return {key: get(tbl, key, bool, problems, "references", default=key not in OFF_BY_DEFAULT) for key in REFERENCES}
+    problems.unknown(tbl, defaults, "references")
+    return {key: get(tbl, key, bool, problems, "references", default=on) for key, on in defaults.items()}
 
 
 def evaluation(tbl, problems: Problems) -> Evaluation:

@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MLM_COLUMNS = ("mlm_general_acc", "mlm_general_loss", "mlm_titles_acc", "mlm_titles_loss")
+from esplade_eval.study.schema import MLM_SETS
+
+MLM_COLUMNS = tuple(f"mlm_{arm}_{m}" for arm in MLM_SETS for m in ("acc", "loss"))
 COST_COLUMNS = ("postings", "flops", "query_length", "doc_length", "terms", "df_variance", "df_cv", "df_gini",
                 "query_df_variance", "query_df_gini")
 TIMING_COLUMNS = ("latency_ms_mean", "latency_ms_p50", "latency_ms_p95")
@@ -46,7 +48,7 @@ class StudyData:
 def _mlm(summary: dict) -> dict:
     mlm = summary.get("heldout_mlm") or {}
     out = {}
-    for arm in ("general", "titles"):
+    for arm in MLM_SETS:
         part = mlm.get(arm) or {}
         out[f"mlm_{arm}_acc"] = part.get("accuracy")
         out[f"mlm_{arm}_loss"] = part.get("loss")

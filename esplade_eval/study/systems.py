@@ -39,32 +39,32 @@ class ReferenceSystem:
 def _no_mlm(p: Planning, ref: ReferenceSystem) -> None:
     """The arms' base settings with no MLM step (corpora only give the frequency baseline), fine-tuned."""
     from esplade_eval.study.expand import pretrain_defaults
-    from esplade_eval.study.plan import System, _downstream, _finetune, _pretrain
+    from esplade_eval.study.planning import System, downstream, finetune_stage, pretrain_stage
 
     cfg, seeds = p.cfg, tuple(p.cfg.seeds)
     p.systems[ref.name] = System(ref.name, "reference", ref.description, seeds, {}, True)
     settings = {**pretrain_defaults(), **cfg.pretrain, "corpora": list(cfg.vocab["corpora"]), "steps": 0, "repeats": 1}
     settings.pop("corpus", None)
     for seed in seeds:
-        pt = _pretrain(cfg, ref.name, settings, seed, p.vocab, p.fp["collection"])
+        pt = pretrain_stage(cfg, ref.name, settings, seed, p.vocab, p.fp["collection"])
         p.stages.append(pt)
-        _downstream(cfg, p.stages, ref.name, seed, _finetune(cfg, ref.name, seed, pt, p.fp), p.fp)
+        downstream(cfg, p.stages, ref.name, seed, finetune_stage(cfg, ref.name, seed, pt, p.fp), p.fp)
 
 
 def _tiny_finetuned(p: Planning, ref: ReferenceSystem) -> None:
-    from esplade_eval.study.plan import System, _downstream, _finetune
+    from esplade_eval.study.planning import System, downstream, finetune_stage
 
     seeds = tuple(p.cfg.seeds)
     p.systems[ref.name] = System(ref.name, "reference", ref.description, seeds)
     for seed in seeds:
-        _downstream(p.cfg, p.stages, ref.name, seed, _finetune(p.cfg, ref.name, seed, None, p.fp), p.fp)
+        downstream(p.cfg, p.stages, ref.name, seed, finetune_stage(p.cfg, ref.name, seed, None, p.fp), p.fp)
 
 
 def _tiny_zero_shot(p: Planning, ref: ReferenceSystem) -> None:
-    from esplade_eval.study.plan import System, _downstream
+    from esplade_eval.study.planning import System, downstream
 
     p.systems[ref.name] = System(ref.name, "reference", ref.description, (None,))
-    _downstream(p.cfg, p.stages, ref.name, None, None, p.fp, checkpoint="splade-tiny")
+    downstream(p.cfg, p.stages, ref.name, None, None, p.fp, checkpoint="splade-tiny")
 
 
 def _retriever(kind: str, params: Callable[[object], dict]):
@@ -72,12 +72,12 @@ def _retriever(kind: str, params: Callable[[object], dict]):
 
     def plan(p: Planning, ref: ReferenceSystem) -> None:
         from esplade_eval.study.cache import Stage
-        from esplade_eval.study.plan import System, _evaluate
+        from esplade_eval.study.planning import System, evaluate_stage
 
         p.systems[ref.name] = System(ref.name, "reference", ref.description, (None,), levels=False)
         stage = Stage(kind, ref.name, {"split": p.cfg.split, "hits": p.cfg.evaluation.hits, **params(p.cfg)},
                       inputs=dict(p.fp), system=ref.name)
-        p.stages += [stage, _evaluate(p.cfg, ref.name, None, stage, p.fp)]
+        p.stages += [stage, evaluate_stage(p.cfg, ref.name, None, stage, p.fp)]
 
     return plan
 
@@ -113,3 +113,10 @@ def plan_references(p: Planning) -> None:
     for ref in sorted(REFERENCE_SYSTEMS, key=lambda r: r.rank):
         if ref.name in names:
             ref.plan(p, ref)
+
+
+#: reference systems, by config key: (system name, description)
+REFERENCES = {r.key: (r.name, r.description) for r in REFERENCE_SYSTEMS}
+#: ``{config key: on by default}``; a reference off by default (``dense``) is switched on by the
+#: config itself, so an existing study plans the same stages
+DEFAULTS = {r.key: r.on_by_default for r in REFERENCE_SYSTEMS}

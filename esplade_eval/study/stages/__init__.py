@@ -26,10 +26,6 @@ from esplade_eval.study.stages.base import Inputs
 KINDS = {m.KIND: m for m in (vocab, pretrain, finetune, flow, bm25, dense, evaluate, cost)}
 
 
-def version(kind: str) -> int:
-    return KINDS[kind].VERSION
-
-
 @dataclass
 class Context:
     """What every stage may read besides its params: the config, the collection, the stage store."""

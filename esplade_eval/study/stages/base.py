@@ -7,6 +7,11 @@ import json
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 
+#: a stage's record in its folder (key, params, inputs, code version, timings, outputs)
+RECORD = "record.json"
+#: the corpus name that means the study's own collection (its documents)
+EVAL_COLLECTION = "collection"
+
 
 @dataclass
 class Inputs:
@@ -46,15 +51,11 @@ class Record:
     @classmethod
     def load(cls, folder: str | Path):
         """The outputs recorded in a complete stage folder's ``record.json``."""
-        from esplade_eval.study.cache import RECORD
-
         return cls.from_dict(json.loads((Path(folder) / RECORD).read_text(encoding="utf-8"))["outputs"])
 
 
 def eval_sources(sources, collection) -> list[str]:
     """``"collection"`` is the study's collection: its corpus file."""
-    from esplade_eval.study.schema import EVAL_COLLECTION
-
     return [str(collection.corpus) if s == EVAL_COLLECTION else s for s in sources]
 
 
