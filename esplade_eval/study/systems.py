@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
+from esplade_eval.lucene.bm25 import BM25Params
+
 
 @dataclass
 class Planning:
@@ -83,8 +85,6 @@ def _retriever(kind: str, params: Callable[[object], dict]):
 
 
 def _bm25_params(cfg) -> dict:
-    from esplade_eval.lucene.bm25 import BM25Params
-
     model = BM25Params()  # k1 and b stated once, for the study, the demo and the bm25 verb
     return {"k1": model.k1, "b": model.b, "threads": cfg.threads}
 
@@ -94,8 +94,8 @@ def _dense_params(cfg) -> dict:
 
 
 REFERENCE_SYSTEMS = (
-    ReferenceSystem("bm25", "bm25", "BM25 (Anserini via Pyserini, k1=0.9, b=0.4) over the same documents", 3,
-                    _retriever("bm25", _bm25_params)),
+    ReferenceSystem("bm25", "bm25", f"BM25 (Anserini via Pyserini, k1={BM25Params.k1:g}, b={BM25Params.b:g}) over "
+                    "the same documents", 3, _retriever("bm25", _bm25_params)),
     ReferenceSystem("splade_tiny_zero_shot", "splade-tiny-zs", "SPLADE-tiny zero-shot", 2, _tiny_zero_shot),
     ReferenceSystem("splade_tiny_finetuned", "splade-tiny-ft", "SPLADE-tiny fine-tuned with the study's recipe", 1,
                     _tiny_finetuned),
