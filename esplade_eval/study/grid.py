@@ -55,60 +55,20 @@ class GridJob:
     references: Sequence[str] = ()
 
 
-def grid_stages(job: GridJob, collection) -> list:
-    """A ``flow`` stage per checkpoint (the study's flow stage kind), keyed by the checkpoint's
-    content and the collection's fingerprint."""
-    from esplade_eval.sparse.quantize import Quantizer
-    from esplade_eval.study.cache import Stage
-    from esplade_eval.study.engine import checkpoint_fingerprint
-
-    stages = []
-    for name, checkpoint in job.checkpoints.items():
-        params = {"levels": [p.name for p in job.levels], "max_length": job.max_length, "scale": Quantizer().scale,
-                  "hits": defaults.HITS, "split": job.split, "checkpoint": str(checkpoint),
-                  "threads": job.threads or defaults.threads(), "device": None}
-        inputs = {"collection": collection.fingerprint, "checkpoint": checkpoint_fingerprint(str(checkpoint))}
-        stages.append(Stage("flow", name, params, inputs=inputs, system=name))
-    return stages
-
-
 def run_flows(job: GridJob, echo=print) -> tuple[object, list]:
     """The collection and a :class:`~esplade_eval.study.flow.FlowResult` per checkpoint, each
-    flow a stage of the engine in ``out/stages/`` (run, or reused while its key matches)."""
-    from esplade_eval.study.cache import StageStore
-    from esplade_eval.study.engine import opened, require_success, run_stages
+    flow a stage of the engine in ``out/stages/`` (:mod:`.flowstages`)."""
     from esplade_eval.study.flow import resolve_collection
-    from esplade_eval.study.stages import Context
+    from esplade_eval.study.flowstages import FlowSettings, flow_stages, run_flow_stages
 
     if not job.checkpoints:
         raise ValueError("no checkpoints to run")
-    out = Path(job.out)
-    collection = resolve_collection(job.collection, out, job.registry, echo)
+    collection = resolve_collection(job.collection, Path(job.out), job.registry, echo)
     collection.require_split(job.split)
-    store = StageStore(out)
-    with opened(store, echo):
-        stages = grid_stages(job, collection)
-        for stage in stages:
-            echo(f"grid: {stage.name} ({stage.params['checkpoint']})")
-        outcome = run_stages(stages, store, Context(None, collection, store), progress=bool(job.progress))
-    require_success(outcome)
-    return collection, [flow_result(store, stage, collection, job.split) for stage in stages]
-
-
-def flow_result(store, stage, collection, split: str):
-    """The :class:`~esplade_eval.study.flow.FlowResult` of a complete flow stage (its typed ``Outputs``)."""
-    from esplade_eval.sparse.prune import Pruning
-    from esplade_eval.study.flow import FlowResult, LevelArtifacts
-    from esplade_eval.study.stages import flow
-
-    folder = store.folder(stage)
-    outputs = flow.Outputs.load(folder)
-    result = FlowResult(collection, split, stage.params["checkpoint"], name=stage.name, timings=dict(outputs.timings_s))
-    for level, files in outputs.levels.items():
-        paths = {k: folder / v for k, v in files.items()}
-        result.levels[level] = LevelArtifacts(Pruning.parse(level), paths["vectors"], paths["queries"], paths["index"],
-                                              paths["run"])
-    return result
+    stages = flow_stages(job.checkpoints, FlowSettings(job.levels, job.split, job.threads, job.max_length), collection)
+    for stage in stages:
+        echo(f"grid: {stage.name} ({stage.params['checkpoint']})")
+    return collection, run_flow_stages(job.out, stages, collection, job.progress, echo)
 
 
 def run_grid(job: GridJob, echo=print) -> dict:

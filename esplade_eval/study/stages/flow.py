@@ -30,6 +30,7 @@ class Params(FromConfig):
     checkpoint: str | None  # None: the finetune dependency's checkpoint
     threads: int
     device: str | None = None
+    keep_vectors: bool = False  # keep the document vectors (the index holds them too)
 
 
 @dataclass
@@ -59,7 +60,7 @@ def run(p: Params, inputs: Inputs) -> Outputs:
     for name, lv in result.levels.items():
         manifest = read_export_manifest(lv.vectors)
         counts[name] = {k: manifest["documents"].get(k) for k in DOCUMENT_COUNTS}
-        # the index holds the document vectors; keep the manifest and the queries only
-        shutil.rmtree(Path(lv.vectors) / COLLECTION_DIR, ignore_errors=True)
+        if not p.keep_vectors:  # the index holds the document vectors; keep the manifest and the queries only
+            shutil.rmtree(Path(lv.vectors) / COLLECTION_DIR, ignore_errors=True)
         levels[name] = {k: str(Path(getattr(lv, k)).relative_to(tmp)) for k in LEVEL_FILES}
     return Outputs(levels, counts, {k: round(v, 2) for k, v in result.timings.items()})
