@@ -193,7 +193,7 @@ def test_flow_cache_notices_a_changed_corpus_or_topics(semanlink_small, splade_t
     m = json.loads((redone.levels["d8-q4"].vectors / "manifest.json").read_text())
     assert m["documents"]["count"] == 250 and m["collection"]["corpus_sha256"] == redone.collection.corpus_sha256
     # the `flow` verb (the demo on any collection) runs its flow as a stage of the engine
-    # (OUT/stages/flow/), publishes it in this folder's layout and prints the tables; run again, it
+    # (OUT/flow-stages/flow/), publishes it in this folder's layout and prints the tables; run again, it
     # reuses the stage (its key: checkpoint, collection, levels, options, VERSION)
     from esplade_eval.cli import main
 
@@ -204,7 +204,7 @@ def test_flow_cache_notices_a_changed_corpus_or_topics(semanlink_small, splade_t
     printed = capsys.readouterr().out
     assert "collection mine: 250 documents" in printed and "collection mine, test split, checkpoint splade-tiny" in printed
     assert "| d8-q4 (baseline) |" in printed and "postings/query" in printed
-    record = next((out / "stages" / "flow").glob("splade-tiny-*/record.json"))
+    record = next((out / "flow-stages" / "flow").glob("splade-tiny-*/record.json"))
     published = (out / "runs" / "run.test.d8-q4.txt").resolve()
     assert published == (record.parent / "runs" / "run.test.d8-q4.txt").resolve()
     top = {q: sorted(h, key=lambda d: (-h[d], d))[:HITS] for q, h in read_run(published).items()}

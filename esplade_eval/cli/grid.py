@@ -23,7 +23,7 @@ def register(sub):
                        description="Run the flow for every checkpoint at every pruning level on a collection "
                                    "(default: the bundled Semanlink titles), then one effectiveness-vs-cost table "
                                    "and per-level paired t-tests against the first checkpoint. Each checkpoint's flow is a stage "
-                                   "of the study engine (OUT/stages/flow/NAME-KEY/): re-running resumes.")
+                                   "of the study engine (OUT/flow-stages/flow/NAME-KEY/): re-running resumes.")
     p.add_argument("--checkpoint", action="append", required=True, metavar="NAME=CKPT",
                    help="a named checkpoint (folder or splade-tiny), repeatable; the first is the baseline")
     define_levels_arg(p)

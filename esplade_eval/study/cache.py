@@ -94,9 +94,9 @@ def assign_keys(stages: list[Stage]) -> None:
 class StageStore:
     """The stage folders of one study's work directory."""
 
-    def __init__(self, work: str | os.PathLike):
+    def __init__(self, work: str | os.PathLike, folder: str = "stages"):
         self.work = Path(work)
-        self.root = self.work / "stages"
+        self.root = self.work / folder  # a study's stages/, a flow folder's flow-stages/
 
     def folder(self, stage: Stage) -> Path:
         return self.root / stage.kind / f"{stage.name}-{stage.key[:16]}"

@@ -65,7 +65,7 @@ def run_demo(job: DemoJob, echo=print):
 
 
 def demo_flow(job: DemoJob, echo=print):
-    """The checkpoint's flow as a ``flow`` stage of the engine (``OUT/stages/flow/``, reused while
+    """The checkpoint's flow as a ``flow`` stage of the engine (``OUT/flow-stages/flow/``, reused while
     its key matches), published in the flow folder's layout of ``OUT`` (:func:`~.flowstages.publish`)."""
     import os
 

@@ -1,7 +1,7 @@
 """Checkpoints' flows as ``flow`` stages of the engine: how the grid and the demo run them.
 
 Each checkpoint's flow (export once, prune to each level, index, search) is a stage of kind
-``flow`` (:mod:`esplade_eval.study.stages.flow`) in ``OUT/stages/flow/<name>-<key>/``, keyed
+``flow`` (:mod:`esplade_eval.study.stages.flow`) in ``OUT/flow-stages/flow/<name>-<key>/``, keyed
 by the checkpoint's content, the collection's fingerprint, the levels and options, the kind's
 VERSION: run once, then reused while its key matches (:mod:`esplade_eval.study.engine`).
 The demo publishes its one flow in the flow folder's layout (:func:`publish`).
@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 from esplade_eval import defaults
+
+#: where a flow folder (the grid's, the demo's) keeps its engine stages: ``OUT/flow-stages/flow/<name>-<key>/``
+#: (not ``stages/``, the mark of a study's work folder: :mod:`esplade_eval.guard`)
+FLOW_STAGES = "flow-stages"
 
 
 @dataclass(frozen=True)
@@ -47,12 +51,12 @@ def flow_stages(checkpoints: Mapping[str, str], settings: FlowSettings, collecti
 
 
 def run_flow_stages(out: str | os.PathLike, stages: list, collection, progress=None, echo=print) -> list:
-    """Run (or reuse) ``stages`` in ``out/stages/``; a :class:`~esplade_eval.study.flow.FlowResult` each."""
+    """Run (or reuse) ``stages`` in ``out/flow-stages/``; a :class:`~esplade_eval.study.flow.FlowResult` each."""
     from esplade_eval.study.cache import StageStore
     from esplade_eval.study.engine import opened, require_success, run_stages
     from esplade_eval.study.stages import Context
 
-    store = StageStore(out)
+    store = StageStore(out, FLOW_STAGES)
     with opened(store, echo):
         outcome = run_stages(stages, store, Context(None, collection, store), progress=bool(progress))
     require_success(outcome)

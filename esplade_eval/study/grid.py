@@ -2,7 +2,7 @@
 
 For every checkpoint the flow runs as a stage of the study's engine (:mod:`esplade_eval.study.engine`;
 export once, prune to each level, index, search: the ``flow`` stage kind, in
-``out/stages/flow/<name>-<key>/``, reused while its key matches), then one table puts effectiveness beside the cost read
+``out/flow-stages/flow/<name>-<key>/``, reused while its key matches), then one table puts effectiveness beside the cost read
 from each index (postings traversed, FLOPS, posting-length variance, latency:
 :mod:`esplade_eval.cost.report`), and at every level the checkpoints are compared with
 paired t-tests against the first one (Holm across checkpoints). This is the question of
@@ -57,7 +57,7 @@ class GridJob:
 
 def run_flows(job: GridJob, echo=print) -> tuple[object, list]:
     """The collection and a :class:`~esplade_eval.study.flow.FlowResult` per checkpoint, each
-    flow a stage of the engine in ``out/stages/`` (:mod:`.flowstages`)."""
+    flow a stage of the engine in ``out/flow-stages/`` (:mod:`.flowstages`)."""
     from esplade_eval.study.flow import resolve_collection
     from esplade_eval.study.flowstages import FlowSettings, flow_stages, run_flow_stages
 
