@@ -203,7 +203,7 @@ _FOLDER_MARKERS = (
     (INDEX, (INDEX_MANIFEST, "segments_*")),
     (LEVEL, (EXPORT_MANIFEST,)),
     (COLLECTION, (RECORD,)),
-    (FLOW, (f"data/{RECORD}", f"vectors/*/{EXPORT_MANIFEST}", f"indexes/*/{INDEX_MANIFEST}")),
+    (FLOW, (f"data/{RECORD}", f"vectors/*/{EXPORT_MANIFEST}", f"indexes/*/{INDEX_MANIFEST}", "flow-stages")),
     (RESULTS, ("results.json",)),
     (STUDY_WORK, ("stages",)),
     (CHECKPOINT, ("config.json",)),
@@ -227,7 +227,8 @@ def kind_of(path: str | os.PathLike) -> str | None:
 
     A folder: an index (``esplade_eval.json`` or Lucene segments), an export level
     (``manifest.json``), a prepared collection (``collection.json``), a flow folder
-    (``data/collection.json``, levels under ``vectors/``, indexes under ``indexes/``), a study's
+    (``data/collection.json``, levels under ``vectors/``, indexes under ``indexes/``, the engine's
+    ``flow-stages/``), a study's
     results (``results.json``) or work folder (``stages/``), a checkpoint (``config.json``), an
     output vocabulary, an export folder (levels inside). A file: a notebook (``.ipynb``), a
     TREC run or TREC qrels (from its first line, gzipped or not).

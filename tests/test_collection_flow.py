@@ -193,15 +193,26 @@ def test_flow_cache_notices_a_changed_corpus_or_topics(semanlink_small, splade_t
     assert all(after[k] != new_topics[k] for k in after)
     m = json.loads((redone.levels["d8-q4"].vectors / "manifest.json").read_text())
     assert m["documents"]["count"] == 250 and m["collection"]["corpus_sha256"] == redone.collection.corpus_sha256
-    # the `flow` verb (the demo on any collection) resumes from these artifacts and prints the tables
+    # the `flow` verb (the demo on any collection) runs its flow as a stage of the engine
+    # (OUT/flow-stages/flow/), publishes it in this folder's layout and prints the tables; run again, it
+    # reuses the stage (its key: checkpoint, collection, levels, options, VERSION)
     from esplade_eval.cli import main
 
-    assert main(["flow", "--collection", spec, "--out", str(out), "--levels", "d8-q4", "--threads", "2",
-                 "--measures", "nDCG@10", "R@100", "--references"]) == 0  # no reference rows: their own tests
+    library = read_run(redone.levels["d8-q4"].run)  # the library's flow, top HITS
+    argv = ["flow", "--collection", spec, "--out", str(out), "--levels", "d8-q4", "--threads", "2",
+            "--measures", "nDCG@10", "R@100", "--references"]  # no reference rows: their own tests
+    assert main(argv) == 0
     printed = capsys.readouterr().out
     assert "collection mine: 250 documents" in printed and "collection mine, test split, checkpoint splade-tiny" in printed
     assert "| d8-q4 (baseline) |" in printed and "postings/query" in printed and "postings_mean" not in printed
-    assert stamps(run_flow(out, levels=level, collection=spec, encoder=splade_tiny, hits=HITS, echo=None)) == after
+    record = next((out / "flow-stages" / "flow").glob("splade-tiny-*/record.json"))
+    published = (out / "runs" / "run.test.d8-q4.txt").resolve()
+    assert published == (record.parent / "runs" / "run.test.d8-q4.txt").resolve()
+    top = {q: sorted(h, key=lambda d: (-h[d], d))[:HITS] for q, h in read_run(published).items()}
+    assert top == {q: sorted(h, key=lambda d: (-h[d], d)) for q, h in library.items()}  # the library's ranking
+    stamp = record.stat().st_mtime_ns
+    assert main(argv) == 0 and record.stat().st_mtime_ns == stamp
+    assert "| d8-q4 (baseline) |" in capsys.readouterr().out
 
 
 def test_export_takes_a_collection(semanlink_small, tmp_path, capsys):

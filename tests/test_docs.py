@@ -139,13 +139,13 @@ def test_the_cli_reference_names_every_verb_flag_and_default():
 
 
 def test_the_study_config_reference_covers_every_key():
-    from esplade_eval.study import schema
+    from esplade_eval.study import schema, systems
     from esplade_eval.study.reference import config_markdown
 
     text = config_markdown()
     for key in schema.TOP_LEVEL:
         assert f"| `{key}` |" in text, key
-    for key in [*schema.pretrain_fields(), *schema.finetune_fields(), *schema.REFERENCES]:
+    for key in [*schema.pretrain_fields(), *schema.finetune_fields(), *systems.REFERENCES]:
         assert f"| `{key}` |" in text, key
     assert "| `lr` | a number | `0.0005` |" in text
 

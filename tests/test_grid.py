@@ -85,13 +85,23 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     assert saved["references"]["dense"]["multiply_adds_per_query"] == DOCS * 384
     assert 0 < saved["references"]["bm25"]["nDCG@10"] <= 1 and (out / "runs" / "run.test.bm25.txt").is_file()
 
-    manifests = {n: json.loads((out / n / "vectors" / "full" / "manifest.json").read_text()) for n in ("tiny", "ft")}
+    # each checkpoint's flow is a stage of the engine: out/flow-stages/flow/<name>-<key>/, with its record
+    flows = {n: next((out / "flow-stages" / "flow").glob(f"{n}-*/record.json")).parent for n in ("tiny", "ft")}
+    manifests = {n: json.loads((flows[n] / "vectors" / "full" / "manifest.json").read_text()) for n in ("tiny", "ft")}
     assert manifests["tiny"]["encoder"]["checkpoint_hash"] != manifests["ft"]["encoder"]["checkpoint_hash"]
     for m in manifests.values():
         assert m["encoder"]["max_length"] == 64 and m["documents"]["count"] == DOCS
         assert m["collection"]["name"] == "mytitles"
-    runs = [(out / n / "runs" / "run.test.full.txt").read_bytes() for n in ("tiny", "ft")]
+    runs = [(flows[n] / "runs" / "run.test.full.txt").read_bytes() for n in ("tiny", "ft")]
     assert runs[0] != runs[1]  # different weights, different rankings
+
+    # a second invocation reuses every flow stage (same keys, records untouched) and gives the same table
+    stamps = {n: (flows[n] / "record.json").stat().st_mtime_ns for n in flows}
+    assert main(["grid", "--collection", "mytitles", "--registry", str(user_registry), "--checkpoint", "tiny=splade-tiny",
+                 "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--repeats", "1",
+                 "--threads", "2", "--measures", "nDCG@10", "R@100", "--out", str(out)]) == 0
+    assert {n: (flows[n] / "record.json").stat().st_mtime_ns for n in flows} == stamps
+    assert len(list((out / "flow-stages" / "flow").glob("*/record.json"))) == 2
 
 
 def test_grid_cli_rejects_duplicate_names():

@@ -265,3 +265,18 @@ def test_a_flow_folder_of_another_collection_is_refused_before_anything_is_read(
         assert "holds the flow of collection 'other', not 'semanlink'" in err
     assert _files(tmp_path) == before
     assert default_flow_folder("semanlink") != default_flow_folder("other") == Path("artifacts/demo-other")
+
+
+def test_a_grid_or_demo_folder_is_a_flow_folder_not_a_study_work_folder(tmp_path):
+    """The grid and the demo keep their engine stages in ``flow-stages/`` (a study's work folder
+    has ``stages/``): a grid folder whose collection was used in place (no ``data/``) is still a
+    flow folder, so the grid may run there again and a study refuses it as its work folder."""
+    from esplade_eval.study.flowstages import FLOW_STAGES
+
+    grid, work = tmp_path / "grid", tmp_path / "work"
+    (grid / FLOW_STAGES / "flow" / "tiny-0123").mkdir(parents=True)
+    (work / "stages" / "flow" / "tiny-0123").mkdir(parents=True)
+    assert guard.kind_of(grid) == guard.FLOW and guard.kind_of(work) == guard.STUDY_WORK
+    guard.check_kind(grid, guard.FLOW)
+    with pytest.raises(guard.OutputGuardError, match="flow folder"):
+        guard.check_kind(grid, guard.STUDY_WORK)

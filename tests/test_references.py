@@ -223,10 +223,10 @@ def test_the_study_plans_and_runs_a_dense_reference_when_switched_on(dense_out, 
     existing study plans the same stages); the stage runs the dense verb's code."""
     import shutil
 
-    from esplade_eval.study.cache import Stage
     from esplade_eval.study.config import load_config
     from esplade_eval.study.plan import build_plan
-    from esplade_eval.study.runners import Context, run_dense
+    from esplade_eval.study.stages import dense as dense_kind
+    from esplade_eval.study.stages.base import Inputs
 
     smoke = Path(__file__).resolve().parent.parent / "configs" / "smoke.toml"
     off = build_plan(load_config(smoke), "fp")
@@ -239,10 +239,11 @@ def test_the_study_plans_and_runs_a_dense_reference_when_switched_on(dense_out, 
     assert any(s.kind == "evaluate" and s.deps[0] is dense[0] for s in on.stages)
     tmp = tmp_path / "stage"
     shutil.copytree(dense_out / "references", tmp / "references")  # the index is reused, not re-encoded
-    stage = Stage("dense", "dense", {**dense[0].params, "hits": 100, "threads": 2}, system="dense")
-    outputs = run_dense(stage, tmp, Context(None, semanlink_small, None))
-    assert outputs["run"] == "runs/run.test.dense.txt" and outputs["costs"]["multiply_adds_per_query"] == 1500 * 384
-    ours = read_run(tmp / outputs["run"])
+    params = dense_kind.Params.of({**dense[0].params, "hits": 100, "threads": 2})
+    outputs = dense_kind.run(params, Inputs(tmp, semanlink_small, system="dense"))
+    assert outputs.run == "runs/run.test.dense.txt" and outputs.costs["multiply_adds_per_query"] == 1500 * 384
+    assert dense_kind.Outputs.from_dict(outputs.to_dict()) == outputs
+    ours = read_run(tmp / outputs.run)
     full = read_run(dense_out / "runs" / "run.test.dense.txt")
     assert {q: sorted(h, key=lambda d: (-h[d], d))[:100] for q, h in ours.items()} == \
         {q: sorted(h, key=lambda d: (-h[d], d))[:100] for q, h in full.items()}

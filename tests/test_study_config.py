@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -98,7 +97,7 @@ def test_explicit_name_and_corpus_list(tmp_path):
 
 
 def test_format_value():
-    from esplade_eval.study.schema import format_value
+    from esplade_eval.study.checks import format_value
 
     assert [format_value(v) for v in (1e-3, 5e-4, 2.5e-4, 3, 1.0, 0.5, "configs/my corpus.txt")] == \
         ["1e-3", "5e-4", "2.5e-4", "3", "1", "0.5", "my-corpus"]
@@ -279,32 +278,36 @@ def test_keys_follow_the_config_slice(tmp_path):
     assert {kind for kind, _ in moved} == {"finetune", "flow", "evaluate", "cost", "bm25"}  # training texts unchanged
 
 
-def test_code_version_covers_what_a_stage_imports(tmp_path, monkeypatch):
-    """Editing cost/ changes the cost stages' code version only; editing train/ the training stages'."""
-    from esplade_eval.study import cache
+def test_keys_follow_each_kinds_version_not_its_source(tmp_path, monkeypatch):
+    """Bumping a kind's VERSION re-keys that kind and what follows it; the package version
+    re-keys every stage; no source is read (editing a module changes no key)."""
+    import esplade_eval
+    from esplade_eval.study import stages
+    from esplade_eval.study.plan import build_plan
 
-    pkg = tmp_path / "esplade_eval"
-    shutil.copytree(cache.PACKAGE, pkg, ignore=shutil.ignore_patterns("__pycache__"))
-    monkeypatch.setattr(cache, "PACKAGE", pkg)
+    cfg = load_config(write(tmp_path, BASE + "[grid]\ncorpus = ['general', 'titles']\n"))
+    base = {(s.kind, s.name): s.key for s in build_plan(cfg, "fp").stages}
+    monkeypatch.setattr(stages.cost, "VERSION", stages.cost.VERSION + 1)
+    moved = {k for s in build_plan(cfg, "fp").stages if base[(k := (s.kind, s.name))] != s.key}
+    assert moved and {kind for kind, _ in moved} == {"cost"}
+    monkeypatch.setattr(stages.finetune, "VERSION", stages.finetune.VERSION + 1)
+    moved = {kind for s in build_plan(cfg, "fp").stages if base[((kind := s.kind), s.name)] != s.key}
+    assert moved == {"finetune", "flow", "evaluate", "cost"}
+    monkeypatch.setattr(esplade_eval, "__version__", esplade_eval.__version__ + ".post1")
+    assert all(base[(s.kind, s.name)] != s.key for s in build_plan(cfg, "fp").stages)
 
-    def versions():
-        for fn in (cache.code_version, cache._imports):
-            fn.cache_clear()
-        return {kind: cache.code_version(kind) for kind in cache.ENTRY}
 
-    assert "esplade_eval.train.loop" in cache.closure(cache.ENTRY["finetune"])
-    assert not any(m.startswith("esplade_eval.train") for m in cache.closure(cache.ENTRY["cost"]))
-    before = versions()
-    with open(pkg / "cost" / "stats.py", "a") as fh:
-        fh.write("\n# an edit\n")
-    after = versions()
-    assert {k for k in before if before[k] != after[k]} == {"cost"}
-    with open(pkg / "train" / "loop.py", "a") as fh:
-        fh.write("\n# an edit\n")
-    again = versions()
-    assert {k for k in after if after[k] != again[k]} == {"pretrain", "finetune"}
-    for fn in (cache.code_version, cache._imports):
-        fn.cache_clear()
+def test_every_stage_kind_is_one_typed_unit():
+    """Each kind in the registry: a VERSION, a frozen Params, Outputs that round-trip, run()."""
+    import dataclasses
+
+    from esplade_eval.study.stages import KINDS
+
+    assert set(KINDS) == {"vocab", "pretrain", "finetune", "flow", "bm25", "dense", "evaluate", "cost"}
+    for kind, module in KINDS.items():
+        assert module.KIND == kind and isinstance(module.VERSION, int) and callable(module.run)
+        assert module.Params.__dataclass_params__.frozen, kind
+        assert dataclasses.is_dataclass(module.Outputs) and hasattr(module.Outputs, "load"), kind
 
 
 def _user_files(folder: Path) -> None:

@@ -238,3 +238,57 @@ def test_notebook_renders_the_smoke_results(smoke_study, tmp_path):
     assert "## Level `d8-q4`" in shown  # every pair of systems (pairs.md)
     html = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
     assert "lee-lr1e-3-r2" in html and "±" in html
+
+
+def test_an_edit_to_errors_py_leaves_every_stage_cached(smoke_study, tmp_path):
+    """A stage's key is its params, inputs, kind VERSION and the package version, not its sources:
+    after a one-line edit to ``esplade_eval/errors.py`` (in a copy of the package), ``study --dry-run``
+    still finds every stage of the finished smoke study cached."""
+    import esplade_eval
+
+    package = Path(esplade_eval.__file__).resolve().parent
+    copy = tmp_path / "src"
+    shutil.copytree(package, copy / "esplade_eval", ignore=shutil.ignore_patterns("__pycache__"))
+    errors = copy / "esplade_eval" / "errors.py"
+    errors.write_text(errors.read_text(encoding="utf-8") + "# a one-line edit\n", encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(copy)}
+    proc = subprocess.run([sys.executable, "-m", "esplade_eval", "study", SMOKE_CONFIG, "--work",
+                           str(smoke_study.work), "--results", str(tmp_path / "results"), "--dry-run"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "# a one-line edit" in errors.read_text(encoding="utf-8")
+    total = next(line for line in proc.stdout.splitlines() if line.startswith("total:"))
+    n = len(records(smoke_study.work))
+    assert n > 50 and total.startswith(f"total: {n} of {n} stages cached"), total
+
+
+FINGERPRINTS = Path(__file__).with_name("stage_fingerprints.json")
+
+
+def kind_fingerprints(work: Path) -> dict[str, str]:
+    """One SHA-256 per stage kind over its stages' fingerprints (in name order)."""
+    import hashlib
+
+    from esplade_eval.study.stages import fingerprint
+
+    per: dict[str, list] = {}
+    for path, record in records(work).items():
+        folder = (work / path).parent
+        per.setdefault(record["kind"], []).append((record["name"], fingerprint(record["kind"], folder, record)))
+    return {k: hashlib.sha256(json.dumps(sorted(v)).encode()).hexdigest() for k, v in per.items()}
+
+
+def test_a_kinds_results_change_only_with_its_version(smoke_study):
+    """The smoke study's results per stage kind are the committed ones for the kind's VERSION: a
+    change of results without a VERSION bump fails here (bump it, and record the new fingerprint)."""
+    from esplade_eval.study.stages import KINDS
+
+    committed = json.loads(FINGERPRINTS.read_text(encoding="utf-8"))["kinds"]
+    found = kind_fingerprints(smoke_study.work)
+    assert set(found) == {"vocab", "pretrain", "finetune", "flow", "bm25", "evaluate", "cost"} <= set(committed)
+    for kind, fp in found.items():
+        version = KINDS[kind].VERSION
+        assert committed[kind]["version"] == version, \
+            f"{kind}: VERSION {version}; record its fingerprint {fp} in {FINGERPRINTS.name}"
+        assert committed[kind]["fingerprint"] == fp, \
+            f"{kind}: results changed while VERSION stayed {version}: bump VERSION, record fingerprint {fp}"

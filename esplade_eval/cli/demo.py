@@ -38,14 +38,15 @@ def register(sub):
 def run(args):
     from esplade_eval.data.collection import resolve_spec
     from esplade_eval.guard import check_args
-    from esplade_eval.study.demo import run_demo
+    from esplade_eval.study.demo import DemoJob, run_demo
     from esplade_eval.study.flow import default_flow_folder
 
     if args.out is None:  # a folder per collection, guarded as a given one
         args.out = str(default_flow_folder(resolve_spec(args.collection or "semanlink", args.registry).name))
         check_args(args)
 
-    run_demo(args.out, checkpoint=args.checkpoint, levels=levels_of(args), split=args.split, threads=args.threads,
-             measures=args.measures, collection=args.collection, registry=args.registry, max_length=args.max_length,
-             **({} if args.references is None else {"references": tuple(args.references)}))
+    run_demo(DemoJob(args.out, checkpoint=args.checkpoint, levels=levels_of(args), split=args.split,
+                     threads=args.threads, measures=args.measures, collection=args.collection, registry=args.registry,
+                     max_length=args.max_length,
+                     **({} if args.references is None else {"references": tuple(args.references)})))
     return 0

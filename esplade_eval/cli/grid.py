@@ -22,7 +22,8 @@ def register(sub):
     p = sub.add_parser("grid", help="checkpoints x pruning levels: effectiveness beside Lucene cost, with tests",
                        description="Run the flow for every checkpoint at every pruning level on a collection "
                                    "(default: the bundled Semanlink titles), then one effectiveness-vs-cost table "
-                                   "and per-level paired t-tests against the first checkpoint. Re-running resumes.")
+                                   "and per-level paired t-tests against the first checkpoint. Each checkpoint's flow is a stage "
+                                   "of the study engine (OUT/flow-stages/flow/NAME-KEY/): re-running resumes.")
     p.add_argument("--checkpoint", action="append", required=True, metavar="NAME=CKPT",
                    help="a named checkpoint (folder or splade-tiny), repeatable; the first is the baseline")
     define_levels_arg(p)
@@ -47,11 +48,12 @@ def parse_checkpoints(items) -> dict[str, str]:
 
 
 def run(args):
-    from esplade_eval.study.grid import run_grid
+    from esplade_eval.study.grid import GridJob, run_grid
 
-    result = run_grid(parse_checkpoints(args.checkpoint), args.out, levels=levels_of(args), split=args.split,
-                      threads=args.threads, max_length=args.max_length, measures=args.measures,
-                      passes=args.passes, results=args.results, progress=progress_of(args), collection=args.collection,
-                      registry=args.registry, references=tuple(args.references))
+    job = GridJob(parse_checkpoints(args.checkpoint), args.out, levels=levels_of(args), split=args.split,
+                  threads=args.threads, max_length=args.max_length, measures=args.measures, passes=args.passes,
+                  results=args.results, collection=args.collection, registry=args.registry,
+                  progress=progress_of(args), references=tuple(args.references))
+    result = run_grid(job)
     print(result["markdown"])
     return 0

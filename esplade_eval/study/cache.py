@@ -1,10 +1,9 @@
 """Stage artifacts keyed by what produced them: complete or absent, never half-written.
 
-A stage's **key** is the SHA-256 of its kind, its config slice, the keys of the stages it
-reads, the fingerprints of its input files and the **code version** of what it runs: the
-``.py`` sources of every package module reachable through imports (lazy ones included)
-from the modules the stage calls, plus its runner's source. A change to ``cost/``
-re-measures cost but retrains no model; a change to anything training imports does. Its folder is ``<work>/stages/<kind>/<name>-<key prefix>``, written
+A stage's **key** is the SHA-256 of its kind, its config slice (its ``Params``), the keys of
+the stages it reads, the fingerprints of its input files, its kind's explicit ``VERSION``
+and the package version (:func:`code_version`; the kinds are
+:data:`esplade_eval.study.stages.KINDS`). Its folder is ``<work>/stages/<kind>/<name>-<key prefix>``, written
 under a temporary name and renamed when complete, with ``record.json`` (key, inputs,
 timings, outputs) inside: a folder that exists is a complete artifact, so a study killed
 at any point (SIGKILL included) leaves either nothing or a complete stage, and the next
@@ -26,74 +25,18 @@ from pathlib import Path
 from typing import Iterator
 
 from esplade_eval.errors import EspladeError
-
-PACKAGE = Path(__file__).resolve().parent.parent
-RECORD = "record.json"
-
-#: the modules each kind of stage calls; its code version covers everything they import
-ENTRY = {
-    "vocab": ("esplade_eval.train.texts", "esplade_eval.train.vocab"),
-    "pretrain": ("esplade_eval.train.pretrain",),
-    "finetune": ("esplade_eval.train.finetune",),
-    "flow": ("esplade_eval.study.flow",),
-    "bm25": ("esplade_eval.lucene.bm25", "esplade_eval.data.trec"),
-    "dense": ("esplade_eval.study.references",),
-    "evaluate": ("esplade_eval.evaluate.metrics",),
-    "cost": ("esplade_eval.cost.report",),
-}
+from esplade_eval.study.stages.base import RECORD
 
 
-def _module_file(name: str) -> Path | None:
-    parts = name.split(".")[1:]
-    base = PACKAGE.joinpath(*parts)
-    for path in (base.with_suffix(".py"), base / "__init__.py"):
-        if path.is_file():
-            return path
-    return None
+def code_version(kind: str) -> dict:
+    """What stands for a stage's code in its key: its kind's explicit ``VERSION`` (bumped when its
+    results change) and the package version. No source is hashed: editing a message, a comment or a
+    docstring re-plans nothing."""
+    from esplade_eval import __version__
+    from esplade_eval.study.stages import KINDS
 
 
-@lru_cache(maxsize=None)
-def _imports(name: str) -> frozenset[str]:
-    """Modules of the package that ``name`` imports, at module level or inside a function."""
-    import ast
-
-    path = _module_file(name)
-    if path is None:
-        return frozenset()
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.Import):
-            found |= {a.name for a in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
-            found |= {f"{node.module}.{a.name}" if _module_file(f"{node.module}.{a.name}") else node.module
-                      for a in node.names}
-    return frozenset(m for m in found if m.startswith("esplade_eval.") and _module_file(m))
-
-
-def closure(entries) -> list[str]:
-    """Every package module reachable from ``entries`` through imports (lazy ones included)."""
-    seen, todo = set(), list(entries)
-    while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(_imports(name))
-    return sorted(seen)
-
-
-@lru_cache(maxsize=None)
-def code_version(kind: str) -> str:
-    """SHA-256 over the sources of every module a stage of ``kind`` runs, and its runner."""
-    import inspect
-
-    from esplade_eval.study import runners
-
-    h = hashlib.sha256()
-    for name in closure(ENTRY[kind]):
-        path = _module_file(name)
-        h.update(path.relative_to(PACKAGE).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    h.update(inspect.getsource(runners.RUNNERS[kind]).encode())
-    return h.hexdigest()
+    return {"version": KINDS[kind].VERSION, "package": __version__}
 
 
 @lru_cache(maxsize=None)
@@ -151,9 +94,9 @@ def assign_keys(stages: list[Stage]) -> None:
 class StageStore:
     """The stage folders of one study's work directory."""
 
-    def __init__(self, work: str | os.PathLike):
+    def __init__(self, work: str | os.PathLike, folder: str = "stages"):
         self.work = Path(work)
-        self.root = self.work / "stages"
+        self.root = self.work / folder  # a study's stages/, a flow folder's flow-stages/
 
     def folder(self, stage: Stage) -> Path:
         return self.root / stage.kind / f"{stage.name}-{stage.key[:16]}"

@@ -29,9 +29,10 @@ from pathlib import Path
 from typing import Any
 
 from esplade_eval.errors import EspladeError
-from esplade_eval.study import schema
+from esplade_eval.study import checks, schema
 from esplade_eval.study.expand import Arm, expand_arms
-from esplade_eval.study.schema import REFERENCES, Evaluation
+from esplade_eval.study.schema import Evaluation
+from esplade_eval.study.systems import DEFAULTS, REFERENCES
 
 
 class ConfigError(EspladeError):
@@ -107,28 +108,28 @@ def load_config(path: str | os.PathLike, work: str | os.PathLike | None = None,
     Raises :class:`ConfigError` listing every problem found.
     """
     raw = read_raw(path)
-    problems = schema.Problems()
+    problems = checks.Problems()
     cfg = _build(Path(path), raw, problems, work, results)
     if problems:
         raise ConfigError(path, problems.items)
     return cfg
 
 
-def _build(path: Path, raw: dict, problems: schema.Problems, work, results) -> StudyConfig | None:
+def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> StudyConfig | None:
     problems.unknown(raw, schema.TOP_LEVEL, "")
-    name = schema.get(raw, "name", str, problems, default=path.stem)
-    if not schema.valid_name(name):
+    name = checks.get(raw, "name", str, problems, default=path.stem)
+    if not checks.valid_name(name):
         problems.add("name", f"{name!r} is not a folder-safe name (letters, digits, '.', '_', '+', '-')")
     seeds = schema.seeds(raw, problems)
-    threads = schema.get(raw, "threads", int, problems, default=os.cpu_count() or 1, minimum=1)
-    device = schema.get(raw, "device", str, problems, default=None)
-    split = schema.get(raw, "split", str, problems, default="test")
+    threads = checks.get(raw, "threads", int, problems, default=os.cpu_count() or 1, minimum=1)
+    device = checks.get(raw, "device", str, problems, default=None)
+    split = checks.get(raw, "split", str, problems, default="test")
     collection = schema.collection(raw.get("collection", {}), problems, base=path.parent)
     pretrain = schema.pretrain_base(raw.get("pretrain", {}), problems)
     arms = expand_arms(raw, pretrain, problems)
     vocab = schema.vocab(raw.get("vocab", {}), arms, problems)
     finetune = schema.finetune(raw.get("finetune", {}), "finetune", problems)
-    references = schema.references(raw.get("references", {}), problems)
+    references = schema.references(raw.get("references", {}), problems, DEFAULTS)
     evaluation = schema.evaluation(raw.get("evaluation", {}), problems)
     findings = schema.findings(raw.get("findings", {}), evaluation, problems)
     tuning = schema.tuning(raw.get("tuning"), finetune, arms, references, problems)
@@ -136,7 +137,7 @@ def _build(path: Path, raw: dict, problems: schema.Problems, work, results) -> S
     if problems:
         return None
     return StudyConfig(
-        path=path, name=name, description=schema.get(raw, "description", str, problems, default=""),
+        path=path, name=name, description=checks.get(raw, "description", str, problems, default=""),
         work=Path(work or raw.get("work") or Path("artifacts") / "study" / name),
         results=Path(results or raw.get("results") or Path("results") / name),
         threads=threads, device=device, seeds=tuple(seeds), split=split, collection=collection, vocab=vocab,
@@ -144,7 +145,7 @@ def _build(path: Path, raw: dict, problems: schema.Problems, work, results) -> S
         findings=findings, tuning=tuning, raw=raw)
 
 
-def _check_names(arms: list[Arm], references: dict, problems: schema.Problems) -> None:
+def _check_names(arms: list[Arm], references: dict, problems: checks.Problems) -> None:
     reserved = {REFERENCES[k][0]: f"references.{k}" for k in REFERENCES}
     for arm in arms:
         if arm.name in reserved:

@@ -1,31 +1,50 @@
-"""The demo: :func:`~esplade_eval.study.flow.run_flow` plus the tables a user reads."""
+"""The demo: one checkpoint's flow on the engine (:mod:`.flowstages`), published in the flow
+folder's layout, plus the tables a user reads."""
 
 from __future__ import annotations
 
+import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Sequence
 
 from esplade_eval import defaults
 from esplade_eval.artifacts import COLLECTION_DIR, EXPORT_MANIFEST, FlowLayout
-from esplade_eval.study.flow import DEFAULT_LEVELS, run_flow
+from esplade_eval.study.flow import DEFAULT_LEVELS
 
 #: the reference rows a demo adds by default (``--references``): BM25, dense, and dense + sparse fusion
 REFERENCES = ("bm25", "dense", "hybrid")
 
 
-def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=None, measures=defaults.MEASURES,
-             collection=None, registry=None, max_length=defaults.MAX_LENGTH, echo=print, references=REFERENCES):
-    """The flow for one checkpoint on ``collection`` (a spec, default Semanlink), the reference
-    runs named in ``references`` (``bm25``, ``dense``, ``hybrid``: dense + the first level fused as
-    Pyserini's HybridSearcher does), then the tables."""
+@dataclass
+class DemoJob:
+    """What a demo runs: the flow for one ``checkpoint`` on ``collection`` (a spec, default
+    Semanlink) into ``out``, the reference rows named in ``references`` (``bm25``, ``dense``,
+    ``hybrid``: dense + the first level fused as Pyserini's HybridSearcher does), then the tables."""
+
+    out: str | os.PathLike
+    checkpoint: str = "splade-tiny"
+    levels: Sequence | None = None
+    split: str = "test"
+    threads: int | None = None
+    measures: Sequence[str] = defaults.MEASURES
+    collection: object = None
+    registry: str | None = None
+    max_length: int = defaults.MAX_LENGTH
+    references: Sequence[str] = REFERENCES
+
+
+def run_demo(job: DemoJob, echo=print):
+    """Run (or resume) the demo of ``job``; print its tables; the :class:`~esplade_eval.study.flow.FlowResult`."""
+    out, split, checkpoint, threads, references = job.out, job.split, job.checkpoint, job.threads, job.references
     started = time.perf_counter()
-    result = run_flow(out, checkpoint=checkpoint, levels=levels or DEFAULT_LEVELS, split=split, threads=threads,
-                      collection=collection, registry=registry, max_length=max_length, echo=echo)
+    result = demo_flow(job, echo)
     ref_started = time.perf_counter()
     extra = reference_runs(result, out, references, threads)
     if extra:
         result.timings["references"] = time.perf_counter() - ref_started
-    table = effectiveness_table(result, measures, extra)
+    table = effectiveness_table(result, job.measures, extra)
     echo(f"\ncollection {result.collection.name}, {split} split, checkpoint {checkpoint}\n")
     echo(table)
     layout = FlowLayout(out)
@@ -42,6 +61,25 @@ def run_demo(out, checkpoint="splade-tiny", levels=None, split="test", threads=N
     echo(f"  plots      : {layout.plots}/pareto.png, posting_lengths.png")
     echo(f"\ntotal {time.perf_counter() - started:.1f}s "
          + ", ".join(f"{k} {v:.1f}s" for k, v in result.timings.items()))
+    return result
+
+
+def demo_flow(job: DemoJob, echo=print):
+    """The checkpoint's flow as a ``flow`` stage of the engine (``OUT/flow-stages/flow/``, reused while
+    its key matches), published in the flow folder's layout of ``OUT`` (:func:`~.flowstages.publish`)."""
+    import os
+
+    from esplade_eval.study.flow import resolve_collection
+    from esplade_eval.study.flowstages import FlowSettings, flow_stages, publish, run_flow_stages
+
+    collection = resolve_collection(job.collection, Path(job.out), job.registry, echo)
+    collection.require_split(job.split)
+    settings = FlowSettings(job.levels or DEFAULT_LEVELS, job.split, job.threads, job.max_length, keep_vectors=True)
+    name = os.path.basename(os.path.normpath(str(job.checkpoint))) or str(job.checkpoint)
+    stages = flow_stages({name: job.checkpoint}, settings, collection)
+    t0 = time.perf_counter()
+    result = publish(run_flow_stages(job.out, stages, collection, echo=echo)[0], job.out)
+    result.name, result.timings = None, {"flow": time.perf_counter() - t0}
     return result
 
 

@@ -1,116 +1,14 @@
-"""Run (or resume) a study: every stage of the plan, each cached by what produced it.
+"""Run (or resume) a study: every stage of the plan on the engine (:mod:`.engine`), then its results.
 
-A stage whose record is complete under its key is reused; any other runs, inside a
-temporary folder renamed when complete. A failing stage is recorded, its dependants are
-skipped, every other stage still runs, and the outcome says which failed (the CLI's exit
-status is then 1). The tables are computed afresh from the records at the end of every
-run (seconds), so the results folder always reflects the artifacts on disk.
+A failing stage is recorded, its dependants are skipped, every other stage still runs, and
+the outcome says which failed (the CLI's exit status is then 1). The tables are computed
+afresh from the records at the end of every run (seconds), so the results folder always
+reflects the artifacts on disk.
 """
 
 from __future__ import annotations
 
-import logging
-import platform
-import time
-import traceback
-from dataclasses import dataclass, field
-from datetime import datetime, timezone
-
-from esplade_eval.study.cache import ENTRY, RECORD, Stage, StageStore, closure, code_version
-
-log = logging.getLogger(__name__)
-
-
-@dataclass
-class StageResult:
-    stage: Stage
-    status: str  # "ran" | "cached" | "failed" | "skipped"
-    seconds: float = 0.0
-    error: str | None = None
-
-    def to_dict(self) -> dict:
-        s = self.stage
-        return {"kind": s.kind, "name": s.name, "key": s.key, "status": self.status, "seconds": round(self.seconds, 2),
-                "error": self.error}
-
-
-@dataclass
-class Outcome:
-    results: list[StageResult] = field(default_factory=list)
-    wall_s: float = 0.0
-
-    def count(self, status: str) -> int:
-        return sum(r.status == status for r in self.results)
-
-    @property
-    def failed(self) -> list[StageResult]:
-        return [r for r in self.results if r.status in ("failed", "skipped")]
-
-    @property
-    def ok(self) -> bool:
-        return not self.failed
-
-    def describe(self) -> str:
-        return (f"{len(self.results)} stages: {self.count('ran')} ran, {self.count('cached')} cached, "
-                f"{self.count('failed')} failed, {self.count('skipped')} skipped; {self.wall_s:.0f} s")
-
-
-def _record(stage: Stage, started: str, seconds: float, outputs: dict) -> dict:
-    return {"kind": stage.kind, "name": stage.name, "key": stage.key, "status": "complete", "system": stage.system,
-            "seed": stage.seed, "level": stage.level, "params": stage.params,
-            "deps": {d.label: d.key for d in stage.deps}, "inputs": stage.inputs,
-            "code": {"modules": closure(ENTRY[stage.kind]), "version": code_version(stage.kind)},
-            "started": started, "seconds": round(seconds, 2), "host": platform.node(),
-            "platform": platform.platform(), "outputs": outputs}
-
-
-def run_stage(stage: Stage, store: StageStore, ctx) -> StageResult:
-    """Reuse the stage's complete artifact, or produce it (a failure is recorded, not raised)."""
-    from esplade_eval._io import write_json
-    from esplade_eval.study.runners import RUNNERS
-
-    if store.record(stage) is not None:
-        return StageResult(stage, "cached")
-    started = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    t0 = time.perf_counter()
-    try:
-        with store.writing(stage) as tmp:
-            outputs = RUNNERS[stage.kind](stage, tmp, ctx)
-            write_json(tmp / RECORD, _record(stage, started, time.perf_counter() - t0, outputs))
-    except Exception as exc:  # a failing cell: recorded, the rest of the grid continues
-        seconds = time.perf_counter() - t0
-        error = f"{type(exc).__name__}: {exc}"
-        log.error("%s failed: %s", stage.label, error)
-        store.write_failure(stage, {"kind": stage.kind, "name": stage.name, "key": stage.key, "started": started,
-                                    "seconds": round(seconds, 2), "error": error,
-                                    "traceback": traceback.format_exc().splitlines()[-30:]})
-        return StageResult(stage, "failed", seconds, error)
-    store.clear_failure(stage)
-    return StageResult(stage, "ran", time.perf_counter() - t0)
-
-
-def execute(stages: list[Stage], store: StageStore, ctx, progress: bool = True) -> Outcome:
-    """Every stage in order; dependants of a failed stage are skipped."""
-    from tqdm.auto import tqdm
-
-    outcome = Outcome()
-    started = time.perf_counter()
-    done: dict[int, str] = {}
-    bar = tqdm(total=len(stages), unit="stage", disable=not progress, dynamic_ncols=True, desc="study")
-    for stage in stages:
-        bar.set_description(stage.label)
-        blocked = [d.label for d in stage.deps if done.get(id(d)) in ("failed", "skipped")]
-        if blocked:
-            result = StageResult(stage, "skipped", error=f"needs {', '.join(blocked)}")
-        else:
-            result = run_stage(stage, store, ctx)
-        done[id(stage)] = result.status
-        outcome.results.append(result)
-        bar.set_postfix(ran=outcome.count("ran"), cached=outcome.count("cached"), failed=len(outcome.failed))
-        bar.update(1)
-    bar.close()
-    outcome.wall_s = time.perf_counter() - started
-    return outcome
+from esplade_eval.study.cache import StageStore
 
 
 def run_study(cfg, progress: bool = True, echo=print):
@@ -120,20 +18,18 @@ def run_study(cfg, progress: bool = True, echo=print):
     """
     from esplade_eval.study.analysis import analyse
     from esplade_eval.study.collection import check_splits, prepare_collection
+    from esplade_eval.study.engine import opened, run_stages
     from esplade_eval.study.plan import build_plan
     from esplade_eval.study.report import write_results
-    from esplade_eval.study.runners import Context
+    from esplade_eval.study.stages import Context
 
     store = StageStore(cfg.work)
-    with store.locked():
-        swept = store.sweep()
-        if swept:
-            echo(f"removed {len(swept)} unfinished stage folder(s) of an interrupted run")
+    with opened(store, echo):
         collection = prepare_collection(cfg, echo=echo)
         check_splits(collection, cfg)
         plan = build_plan(cfg, collection.fingerprint)
         echo(f"study {cfg.name}: {len(plan.stages)} stages, work folder {cfg.work}")
-        outcome = execute(plan.stages, store, Context(cfg, collection, store), progress)
+        outcome = run_stages(plan.stages, store, Context(cfg, collection, store), progress)
         analysis = analyse(cfg, plan, store)
         write_results(cfg, plan, store, analysis, outcome)
     return outcome, analysis

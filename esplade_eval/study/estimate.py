@@ -55,7 +55,9 @@ class Rates:
     """Throughputs from the work folder's earlier records, else :data:`DEFAULTS`."""
 
     def __init__(self, store):
-        pt = [r["outputs"]["summary"] for r in store.history("pretrain")]
+        from esplade_eval.study.stages import outputs
+
+        pt = [outputs("pretrain", r).summary for r in store.history("pretrain")]
         trained = [s for s in pt if s.get("steps")]
         self.tokens_per_s = _median([s.get("tokens_per_s") for s in trained], None)
         self.pretrain_overhead = _median([s["wall_time_s"] - s["train_wall_time_s"] for s in pt
@@ -63,9 +65,8 @@ class Rates:
         self.tokens_per_pass = {tuple(c.get("name") for c in s.get("corpora") or []): s.get("train_tokens_per_pass")
                                 for s in pt}
         ft = store.history("finetune")
-        self.step_s = {head: _median([r["outputs"]["summary"]["train_wall_time_s"] / r["outputs"]["summary"]["steps"]
-                                      for r in ft if _head(r["params"]) == head and r["outputs"]["summary"].get("steps")],
-                                     None) for head in ("esplade", "splade")}
+        self.step_s = {head: _median([_per_step(r) for r in ft if _head(r["params"]) == head], None)
+                       for head in ("esplade", "splade")}
         self.validation_s = {head: _median([_per_validation(r) for r in ft if _head(r["params"]) == head], None)
                              for head in ("esplade", "splade")}
         self.seconds = {kind: _median([r["seconds"] for r in store.history(kind)], None)
@@ -76,8 +77,17 @@ def _head(params: dict) -> str:
     return "splade" if params.get("init") == "splade-tiny" else "esplade"
 
 
+def _per_step(record: dict) -> float | None:
+    from esplade_eval.study.stages import outputs
+
+    s = outputs("finetune", record).summary
+    return s["train_wall_time_s"] / s["steps"] if s.get("steps") else None
+
+
 def _per_validation(record: dict) -> float | None:
-    s = record["outputs"]["summary"]
+    from esplade_eval.study.stages import outputs
+
+    s = outputs("finetune", record).summary
     n = len(s.get("dev") or [])
     return s.get("validation_wall_time_s", 0) / n if n else None
 

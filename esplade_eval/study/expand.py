@@ -15,7 +15,7 @@ from __future__ import annotations
 import itertools
 from dataclasses import dataclass, field
 
-from esplade_eval.study import schema
+from esplade_eval.study import checks, schema
 
 FIRST_AXES = ("corpus", "lr", "repeats")
 
@@ -35,7 +35,7 @@ class Arm:
 
     @property
     def corpus_label(self) -> str:
-        return schema.format_value(self.axes["corpus"])
+        return checks.format_value(self.axes["corpus"])
 
 
 def pretrain_defaults() -> dict:
@@ -58,7 +58,7 @@ def pretrain_defaults() -> dict:
     return out
 
 
-def expand_arms(raw: dict, base: dict, problems: schema.Problems) -> list[Arm]:
+def expand_arms(raw: dict, base: dict, problems: checks.Problems) -> list[Arm]:
     """Every arm of the config (grid first, then explicit arms), checked."""
     grid = raw.get("grid", {})
     explicit = raw.get("arms", [])
@@ -80,7 +80,7 @@ def expand_arms(raw: dict, base: dict, problems: schema.Problems) -> list[Arm]:
     return arms
 
 
-def _grid_axes(grid: dict, problems: schema.Problems) -> dict[str, list]:
+def _grid_axes(grid: dict, problems: checks.Problems) -> dict[str, list]:
     known = schema.pretrain_fields()
     problems.unknown(grid, known, "grid", schema.PRETRAIN_RESERVED)
     axes = {}
@@ -95,7 +95,7 @@ def _grid_axes(grid: dict, problems: schema.Problems) -> dict[str, list]:
         for i, value in enumerate(values):
             where = f"grid.{key}[{i}]"
             v = schema.check_corpus(value, where, problems) if key == "corpus" else \
-                schema.typed(value, known[key], where, problems)
+                checks.typed(value, known[key], where, problems)
             checked.append(v)
         if len({repr(v) for v in checked}) != len(checked):
             problems.add(f"grid.{key}", f"values repeat: {values!r}")
@@ -103,7 +103,7 @@ def _grid_axes(grid: dict, problems: schema.Problems) -> dict[str, list]:
     return axes
 
 
-def _grid_arms(grid: dict, base: dict, problems: schema.Problems) -> list[Arm]:
+def _grid_arms(grid: dict, base: dict, problems: checks.Problems) -> list[Arm]:
     if not grid:
         return []
     axes = _grid_axes(grid, problems)
@@ -117,13 +117,13 @@ def _grid_arms(grid: dict, base: dict, problems: schema.Problems) -> list[Arm]:
     return arms
 
 
-def _explicit_arms(explicit: list[dict], base: dict, problems: schema.Problems) -> list[Arm]:
+def _explicit_arms(explicit: list[dict], base: dict, problems: checks.Problems) -> list[Arm]:
     arms = []
     for i, tbl in enumerate(explicit):
         prefix = f"arms[{i}]"
         chosen = schema.pretrain_settings(tbl, prefix, problems, allowed=("name",))
         name = tbl.get("name")
-        if name is not None and not schema.valid_name(name):
+        if name is not None and not checks.valid_name(name):
             problems.add(f"{prefix}.name", f"{name!r} is not a folder-safe name (letters, digits, '.', '_', '+', '-')")
             name = None
         sources = {key: f"{prefix}.{key}" for key in chosen}
@@ -134,9 +134,9 @@ def _explicit_arms(explicit: list[dict], base: dict, problems: schema.Problems) 
 
 
 def _arm(chosen: dict, base: dict, sources: dict, named_keys: list[str], origin: str, name: str | None,
-         problems: schema.Problems) -> Arm | None:
+         problems: checks.Problems) -> Arm | None:
     settings = {**pretrain_defaults(), **base, **chosen}
-    if any(v is schema._MISSING for v in settings.values()):
+    if any(v is checks._MISSING for v in settings.values()):
         return None
     if "corpus" not in settings:
         problems.add(f"{origin}.corpus" if origin != "grid" else "grid.corpus",
@@ -161,7 +161,7 @@ def _name(axes: dict) -> str:
     >>> _name({"corpus": ["general", "titles"], "lr": 0.0005, "repeats": 1, "epochs": 2.0})
     'general+titles-lr5e-4-r1-epochs2'
     """
-    parts = [schema.format_value(axes["corpus"]), f"lr{schema.format_value(axes['lr'])}",
-             f"r{schema.format_value(axes['repeats'])}"]
-    parts += [f"{key}{schema.format_value(value)}" for key, value in axes.items() if key not in FIRST_AXES]
+    parts = [checks.format_value(axes["corpus"]), f"lr{checks.format_value(axes['lr'])}",
+             f"r{checks.format_value(axes['repeats'])}"]
+    parts += [f"{key}{checks.format_value(value)}" for key, value in axes.items() if key not in FIRST_AXES]
     return "-".join(parts)

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from esplade_eval.study import stats
+from esplade_eval.study.schema import MLM_SETS
 
 SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_APPLICABLE = "supported", "contradicted", "inconclusive", "not applicable"
 
@@ -219,7 +220,7 @@ def correlations(cfg, data) -> list[dict]:
         return [means.loc[(a, level), column] for a in arms]
 
     out = []
-    for which in ("general", "titles"):
+    for which in MLM_SETS:
         for level in _levels(cfg):
             out.append({"x": f"MLM accuracy ({which})", "y": f"{m} at {level}",
                         **stats.correlation(col(level, f"mlm_{which}_acc"), col(level, m))})

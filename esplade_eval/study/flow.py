@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 import os
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -129,36 +129,50 @@ def default_flow_folder(collection_name: str) -> Path:
     return Path("artifacts/demo" if collection_name == "semanlink" else f"artifacts/demo-{collection_name}")
 
 
+@dataclass(frozen=True)
+class FlowOptions:
+    """How a flow runs: ``threads`` (None: :func:`esplade_eval.defaults.threads`), ``hits`` per
+    query, the ``quantizer``, ``max_length`` tokens per text, the ``name`` tables call the
+    checkpoint (default its folder's name), the collection ``registry`` file, ``progress``
+    bars for encoding, indexing and searching (None: only on a terminal)."""
+
+    threads: int | None = None
+    hits: int = defaults.HITS
+    quantizer: Quantizer = Quantizer()
+    max_length: int = defaults.MAX_LENGTH
+    name: str | None = None
+    registry: str | None = None
+    progress: bool | None = None
+
+
 def run_flow(out: str | os.PathLike, checkpoint: str = "splade-tiny", levels: Sequence[Pruning] = DEFAULT_LEVELS,
-             split: str = "test", threads: int | None = None, hits: int = defaults.HITS,
-             quantizer: Quantizer = Quantizer(), max_length: int = defaults.MAX_LENGTH, collection=None, encoder=None,
-             name: str | None = None, registry=None, echo=print, progress: bool | None = None) -> FlowResult:
+             split: str = "test", collection=None, encoder=None, echo=print, **options) -> FlowResult:
     """Run (or resume) the flow into ``out``; see the module docstring.
 
     ``collection`` is a prepared :class:`~esplade_eval.data.collection.Collection` or a spec
     for :func:`~esplade_eval.data.collection.load_collection` (a registry name, a TOML file, a
-    folder, a mapping), prepared into ``out/data``; ``registry`` names a registry file.
-    ``progress``: bars for encoding, indexing and searching (None: only on a terminal).
+    folder, a mapping), prepared into ``out/data``; ``options`` are :class:`FlowOptions` fields.
     """
     from esplade_eval.model.encoder import SpladeEncoder
 
+    opts = FlowOptions(**options)
     layout = FlowLayout(out)
-    threads = threads or defaults.threads()
-    collection = resolve_collection(collection, layout.root, registry, echo)
+    threads = opts.threads or defaults.threads()
+    collection = resolve_collection(collection, layout.root, opts.registry, echo)
     collection.require_split(split)
-    result = FlowResult(collection, split, str(checkpoint), name=name)
+    result = FlowResult(collection, split, str(checkpoint), name=opts.name)
     t0 = time.perf_counter()
-    encoder = encoder or SpladeEncoder.from_checkpoint(checkpoint, max_length=max_length, threads=threads)
+    encoder = encoder or SpladeEncoder.from_checkpoint(checkpoint, max_length=opts.max_length, threads=threads)
     result.timings["load"] = time.perf_counter() - t0
-    expected = {p.name: artifacts.encoding(encoder.info.to_dict(), quantizer.to_dict(), p.name,
+    expected = {p.name: artifacts.encoding(encoder.info.to_dict(), opts.quantizer.to_dict(), p.name,
                                            collection.corpus_sha256) for p in levels}
     t0 = time.perf_counter()
-    _export_stale(layout, encoder, collection, split, levels, quantizer, expected, progress)
+    _export_stale(layout, encoder, collection, split, levels, opts.quantizer, expected, opts.progress)
     result.timings["export"] = time.perf_counter() - t0
     t_idx = t_search = 0.0
     for p in levels:
         t_idx_level, t_search_level = _index_and_search(layout, encoder, collection, split, p, expected[p.name],
-                                                        hits, threads, progress)
+                                                        replace(opts, threads=threads))
         t_idx += t_idx_level
         t_search += t_search_level
         result.levels[p.name] = LevelArtifacts(p, layout.vectors(p.name), layout.queries(p.name, split),
@@ -184,8 +198,8 @@ def _export_stale(layout: FlowLayout, encoder, collection, split, levels, quanti
                   topics=[collection.topics(split)], collection=collection.provenance(), progress=progress)
 
 
-def _index_and_search(layout: FlowLayout, encoder, collection, split, p: Pruning, expected, hits, threads,
-                      progress) -> tuple[float, float]:
+def _index_and_search(layout: FlowLayout, encoder, collection, split, p: Pruning, expected,
+                      opts: FlowOptions) -> tuple[float, float]:
     """Queries, index and run of one level, each made only when missing or stale; the seconds
     spent indexing and searching."""
     from esplade_eval.lucene.index import build_index
@@ -201,12 +215,12 @@ def _index_and_search(layout: FlowLayout, encoder, collection, split, p: Pruning
     t0 = time.perf_counter()
     if not index.exists():
         _remove(run)
-        info = build_index(level_dir, index, threads=threads, progress=progress)
+        info = build_index(level_dir, index, threads=opts.threads, progress=opts.progress)
         log.info("indexed %s documents into %s in %.1fs", info["documents_indexed"], index, info["seconds"])
     t_index = time.perf_counter() - t0
     t0 = time.perf_counter()
     if not run.exists():
         vectors, _ = read_query_vectors(layout.queries(p.name, split))
-        search_to_run(index, vectors, run, k=hits, threads=threads, progress=progress)
+        search_to_run(index, vectors, run, k=opts.hits, threads=opts.threads, progress=opts.progress)
         log.info("searched %d queries of %s into %s in %.1fs", len(vectors), p.name, run, time.perf_counter() - t0)
     return t_index, time.perf_counter() - t0

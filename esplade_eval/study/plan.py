@@ -14,25 +14,12 @@ index and searches it with Lucene per level (:func:`esplade_eval.study.flow.run_
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from esplade_eval.study.cache import Stage, assign_keys, file_fingerprint
+from esplade_eval.study.cache import Stage, assign_keys
 from esplade_eval.study.expand import pretrain_defaults
-from esplade_eval.study.schema import BUNDLED_CORPORA, EVAL_COLLECTION
-
-
-@dataclass
-class System:
-    """A row group of the tables: an arm or a reference system."""
-
-    name: str
-    kind: str  # "arm" or "reference"
-    description: str
-    seeds: tuple  # (None,) for a system that is not trained
-    axes: dict = field(default_factory=dict)
-    pretrained: bool = False  # has an MLM pre-training stage (held-out MLM accuracy)
-    levels: bool = True  # has pruning levels (BM25 has not)
+from esplade_eval.study.planning import System, corpus_inputs, downstream, finetune_stage, pretrain_stage
+from esplade_eval.study.systems import Planning, plan_references
 
 
 @dataclass
@@ -50,23 +37,6 @@ class Plan:
         return [s for s in self.stages if s.kind == kind]
 
 
-def corpus_inputs(corpora, collection_fp: str | None = None) -> dict[str, str]:
-    """Fingerprints of pre-training corpora: the pinned carrier for a bundled one, the content
-    for a file, the collection's fingerprint for ``"collection"`` (its documents)."""
-    from importlib.metadata import version
-
-    out = {}
-    for name in corpora:
-        if name == EVAL_COLLECTION:
-            out[name] = collection_fp or "not built yet"
-        elif name in BUNDLED_CORPORA:
-            out[name] = "bundled: " + ", ".join(f"{c}=={version(c)}" for c in ("gensim", "cherche", "bokeh-sampledata"))
-        else:
-            path = os.path.join(name, "corpus.jsonl") if os.path.isdir(name) else name
-            out[name] = file_fingerprint(path)
-    return out
-
-
 def build_plan(cfg, collection_fp: str | None) -> Plan:
     """Every stage of ``cfg``; ``collection_fp`` is the collection's fingerprint (None: not built yet)."""
     stages: list[Stage] = []
@@ -80,89 +50,13 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
     for arm in cfg.arms:
         systems[arm.name] = System(arm.name, "arm", _arm_description(arm), tuple(cfg.seeds), dict(arm.axes), True)
         for seed in cfg.seeds:
-            pt = _pretrain(cfg, arm.name, arm.pretrain, seed, vocab, collection_fp)
+            pt = pretrain_stage(cfg, arm.name, arm.pretrain, seed, vocab, collection_fp)
             stages.append(pt)
-            _downstream(cfg, stages, arm.name, seed, _finetune(cfg, arm.name, seed, pt, fp), fp)
-    _references(cfg, stages, systems, vocab, fp)
+            downstream(cfg, stages, arm.name, seed, finetune_stage(cfg, arm.name, seed, pt, fp), fp)
+    plan_references(Planning(cfg, stages, systems, vocab, fp))
     assign_keys(stages)
     return Plan(stages, systems)
 
 
 def _arm_description(arm) -> str:
     return ", ".join(f"{k} {v}" for k, v in arm.axes.items())
-
-
-def _training(cfg) -> dict:
-    return {"threads": cfg.threads, "device": cfg.device}
-
-
-def _pretrain(cfg, system: str, settings: dict, seed: int, vocab: Stage, collection_fp: str | None) -> Stage:
-    params = {**settings, "seed": seed, **_training(cfg)}
-    sources = [*settings["corpora"], *settings.get("exclude_eval_docs", [])]
-    return Stage("pretrain", f"{system}.s{seed}", params, (vocab,), corpus_inputs(sources, collection_fp),
-                 system=system, seed=seed)
-
-
-def _finetune(cfg, system: str, seed: int, init: Stage | None, fp: dict) -> Stage:
-    params = {"recipe": cfg.finetune, "init": "pretrained" if init else "splade-tiny", "seed": seed, **_training(cfg)}
-    return Stage("finetune", f"{system}.s{seed}", params, (init,) if init else (), dict(fp), system=system, seed=seed)
-
-
-def _downstream(cfg, stages: list[Stage], system: str, seed, source: Stage | None, fp: dict,
-                checkpoint: str | None = None) -> None:
-    """flow, evaluate and cost per level after ``source`` (a fine-tuning stage, or a named checkpoint)."""
-    ev = cfg.evaluation
-    if source is not None:
-        stages.append(source)
-    suffix = f".s{seed}" if seed is not None else ""
-    params = {"levels": list(ev.levels), "max_length": ev.max_length, "scale": ev.scale, "hits": ev.hits,
-              "split": cfg.split, "checkpoint": checkpoint, **_training(cfg)}
-    flow = Stage("flow", system + suffix, params, (source,) if source else (), dict(fp), system=system, seed=seed)
-    stages.append(flow)
-    stages.append(_evaluate(cfg, system, seed, flow, fp))
-    for level in ev.levels:
-        cost = {"level": level, "hits": ev.hits, "passes": ev.latency_passes, "warmup": ev.latency_warmup}
-        stages.append(Stage("cost", f"{system}{suffix}.{level}", cost, (flow,), system=system, seed=seed, level=level))
-
-
-def _evaluate(cfg, system: str, seed, source: Stage, fp: dict) -> Stage:
-    suffix = f".s{seed}" if seed is not None else ""
-    params = {"measures": list(cfg.evaluation.measures), "split": cfg.split}
-    return Stage("evaluate", system + suffix, params, (source,), dict(fp), system=system, seed=seed)
-
-
-def _references(cfg, stages: list[Stage], systems: dict, vocab: Stage, fp: dict) -> None:
-    names = cfg.reference_names
-    seeds = tuple(cfg.seeds)
-    if "esplade-no-mlm" in names:
-        systems["esplade-no-mlm"] = System("esplade-no-mlm", "reference", names["esplade-no-mlm"], seeds, {}, True)
-        # the base settings (the arms' starting point), no MLM step; corpora only give the frequency baseline
-        settings = {**pretrain_defaults(), **cfg.pretrain, "corpora": list(cfg.vocab["corpora"]), "steps": 0,
-                    "repeats": 1}
-        settings.pop("corpus", None)
-        for seed in seeds:
-            pt = _pretrain(cfg, "esplade-no-mlm", settings, seed, vocab, fp["collection"])
-            stages.append(pt)
-            _downstream(cfg, stages, "esplade-no-mlm", seed, _finetune(cfg, "esplade-no-mlm", seed, pt, fp), fp)
-    if "splade-tiny-ft" in names:
-        systems["splade-tiny-ft"] = System("splade-tiny-ft", "reference", names["splade-tiny-ft"], seeds)
-        for seed in seeds:
-            _downstream(cfg, stages, "splade-tiny-ft", seed, _finetune(cfg, "splade-tiny-ft", seed, None, fp), fp)
-    if "splade-tiny-zs" in names:
-        systems["splade-tiny-zs"] = System("splade-tiny-zs", "reference", names["splade-tiny-zs"], (None,))
-        _downstream(cfg, stages, "splade-tiny-zs", None, None, fp, checkpoint="splade-tiny")
-    if "bm25" in names:
-        systems["bm25"] = System("bm25", "reference", names["bm25"], (None,), levels=False)
-        from esplade_eval.lucene.bm25 import BM25Params
-
-        model = BM25Params()  # k1 and b stated once, for the study, the demo and the bm25 verb
-        bm25 = Stage("bm25", "bm25", {"split": cfg.split, "hits": cfg.evaluation.hits, "k1": model.k1, "b": model.b,
-                                      "threads": cfg.threads}, inputs=dict(fp), system="bm25")
-        stages.append(bm25)
-        stages.append(_evaluate(cfg, "bm25", None, bm25, fp))
-    if "dense" in names:
-        systems["dense"] = System("dense", "reference", names["dense"], (None,), levels=False)
-        dense = Stage("dense", "dense", {"split": cfg.split, "hits": cfg.evaluation.hits, "checkpoint": "minilm",
-                                         "index": "flat", "threads": cfg.threads}, inputs=dict(fp), system="dense")
-        stages.append(dense)
-        stages.append(_evaluate(cfg, "dense", None, dense, fp))

@@ -15,7 +15,8 @@ import inspect
 import re
 import sys
 
-from esplade_eval.study import schema
+from esplade_eval.study import checks, schema
+from esplade_eval.study.systems import REFERENCES
 
 #: one line per top-level key (a test checks that every key of ``schema.TOP_LEVEL`` has one)
 TOP_LEVEL = {
@@ -91,7 +92,7 @@ def _dataclass_rows(cls, settable: dict, reserved: dict) -> list[tuple[str, str,
     notes, rows = _comments(cls), []
     for f in dataclasses.fields(cls):
         if f.name in settable:
-            rows.append((f.name, schema._describe(settable[f.name]), _default(f), notes.get(f.name, "")))
+            rows.append((f.name, checks._describe(settable[f.name]), _default(f), notes.get(f.name, "")))
         elif f.name in reserved:
             rows.append((f.name, "set by the study", "", reserved[f.name]))
     return rows
@@ -117,10 +118,10 @@ def _evaluation_rows() -> list[tuple[str, str, str, str]]:
     defaults = {"levels": '`["full", "d32-q16", "d8-q4"]`', "strictest": "the only level, if one",
                 "unpruned": "`\"full\"`", "measures": '`["nDCG@10", "R@100", "RR@10"]`'}
     rows = []
-    hints = schema.dataclass_hints(schema.Evaluation)
+    hints = checks.dataclass_hints(schema.Evaluation)
     for f in dataclasses.fields(schema.Evaluation):
         default = defaults.get(f.name) or _default(f)
-        rows.append((f.name, schema._describe(hints[f.name]), default, ""))
+        rows.append((f.name, checks._describe(hints[f.name]), default, ""))
     return rows
 
 
@@ -141,7 +142,7 @@ def config_markdown() -> str:
                                        ("min_count", "an integer", "`2`", "a word's minimum count")]),
              *_training_sections(),
              "## [references]", "", *_table([(k, "true or false", "`true`", desc)
-                                            for k, (_, desc) in schema.REFERENCES.items()]),
+                                            for k, (_, desc) in REFERENCES.items()]),
              "## [evaluation]", "", *_table(_evaluation_rows()),
              "## [findings]", "", "Each finding's settings are a table `[findings.<name>]`.", "",
              *_table(_findings_rows()),

@@ -46,10 +46,12 @@ def timing(plan, store) -> dict:
 
 def eval_docs(cfg, plan, store) -> dict:
     """Whether the evaluation documents were kept out of pre-training (vocabulary and every arm)."""
+    from esplade_eval.study.stages import outputs
+
     vocab = plan.of_kind("vocab")
     record = store.record(vocab[0]) if vocab else None
     allowed = [a.name for a in cfg.arms if a.pretrain.get("allow_eval_docs")]
-    return {"vocabulary": record["outputs"].get("eval_docs") if record else None, "arms_allowing": allowed}
+    return {"vocabulary": outputs("vocab", record).eval_docs if record else None, "arms_allowing": allowed}
 
 
 def eval_docs_sentence(info: dict) -> str:

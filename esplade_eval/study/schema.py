@@ -10,22 +10,29 @@ unset, the string ``"none"`` unsets it (``init_encoder = "none"``: start from ra
 
 from __future__ import annotations
 
-import difflib
 import os
-import re
-import types
-import typing
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
+
+from esplade_eval.data.corpora import ARMS, BUNDLED
+from esplade_eval.study.checks import (
+    _MISSING,
+    Problems,
+    conforms,
+    dataclass_hints,
+    format_value,
+    get,
+    join,
+    typed,
+    valid_name,
+)
+from esplade_eval.study.stages.base import EVAL_COLLECTION
 
 TOP_LEVEL = ("name", "description", "work", "results", "threads", "device", "seeds", "split", "collection", "vocab",
              "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning")
-BUNDLED_CORPORA = ("general", "titles", "wiki", "lee", "semanlink", "films")
-#: in ``exclude_eval_docs``: the documents of the study's own collection (the default)
-EVAL_COLLECTION = "collection"
-MLM_SETS = ("general", "titles")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]*$")
-_MISSING = object()
+#: the bundled corpora: the two arms (``general``, ``titles``) and their parts (esplade_eval.data.corpora)
+BUNDLED_CORPORA = (*ARMS, *BUNDLED)
+MLM_SETS = tuple(ARMS)  # held-out MLM accuracy is reported per arm
 
 #: pre-training fields the study sets itself, and where the user says what they want instead
 PRETRAIN_RESERVED = {
@@ -51,17 +58,6 @@ FINETUNE_RESERVED = {
 }
 
 
-#: reference systems, by config key: (system name, description)
-REFERENCES = {
-    "bm25": ("bm25", "BM25 (Anserini via Pyserini, k1=0.9, b=0.4) over the same documents"),
-    "splade_tiny_zero_shot": ("splade-tiny-zs", "SPLADE-tiny zero-shot"),
-    "splade_tiny_finetuned": ("splade-tiny-ft", "SPLADE-tiny fine-tuned with the study's recipe"),
-    "esplade_no_mlm": ("esplade-no-mlm", "ESPLADE from the arms' starting point, fine-tuned without MLM pre-training"),
-    "dense": ("dense", "all-MiniLM-L6-v2 (mean pooling, L2-normalised) through an exact faiss inner-product index"),
-}
-#: references a config must switch on itself (``dense = true``): off by default, so an existing
-#: study plans the same stages
-OFF_BY_DEFAULT = frozenset({"dense"})
 
 #: the findings' settings and their defaults (``[findings.<name>]`` overrides them)
 DEFAULTS = {
@@ -85,126 +81,6 @@ class Evaluation:
     scale: float = 100.0
     latency_passes: int = 3
     latency_warmup: int = 1
-
-
-class Problems:
-    """Collected ``(key, problem)`` pairs."""
-
-    def __init__(self):
-        self.items: list[tuple[str, str]] = []
-
-    def add(self, key: str, problem: str) -> None:
-        if (key, problem) not in self.items:
-            self.items.append((key, problem))
-
-    def __bool__(self) -> bool:
-        return bool(self.items)
-
-    def unknown(self, table: dict, known, prefix: str, reserved: dict | None = None) -> None:
-        """An entry per key of ``table`` that is neither known nor reserved."""
-        for key in table:
-            where = join(prefix, key)
-            if reserved and key in reserved:
-                self.add(where, f"set by the study: {reserved[key]}")
-            elif key not in known:
-                close = difflib.get_close_matches(key, list(known), 1)
-                hint = f" (did you mean {close[0]!r}?)" if close else f"; known keys: {', '.join(sorted(known))}"
-                self.add(where, f"unknown key{hint}")
-
-
-def join(prefix: str, key) -> str:
-    if isinstance(key, int):
-        return f"{prefix}[{key}]"
-    return f"{prefix}.{key}" if prefix else str(key)
-
-
-def valid_name(name) -> bool:
-    return isinstance(name, str) and bool(_NAME.match(name))
-
-
-# --- types ----------------------------------------------------------------------------
-
-def _describe(hint) -> str:
-    if hint is float:
-        return "a number"
-    if hint is int:
-        return "an integer"
-    if hint is bool:
-        return "true or false"
-    if hint is str:
-        return "a string"
-    origin = typing.get_origin(hint)
-    if origin is list:
-        return f"a list of {_describe(typing.get_args(hint)[0]).removeprefix('a ').removeprefix('an ')}s"
-    if origin in (typing.Union, types.UnionType):
-        parts = [_describe(h) for h in typing.get_args(hint) if h is not type(None)]
-        return " or ".join(parts) + (" (or \"none\")" if type(None) in typing.get_args(hint) else "")
-    return str(hint)
-
-
-def conforms(value, hint) -> bool:
-    """Whether a TOML value fits a dataclass annotation (int is a number; bool is not an int)."""
-    if hint is Any:
-        return True
-    if hint is type(None):
-        return value is None
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(conforms(value, h) for h in typing.get_args(hint))
-    if origin is list:
-        return isinstance(value, list) and all(conforms(v, typing.get_args(hint)[0]) for v in value)
-    if hint is bool:
-        return isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is str:
-        return isinstance(value, str)
-    return True
-
-
-def _optional(hint) -> bool:
-    return typing.get_origin(hint) in (typing.Union, types.UnionType) and type(None) in typing.get_args(hint)
-
-
-def typed(value, hint, key: str, problems: Problems):
-    """``value`` checked against ``hint`` (``"none"`` unsets an optional field); _MISSING when wrong."""
-    if _optional(hint) and value == "none":
-        return None
-    if not conforms(value, hint):
-        problems.add(key, f"expected {_describe(hint)}, got {value!r}")
-        return _MISSING
-    if hint is float or (typing.get_origin(hint) in (typing.Union, types.UnionType) and float in typing.get_args(hint)
-                         and isinstance(value, int) and not isinstance(value, bool)):
-        return float(value)
-    return value
-
-
-def get(table: dict, key: str, hint, problems: Problems, prefix: str = "", default=None, minimum=None):
-    """``table[key]`` checked (``default`` when absent or wrong)."""
-    if key not in table:
-        return default
-    value = typed(table[key], hint, join(prefix, key), problems)
-    if value is _MISSING:
-        return default
-    if minimum is not None and value is not None and value < minimum:
-        problems.add(join(prefix, key), f"must be >= {minimum}, got {value!r}")
-        return default
-    return value
-
-
-def table(raw: dict, key: str, problems: Problems) -> dict:
-    value = raw.get(key, {})
-    if not isinstance(value, dict):
-        problems.add(key, f"expected a table ([{key}]), got {value!r}")
-        return {}
-    return value
-
-
-def dataclass_hints(cls) -> dict[str, Any]:
-    hints = typing.get_type_hints(cls)
-    return {f.name: hints[f.name] for f in fields(cls)}
 
 
 def pretrain_fields() -> dict[str, Any]:
@@ -348,12 +224,14 @@ def vocab(tbl, arms, problems: Problems) -> dict:
             "min_count": get(tbl, "min_count", int, problems, "vocab", default=2, minimum=1)}
 
 
-def references(tbl, problems: Problems) -> dict:
+def references(tbl, problems: Problems, defaults: dict[str, bool]) -> dict:
+    """``{key: on}`` of the ``[references]`` table; ``defaults`` is the registry's
+    (:data:`esplade_eval.study.systems.DEFAULTS`)."""
     if not isinstance(tbl, dict):
         problems.add("references", f"expected a table, got {tbl!r}")
         tbl = {}
-    problems.unknown(tbl, REFERENCES, "references")
-    return {key: get(tbl, key, bool, problems, "references", default=key not in OFF_BY_DEFAULT) for key in REFERENCES}
+    problems.unknown(tbl, defaults, "references")
+    return {key: get(tbl, key, bool, problems, "references", default=on) for key, on in defaults.items()}
 
 
 def evaluation(tbl, problems: Problems) -> Evaluation:
@@ -488,26 +366,3 @@ def tuning(tbl, recipe: dict, arms, refs: dict, problems: Problems) -> dict | No
 def _candidate_name(overrides: dict) -> str:
     return "-".join(f"{k}{format_value(v)}" for k, v in overrides.items()) or "base"
 
-
-def format_value(value) -> str:
-    """A short, readable, exact text for a name: ``0.001`` -> ``1e-3``, ``2.5e-4`` -> ``2.5e-4``.
-
-    >>> [format_value(v) for v in (0.001, 0.00025, 3, 1.5, "splade-tiny", None, "my/file.txt")]
-    ['1e-3', '2.5e-4', '3', '1.5', 'splade-tiny', 'none', 'file']
-    """
-    if value is None:
-        return "none"
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if isinstance(value, float):
-        if value != 0 and (abs(value) < 0.01 or abs(value) >= 1e5):
-            mantissa, exp = f"{value:.12e}".split("e")
-            mantissa = mantissa.rstrip("0").rstrip(".")
-            return f"{mantissa}e{int(exp)}"
-        return f"{value:g}" if float(f"{value:g}") == value else repr(value)
-    if isinstance(value, list):
-        return "+".join(format_value(v) for v in value)
-    text = str(value)
-    if os.sep in text or "." in os.path.basename(text):
-        text = os.path.splitext(os.path.basename(text))[0]
-    return re.sub(r"[^A-Za-z0-9_.+-]+", "-", text).strip("-") or "x"

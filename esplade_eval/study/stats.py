@@ -21,7 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-MLM_COLUMNS = ("mlm_general_acc", "mlm_general_loss", "mlm_titles_acc", "mlm_titles_loss")
+from esplade_eval.study.schema import MLM_SETS
+
+MLM_COLUMNS = tuple(f"mlm_{arm}_{m}" for arm in MLM_SETS for m in ("acc", "loss"))
 COST_COLUMNS = ("postings", "flops", "query_length", "doc_length", "terms", "df_variance", "df_cv", "df_gini",
                 "query_df_variance", "query_df_gini")
 TIMING_COLUMNS = ("latency_ms_mean", "latency_ms_p50", "latency_ms_p95")
@@ -46,7 +48,7 @@ class StudyData:
 def _mlm(summary: dict) -> dict:
     mlm = summary.get("heldout_mlm") or {}
     out = {}
-    for arm in ("general", "titles"):
+    for arm in MLM_SETS:
         part = mlm.get(arm) or {}
         out[f"mlm_{arm}_acc"] = part.get("accuracy")
         out[f"mlm_{arm}_loss"] = part.get("loss")
@@ -63,11 +65,12 @@ def _budget(pt: dict | None, ft: dict | None) -> dict:
     return out
 
 
-def _cost_row(cost: dict | None) -> dict:
+def _cost_row(cost) -> dict:
+    """The per-seed row's cost columns from a cost stage's ``Outputs`` (None: no cost stage)."""
     row = dict.fromkeys(COST_COLUMNS + TIMING_COLUMNS)
-    if not cost:
+    if cost is None:
         return row
-    s, p = cost["summary"], cost["postings"]
+    s, p = cost.summary, cost.postings
     vocab, queries = p["posting_lengths"], p.get("queries", {}).get("posting_lengths", {})
     row.update(postings=s["postings_mean"], flops=s["flops"], query_length=s["query_length_mean"],
                doc_length=p["mean_vector_length"], terms=p["terms"], df_variance=vocab["variance"], df_cv=vocab["cv"],
@@ -90,10 +93,13 @@ def collect(plan, store, measures) -> StudyData:
     return data
 
 
-def _outputs(plan, store, kind, system, seed=None, level=None) -> tuple[object, dict | None]:
+def _outputs(plan, store, kind, system, seed=None, level=None) -> tuple[object, object]:
+    """Folder and typed ``Outputs`` (:mod:`esplade_eval.study.stages`) of a complete stage, or Nones."""
+    from esplade_eval.study.stages import outputs
+
     stage = plan.find(kind, system, seed, level)
     record = store.record(stage) if stage is not None else None
-    return (store.folder(stage) if record else None), (record["outputs"] if record else None)
+    return (store.folder(stage), outputs(kind, record)) if record else (None, None)
 
 
 def _system_rows(plan, store, system, seed, data: StudyData) -> list[dict]:
@@ -104,17 +110,17 @@ def _system_rows(plan, store, system, seed, data: StudyData) -> list[dict]:
     ev_dir, ev = _outputs(plan, store, "evaluate", system.name, seed)
     if ev is None:
         return []
-    per_query = pd.read_csv(ev_dir / ev["per_query"], dtype={"qid": str, "level": str}, keep_default_na=False)
-    base = {"system": system.name, "kind": system.kind, "seed": seed, **_mlm(pt["summary"] if pt else {}),
-            **_budget(pt and pt["summary"], ft and ft["summary"])}
+    per_query = pd.read_csv(ev_dir / ev.per_query, dtype={"qid": str, "level": str}, keep_default_na=False)
+    base = {"system": system.name, "kind": system.kind, "seed": seed, **_mlm(pt.summary if pt else {}),
+            **_budget(pt and pt.summary, ft and ft.summary)}
     rows = []
-    for level, means in ev["mean"].items():
+    for level, means in ev.mean.items():
         cost_dir, cost = _outputs(plan, store, "cost", system.name, seed, level if system.levels else None)
         frame = per_query[per_query["level"] == level].set_index("qid")[list(data.measures)]
         if cost is not None:
-            qc = pd.read_csv(cost_dir / cost["per_query"], dtype={"qid": str}).set_index("qid")
+            qc = pd.read_csv(cost_dir / cost.per_query, dtype={"qid": str}).set_index("qid")
             frame = frame.join(qc[list(PER_QUERY_COST)], how="left")
-            data.df_files[(system.name, seed, level)] = cost_dir / cost["df"]
+            data.df_files[(system.name, seed, level)] = cost_dir / cost.df
         data.per_query[(system.name, seed, level)] = frame
         rows.append({**base, "level": level, **means, **_cost_row(cost)})
     return rows

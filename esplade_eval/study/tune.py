@@ -45,19 +45,18 @@ def run_tuning(cfg, progress: bool = True, echo=print):
     from esplade_eval.errors import EspladeError
     from esplade_eval.study.cache import StageStore
     from esplade_eval.study.collection import check_splits, prepare_collection
-    from esplade_eval.study.driver import execute
-    from esplade_eval.study.runners import Context
+    from esplade_eval.study.engine import opened, run_stages
+    from esplade_eval.study.stages import Context
 
     if not cfg.tuning:
         raise EspladeError(f"{cfg.path}: no [tuning] section")
     store = StageStore(cfg.work)
-    with store.locked():
-        store.sweep()
+    with opened(store, echo):
         collection = prepare_collection(cfg, echo=echo)
         check_splits(collection, cfg)
         stages = tuning_plan(cfg, collection.fingerprint)
         echo(f"tuning {cfg.name}: {len(stages)} stages, work folder {cfg.work}")
-        outcome = execute(stages, store, Context(cfg, collection, store), progress)
+        outcome = run_stages(stages, store, Context(cfg, collection, store), progress)
         rows = tuning_rows(cfg, stages, store)
         folder = cfg.results.parent / f"{cfg.results.name}-tuning"
         with atomic_dir(folder, overwrite=True) as tmp:
@@ -69,10 +68,12 @@ def run_tuning(cfg, progress: bool = True, echo=print):
 
 
 def tuning_rows(cfg, stages: list[Stage], store) -> list[dict]:
+    from esplade_eval.study.stages import outputs
+
     rows = []
     for cand in cfg.tuning["candidates"]:
         runs = [store.record(s) for s in stages if s.kind == "finetune" and s.system == cand["name"]]
-        runs = [r["outputs"]["summary"] for r in runs if r]
+        runs = [outputs("finetune", r).summary for r in runs if r]
         dev = [r["best"]["nDCG@10"] for r in runs if r["best"]["nDCG@10"] is not None]
         rows.append({"name": cand["name"], "overrides": cand["overrides"], "recipe": cand["recipe"],
                      "dev_ndcg10": dev, "mean": statistics.mean(dev) if dev else None,
