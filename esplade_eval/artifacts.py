@@ -69,8 +69,6 @@ LEVEL_FIELDS = QUERY_FIELDS + ("corpus_sha256",)
 #: how each field is named in a message
 FIELD_LABELS = {"checkpoint_hash": "checkpoint", "max_length": "max length", "vocab_size": "vocabulary size",
                 "quantization": "quantisation", "pruning": "pruning", "corpus_sha256": "corpus"}
-#: the older spelling of a manifest key, read as the current one
-OLD_KEYS = {"quantisation": "quantization"}
 RUN_SUFFIXES = (".gz", ".txt", ".trec", ".run")
 
 
@@ -227,12 +225,12 @@ class FlowLayout:
 
 def _read_json(path: Path, missing: str, what: str) -> dict:
     """A manifest through :func:`esplade_eval._io.read_json` (encoding, gzip, truncation,
-    malformed JSON: ``path:line: problem``), older key spellings read as the current ones."""
+    malformed JSON: ``path:line: problem``)."""
     from esplade_eval._io import read_json
 
     if not path.is_file():
         raise InputError(path, missing)
-    return {OLD_KEYS.get(k, k): v for k, v in read_json(path, what).items()}
+    return read_json(path, what)
 
 
 #: what every reader of an export manifest relies on: (dotted key, accepted types)
@@ -250,7 +248,6 @@ def check_export_manifest(manifest, path: str | os.PathLike) -> dict:
     pruning and quantisation rules are checked where the rules are built from them."""
     if not isinstance(manifest, dict):
         raise InputError(path, f"a manifest must be a JSON object, found {type(manifest).__name__}")
-    manifest = {OLD_KEYS.get(k, k): v for k, v in manifest.items()}
     if manifest.get("format") != EXPORT_FORMAT:
         raise InputError(path, f"unknown manifest format {manifest.get('format')!r}, expected {EXPORT_FORMAT!r}")
     for dotted, types in EXPORT_MANIFEST_FIELDS:
@@ -359,7 +356,7 @@ def index_shards(index: str | os.PathLike) -> list[Path]:
 def index_export_manifest(index: str | os.PathLike) -> dict | None:
     """The export manifest an index was built from (None when unknown)."""
     manifest = (read_index_manifest(index) or {}).get("export_manifest")
-    return {OLD_KEYS.get(k, k): v for k, v in manifest.items()} if manifest else None
+    return manifest or None
 
 
 def index_documents(index: str | os.PathLike) -> int | None:
@@ -390,31 +387,18 @@ def encoding(encoder_info: Mapping, quantization: Mapping, pruning: str | None =
 
 def encoding_of(manifest: Mapping) -> dict:
     """The encoding of a level's documents, from its export manifest."""
-    manifest = {OLD_KEYS.get(k, k): v for k, v in manifest.items()}
     return encoding(manifest["encoder"], manifest["quantization"], (manifest.get("pruning") or {}).get("name"),
                     (manifest.get("collection") or {}).get("corpus_sha256"))
 
 
 def read_encoding(record) -> dict | None:
-    """A query line's ``encoding`` value as an encoding (older spelling of keys accepted)."""
+    """A query line's ``encoding`` value as an encoding (None when it is not one)."""
     if not isinstance(record, Mapping):
         return None
-    record = {OLD_KEYS.get(k, k): v for k, v in record.items()}
     try:
         return encoding(record, record["quantization"], record.get("pruning"))
     except (KeyError, TypeError, ValueError):
         return None
-
-
-def listed_query_encoding(path: str | os.PathLike) -> dict | None:
-    """The encoding of a query file written before encodings travelled in its lines: the
-    export manifest beside it, when that manifest lists the file; else None (unknown)."""
-    path = Path(path)
-    manifest = find_export_manifest(path.parent)
-    if manifest is None or not any((entry or {}).get("file") == path.name
-                                   for entry in (manifest.get("queries") or {}).values()):
-        return None
-    return query_encoding(encoding_of(manifest))
 
 
 def query_encoding(enc: Mapping) -> dict:

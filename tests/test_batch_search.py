@@ -76,7 +76,8 @@ def _cutoff_ties(results, deeper, k):
 @pytest.mark.parametrize("level", ["full", "d16-q4"])
 @pytest.mark.parametrize("k", [1000, 10])
 def test_batch_run_is_byte_identical_to_the_reference(flow, tmp_path, level, k):
-    from esplade_eval.lucene.search import read_query_vectors, search_to_run
+    from esplade_eval.lucene.search import search_to_run
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels[level]
     queries, _ = read_query_vectors(lv.queries)
@@ -94,7 +95,7 @@ def test_batch_run_is_byte_identical_to_the_reference(flow, tmp_path, level, k):
 
 def test_flow_run_is_byte_identical_to_the_reference(flow, tmp_path):
     """The run the flow wrote (through the batch path) is what the reference writes."""
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)
@@ -104,7 +105,7 @@ def test_flow_run_is_byte_identical_to_the_reference(flow, tmp_path):
 
 def test_topics_on_the_fly_are_byte_identical_to_the_reference(flow, tmp_path):
     from esplade_eval.artifacts import run_tag
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)
@@ -181,8 +182,8 @@ def test_cutoff_inside_a_large_tie_is_resolved_by_docid(flow, tmp_path, tie_grou
 def test_batch_top10_equals_brute_force_dot_product(flow):
     from test_flow import _brute_force  # the oracle of the in-process searcher's tests
 
-    from esplade_eval.lucene.search import batch_search, read_query_vectors
-    from esplade_eval.sparse.jsonvector import read_collection
+    from esplade_eval.lucene.search import batch_search
+    from esplade_eval.sparse.jsonvector import read_collection, read_query_vectors
 
     lv = flow.levels["d16-q4"]
     inverted = defaultdict(list)
@@ -198,7 +199,8 @@ def test_batch_top10_equals_brute_force_dot_product(flow):
 
 
 def test_threads_do_not_change_the_result(flow):
-    from esplade_eval.lucene.search import batch_search, read_query_vectors
+    from esplade_eval.lucene.search import batch_search
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["full"]
     queries, _ = read_query_vectors(lv.queries)
@@ -250,7 +252,8 @@ def test_older_index_mode_ranks_the_same_without_adjusting_scores(flow):
     """Lucene 8 indexes (Anserini: no docid tie-break, no score adjustment) take the stored-field
     table and keep raw scores; the ranking rule is the same."""
     from esplade_eval.lucene.batch import BatchSearcher
-    from esplade_eval.lucene.search import impact_queries, read_query_vectors
+    from esplade_eval.lucene.search import impact_queries
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["full"]
     queries, _ = read_query_vectors(lv.queries)
@@ -266,7 +269,8 @@ def test_older_index_mode_ranks_the_same_without_adjusting_scores(flow):
 
 
 def test_progress_counts_queries_on_stderr(flow, tmp_path, capsys):
-    from esplade_eval.lucene.search import read_query_vectors, search_to_run
+    from esplade_eval.lucene.search import search_to_run
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)

@@ -10,8 +10,9 @@ import pandas as pd
 import pytest
 
 from esplade_eval.cost.queries import query_costs, set_flops, summarize
-from esplade_eval.cost.report import pareto_front, strictness
+from esplade_eval.cost.report import pareto_front
 from esplade_eval.errors import InputError
+from esplade_eval.sparse.prune import strictness
 
 
 class Terms(SimpleNamespace):
@@ -87,7 +88,7 @@ def brute_force_postings(level_dir, queries) -> dict[str, int]:
 @pytest.mark.parametrize("level", ["full", "d16-q4"])
 def test_postings_traversed_equals_brute_force(flow, level):
     from esplade_eval.lucene.postings import read_index_terms
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels[level]
     queries, _ = read_query_vectors(lv.queries)
@@ -100,7 +101,7 @@ def test_postings_traversed_equals_brute_force(flow, level):
 @pytest.mark.slow
 def test_latency_probe_times_every_query(flow):
     from esplade_eval.lucene.postings import LatencyProbe
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)
@@ -167,7 +168,7 @@ def test_cost_cli(flow, tmp_path, capsys):
 
     lv = flow.levels["d16-q4"]
     out, per_query = tmp_path / "cost.json", tmp_path / "pq.tsv"
-    assert main(["cost", "--index", str(lv.index), "--queries", str(lv.queries), "--repeats", "1",
+    assert main(["cost", "--index", str(lv.index), "--queries", str(lv.queries), "--passes", "1",
                  "--json", str(out), "--per-query", str(per_query)]) == 0
     summary = json.loads(out.read_text())
     assert summary["queries"] == len(per_query.read_text().splitlines()) - 1

@@ -58,7 +58,7 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
 
     out, res = tmp_path / "grid", tmp_path / "res" / "grid"
     assert main(["grid", "--collection", "mytitles", "--registry", str(user_registry), "--checkpoint", "tiny=splade-tiny",
-                 "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--repeats", "1",
+                 "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--passes", "1",
                  "--threads", "2", "--measures", "nDCG@10", "R@100", "--out", str(out), "--results", str(res),
                  "--references", "bm25", "dense"]) == 0
     printed = capsys.readouterr().out

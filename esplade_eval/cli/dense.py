@@ -34,7 +34,7 @@ def register(sub):
     define_ray_args(p, "encode on Ray actors (one per GPU, else one per --worker-threads CPUs)")
     p.add_argument("--worker-threads", type=positive_int, default=1, help="torch threads per Ray CPU actor")
     declare_paths(p, inputs=["collection", "registry", "checkpoint"], outputs={"out": guard.FLOW},
-                  names=["split", "index_type", "device", "ray"])
+                  names=["split", "device", "ray"])
     p.set_defaults(func=run)
 
 

@@ -27,7 +27,7 @@ from esplade_eval import artifacts
 from esplade_eval._io import Closing, atomic_file
 from esplade_eval.data.trec import check_run_tag, run_text
 from esplade_eval.errors import EspladeError
-from esplade_eval.sparse.jsonvector import read_query_file, read_query_vectors  # noqa: F401  (part of this module's API)
+from esplade_eval.sparse.jsonvector import read_query_file
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,7 @@ def batch_search(index: str | os.PathLike, queries: Mapping[str, Mapping[str, in
                              progress=progress)
 
 
-UNKNOWN_ENCODING = ("the encoding of these queries is unknown (their lines carry no 'encoding' and no manifest "
-                    "beside the file lists it), so they cannot be checked against the index; re-export them with "
+UNKNOWN_ENCODING = ("the encoding of these queries is unknown (their lines carry no 'encoding'), so they cannot be checked against the index; re-export them with "
                     "`esplade-eval export --topics`, or pass --allow-unknown-encoding to search anyway")
 
 
@@ -166,8 +165,7 @@ def checked_queries(queries: str | os.PathLike, index: str | os.PathLike, allow_
                     allow_unknown: bool = False, warn=log.warning) -> dict[str, dict[str, int]]:
     """The vectors of a pre-encoded query file, once its encoding is checked against the index's.
 
-    The encoding travels in the file's lines (:mod:`esplade_eval.artifacts`); a file written
-    before that is read by the manifest beside it when that manifest lists it. Queries of
+    The encoding travels in the file's lines (:mod:`esplade_eval.artifacts`). Queries of
     another checkpoint, max length, vocabulary size or quantisation than the index are refused
     unless ``allow_mismatch``; queries whose encoding is unknown unless ``allow_unknown`` (or
     ``allow_mismatch``). Another pruning than the index's documents is only noted (searching
@@ -178,7 +176,7 @@ def checked_queries(queries: str | os.PathLike, index: str | os.PathLike, allow_
 
     check_index(index, allow_sharded=True)
     file = read_query_file(queries)
-    found = file.encoding or artifacts.listed_query_encoding(queries)
+    found = file.encoding
     if found is None and not (allow_unknown or allow_mismatch):
         raise EspladeError(f"{queries}: {UNKNOWN_ENCODING}")
     manifest = artifacts.index_export_manifest(index)
