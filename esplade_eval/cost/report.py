@@ -22,6 +22,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from esplade_eval import defaults
+from esplade_eval._format import DAGGER, figure, save_figure
 from esplade_eval.artifacts import FlowLayout, split_named
 from esplade_eval.cost.queries import QueryCosts, query_costs, set_flops, summarize
 from esplade_eval.cost.stats import postings_statistics
@@ -344,26 +345,6 @@ def pareto_front(cost: Sequence[float], effect: Sequence[float]) -> np.ndarray:
     return keep
 
 
-def _save(fig, path) -> Path:
-    """Write a figure atomically (a PNG is never seen half-written) and free it."""
-    import matplotlib.pyplot as plt
-
-    from esplade_eval._io import atomic_file
-
-    path = Path(path)
-    with atomic_file(path, "wb") as fh:
-        fig.savefig(fh, dpi=120, format=path.suffix.lstrip(".") or "png")
-    plt.close(fig)
-    return path
-
-
-def _figure(width=6.4, height=4.8, ncols=1):
-    from matplotlib.figure import Figure  # no pyplot: no global state, Agg canvas on save
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, fig.subplots(1, ncols)
-
-
 #: the narrowest effectiveness range a Pareto plot shows: smaller differences stay visibly small
 MIN_Y_SPAN = 0.05
 
@@ -385,12 +366,12 @@ def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str
         if not measures:
             raise EspladeError("the table has no effectiveness column (was it built with qrels?)")
         y = measures[0]
-    fig, ax = _figure()
+    fig, ax = figure()
     for ck, part in table.groupby("checkpoint", sort=False):
         part = part.sort_values(x)
         ax.plot(part[x], part[y], marker="o", label=str(ck))
         for _, row in part.iterrows():
-            mark = "†" if bool(row.get(f"{y} reject", False)) else ""
+            mark = DAGGER if bool(row.get(f"{y} reject", False)) else ""
             ax.annotate(f"{row['level']}{mark}", (row[x], row[y]), textcoords="offset points", xytext=(4, 4),
                         fontsize=8)
     ys = list(table[y]) + [v for _, v in (references or {}).values()]
@@ -413,7 +394,7 @@ def plot_pareto(table, path: str | os.PathLike, x: str = "postings_mean", y: str
     ax.set_title(title or f"{y} vs retrieval cost")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _y_limits(values, min_span: float) -> tuple[float, float]:
@@ -450,7 +431,7 @@ def plot_posting_lengths(stats_by_level, path: str | os.PathLike, title: str | N
     ``stats_by_level``: ``{level: IndexTerms | df array}`` or a :func:`cost_table` result.
     """
     arrays = _df_arrays(stats_by_level)
-    fig, (left, right) = _figure(11, 4.5, ncols=2)
+    fig, (left, right) = figure(11, 4.5, ncols=2)
     for label, df in arrays.items():
         ranked = np.sort(df)[::-1]
         left.loglog(np.arange(1, ranked.size + 1), np.maximum(ranked, 1), label=f"{label} ({ranked.size} terms)")
@@ -464,4 +445,4 @@ def plot_posting_lengths(stats_by_level, path: str | os.PathLike, title: str | N
     right.tick_params(axis="x", labelrotation=30)
     right.set_title("mean (triangle), median, quartiles", fontsize=9)
     fig.suptitle(title or "posting-list lengths per level")
-    return _save(fig, path)
+    return save_figure(fig, path)

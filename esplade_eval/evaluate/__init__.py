@@ -28,7 +28,8 @@ from esplade_eval.evaluate.metrics import (
     evaluate,
     query_set,
 )
-from esplade_eval.evaluate.report import FORMATS, PairsReport, Report, render_frame
+from esplade_eval.evaluate.pairs_report import PairsReport
+from esplade_eval.evaluate.report import FORMATS, Report, render_frame
 from esplade_eval.evaluate.seeds import SeedTest, TTest, compare_seeds, seed_test
 from esplade_eval.evaluate.stats import (
     CORRECTIONS,

@@ -36,17 +36,14 @@ import numpy as np
 
 from esplade_eval.errors import EspladeError
 from esplade_eval.evaluate.metrics import Evaluation, _preview, failure_notes
-from esplade_eval.evaluate.report import PairsReport, Report
-from esplade_eval.evaluate.stats import (  # noqa: F401  (re-exported: the historical home of these helpers)
-    CI_METHODS,
+from esplade_eval.evaluate.pairs_report import PairsReport
+from esplade_eval.evaluate.report import Report
+from esplade_eval.evaluate.stats import (
     CORRECTIONS,
-    TESTS,
     bootstrap_ci,
     check_settings,
-    correct,
     decide,
     paired_stats,
-    permutation_p,
     test_pvalues,
     wilcoxon_p,
 )
