@@ -53,7 +53,7 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     assert main(["collection", "--collection", "mytitles", "--registry", str(user_registry),
                  "--root", str(prepared)]) == 0
     assert main(["finetune", "--init", "splade-tiny", "--collection", str(prepared), "--steps", "2", "--batch-size",
-                 "8", "--no-validate", "--threads", "2", "--no-progress", "--out", str(ft)]) == 0
+                 "8", "--no-validate", "--threads", "2", "--quiet", "--out", str(ft)]) == 0
     capsys.readouterr()
 
     out, res = tmp_path / "grid", tmp_path / "res" / "grid"

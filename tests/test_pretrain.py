@@ -92,7 +92,7 @@ def test_cli_pretrain_writes_a_loadable_checkpoint(lee_file, tmp_path, capsys):
 
     out = tmp_path / "cli-pt"
     assert main(["pretrain", "--corpus", str(lee_file), "--vocab-size", "300", "--steps", "3", "--batch-size", "8",
-                 "--max-length", "32", "--eval-texts", "0", "--threads", "2", "--no-progress", "--out", str(out)]) == 0
+                 "--max-length", "32", "--eval-texts", "0", "--threads", "2", "--quiet", "--out", str(out)]) == 0
     assert '"steps": 3' in capsys.readouterr().out
     enc = SpladeEncoder.from_checkpoint(out)
     assert enc.info.model_type == "esplade" and len(enc.terms) == 300

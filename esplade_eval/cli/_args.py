@@ -213,13 +213,13 @@ def levels_of(args) -> list:
     return list(args.levels) if args.levels else [pruning_type(name) for name in defaults.LEVELS]
 
 
-def define_progress_args(parser, no_progress: bool = False) -> None:
-    """``--progress`` / ``--quiet``: bars show on a terminal by default, never in a pipe or log.
-    ``no_progress`` also accepts ``--no-progress`` (the training verbs' older spelling of ``--quiet``)."""
+def define_progress_args(parser) -> None:
+    """``--progress`` / ``--quiet``, the one pair of every verb that shows progress: bars show
+    on a terminal by default, never in a pipe or log."""
     g = parser.add_mutually_exclusive_group()
     g.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
                    help="always show progress bars (default: only when stderr is a terminal)")
-    g.add_argument("--quiet", *(["--no-progress"] if no_progress else []), dest="progress", action="store_const",
+    g.add_argument("--quiet", dest="progress", action="store_const",
                    const=False, help="no progress bars")
 
 
