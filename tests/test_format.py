@@ -52,3 +52,20 @@ def test_figures_of_every_report_are_made_and_saved_one_way(tmp_path):
     ax.plot([0, 1], [1, 0])
     path = _format.save_figure(fig, tmp_path / "f.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and [p.name for p in tmp_path.iterdir()] == ["f.png"]
+
+
+def test_compare_takes_a_settings_object_or_its_fields_as_keywords():
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.evaluate import CompareSettings
+
+    ev = _two_systems()
+    by_keywords = compare(ev, "base", correction="bonferroni", test="wilcoxon").to_dataframe()
+    by_object = compare(ev, "base", settings=CompareSettings(correction="bonferroni", test="wilcoxon")).to_dataframe()
+    assert by_keywords.equals(by_object)
+    assert compare(ev, "base", settings=CompareSettings(test="wilcoxon"), test="t").test == "t"  # keywords win
+    assert compare(ev).correction is None and compare(ev, "base").correction == "holm"  # auto
+    with pytest.raises(EspladeError, match="needs a baseline"):
+        compare(ev, correction="holm")
+    with pytest.raises(TypeError):
+        compare(ev, "base", no_such_setting=1)
+    assert compare_all_pairs(ev, settings=CompareSettings(wilcoxon=True)).correction == "holm"
