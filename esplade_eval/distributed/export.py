@@ -61,6 +61,8 @@ from esplade_eval.data.trec import read_corpus
 from esplade_eval.distributed.runtime import cluster_counts, session, unwrap
 from esplade_eval.errors import EspladeError, InputError
 from esplade_eval.model.export import (
+    EncodedTopics,
+    ExportJob,
     aligned_chunks,
     batched,
     check_levels,
@@ -187,55 +189,65 @@ class RayExportResult:
     info: dict
 
 
+@dataclass(frozen=True)
+class RayPool:
+    """Where and with what an export runs on Ray: ``address`` (None: a local cluster),
+    ``workers`` (actors; default one per GPU, else one per CPU of the cluster divided by
+    ``threads``), ``threads`` (torch threads per CPU actor; default CPUs / workers) and a
+    fault to inject once (tests)."""
+
+    address: str | None = None
+    workers: int | None = None
+    threads: int | None = None
+    fail_once: FailOnce | None = None
+
+
+POOL_FIELDS = ("address", "workers", "threads", "fail_once")
+
+
 def export_on_ray(settings: EncoderSettings, corpus: str | os.PathLike, out: str | os.PathLike,
                   prunings: Sequence[Pruning] = (Pruning(),), quantizer: Quantizer = Quantizer(),
-                  shard_size: int = 100_000, chunk: int = 4096, topics: Sequence[str | os.PathLike] = (),
-                  overwrite: bool = False, progress: bool | None = None, address: str | None = None,
-                  workers: int | None = None, threads: int | None = None,
-                  fail_once: FailOnce | None = None, collection: dict | None = None,
-                  allow_empty: bool = False) -> RayExportResult:
+                  **options) -> RayExportResult:
     """The single-process :func:`~esplade_eval.model.export.export_corpus`, on Ray (see the module doc).
 
-    ``workers``: actors (default: one per GPU, else one per CPU of the cluster divided by
-    ``threads``); ``threads``: torch threads per CPU actor (default: CPUs / workers);
-    ``collection``: a registered collection's provenance, recorded in every manifest.
+    ``options``: :class:`~esplade_eval.model.export.ExportJob`'s fields (``shard_size``,
+    ``chunk``, ``topics``, ``overwrite``, ``progress``, ``collection``: a registered
+    collection's provenance, recorded in every manifest, ``allow_empty``) and
+    :class:`RayPool`'s (``address``, ``workers``, ``threads``, ``fail_once``).
     """
-    check_levels(prunings)
-    topic_sets = read_topic_sets(topics)
-    out = Path(out).resolve()
-    for p in prunings:
-        check_unclaimed(out / p.name)
-        if (out / p.name).exists() and not overwrite:
-            raise FileExistsError(f"{out / p.name}: already exists (pass --overwrite to replace it)")
+    pool = RayPool(**{k: options.pop(k) for k in POOL_FIELDS if k in options})
+    job = ExportJob.of(corpus, Path(out).resolve(), prunings, quantizer, **options)
+    check_levels(job.prunings)
+    topic_sets = read_topic_sets(job.topics)
+    for p in job.prunings:
+        check_unclaimed(job.out / p.name)
+        if (job.out / p.name).exists() and not job.overwrite:
+            raise FileExistsError(f"{job.out / p.name}: already exists (pass --overwrite to replace it)")
     # one Ray export per output folder at a time; each level is claimed as it is written
-    with no_empty_folder_left(out), claim(out / STAGING):
-        return _export(settings, corpus, out, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
-                       address, workers, threads, fail_once, collection, allow_empty)
+    with no_empty_folder_left(job.out), claim(job.out / STAGING):
+        return _export(settings, job, topic_sets, pool)
 
 
-def _export(settings, corpus, out: Path, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
-            address, workers, threads, fail_once, collection, allow_empty=False) -> RayExportResult:
+def _export(settings: EncoderSettings, job: ExportJob, topic_sets: dict, pool: RayPool) -> RayExportResult:
     started = time.perf_counter()
-    with session(address) as ray:
-        actors, pool_info = _start_workers(ray, settings, workers, threads, fail_once)
+    with session(pool.address) as ray:
+        actors, pool_info = _start_workers(ray, settings, pool.workers, pool.threads, pool.fail_once)
         try:
             described = _describe(ray, actors)
-            staging = _prepare_staging(out, _plan(described["info"], corpus, prunings, quantizer, shard_size, chunk))
+            staging = _prepare_staging(job.out, _plan(described["info"], job))
             encode_started = time.perf_counter()
-            shards, reused = _encode_shards(ray, actors, corpus, staging, prunings, quantizer, shard_size, chunk,
-                                            progress)
+            shards, reused = _encode_shards(ray, actors, job, staging)
             pool_info["encode_seconds"] = round(time.perf_counter() - encode_started, 3)
-            encoded_topics = {t: ray.get(actors[0].encode.remote(list(m.values())))
-                              for t, (_, m) in topic_sets.items()}
+            topics = EncodedTopics(topic_sets, {t: ray.get(actors[0].encode.remote(list(m.values())))
+                                                for t, (_, m) in topic_sets.items()})
         finally:
             for actor in actors:
                 ray.kill(actor)
-    info = {**pool_info, "shards": shards, "shards_reused": reused, "shard_size": shard_size,
+    info = {**pool_info, "shards": shards, "shards_reused": reused, "shard_size": job.shard_size,
             "seconds": round(time.perf_counter() - started, 3)}
     encoder = SimpleNamespace(info=SimpleNamespace(to_dict=lambda: dict(described["info"])),
                               terms=described["terms"], max_length=described["info"]["max_length"])
-    folders = _assemble(encoder, corpus, out, staging, shards, prunings, quantizer, shard_size, topic_sets,
-                        encoded_topics, overwrite, info, started, collection, allow_empty)
+    folders = _assemble(encoder, job, staging, shards, topics, info, started)
     shutil.rmtree(staging, ignore_errors=True)
     log.info("exported %s on Ray: %d shards (%d reused) in %.1fs", ", ".join(folders), shards, reused,
              info["seconds"])
@@ -278,12 +290,12 @@ def _describe(ray, actors) -> dict:
     return described[0]
 
 
-def _plan(encoder_info: dict, corpus, prunings, quantizer: Quantizer, shard_size: int, chunk: int) -> dict:
+def _plan(encoder_info: dict, job: ExportJob) -> dict:
     """Everything a staged shard depends on: a resumed run must agree on all of it."""
-    stat = os.stat(corpus)
-    return {"format": PLAN_FORMAT, "encoder": encoder_info, "levels": [p.name for p in prunings],
-            "quantization": quantizer.to_dict(), "shard_size": shard_size, "chunk": chunk,
-            "corpus": os.fspath(Path(corpus).resolve()), "corpus_bytes": stat.st_size,
+    stat = os.stat(job.corpus)
+    return {"format": PLAN_FORMAT, "encoder": encoder_info, "levels": [p.name for p in job.prunings],
+            "quantization": job.quantizer.to_dict(), "shard_size": job.shard_size, "chunk": job.chunk,
+            "corpus": os.fspath(Path(job.corpus).resolve()), "corpus_bytes": stat.st_size,
             "corpus_mtime_ns": stat.st_mtime_ns}
 
 
@@ -316,19 +328,18 @@ def _reusable(staging: Path, shard: int, docs: list[tuple[str, str]]) -> bool:
         len(docs), docs[0][0], docs[-1][0])
 
 
-def _encode_shards(ray, actors, corpus, staging: Path, prunings, quantizer, shard_size: int, chunk: int,
-                   progress: bool | None) -> tuple[int, int]:
+def _encode_shards(ray, actors, job: ExportJob, staging: Path) -> tuple[int, int]:
     """Ship every shard not already done to the actors; returns ``(shards, shards reused)``."""
     from ray.util import ActorPool
 
     from esplade_eval._progress import bar as progress_bar
 
     pool = ActorPool(actors)
-    bar = progress_bar(desc="encode documents (ray)", unit="doc", enabled=progress)
+    bar = progress_bar(desc="encode documents (ray)", unit="doc", enabled=job.progress)
     shards = reused = queued = 0
-    args = (os.fspath(staging), list(prunings), quantizer, shard_size, chunk)
+    args = (os.fspath(staging), list(job.prunings), job.quantizer, job.shard_size, job.chunk)
     try:
-        for shard, docs in enumerate(batched(read_corpus(corpus), shard_size)):
+        for shard, docs in enumerate(batched(read_corpus(job.corpus), job.shard_size)):
             shards += 1
             if _reusable(staging, shard, docs):
                 reused += 1
@@ -346,7 +357,7 @@ def _encode_shards(ray, actors, corpus, staging: Path, prunings, quantizer, shar
     if shards == 0:
         from esplade_eval.errors import InputError
 
-        raise InputError(corpus, "corpus has no documents")
+        raise InputError(job.corpus, "corpus has no documents")
     return shards, reused
 
 
@@ -377,21 +388,19 @@ def _summed_counts(staging: Path, shards: int, prunings, vocabulary: int) -> tup
     return totals, term_max
 
 
-def _assemble(encoder, corpus, out: Path, staging: Path, shards: int, prunings, quantizer, shard_size: int,
-              topic_sets, encoded_topics, overwrite: bool, info: dict, started: float,
-              collection: dict | None = None, allow_empty: bool = False) -> dict[str, Path]:
+def _assemble(encoder, job: ExportJob, staging: Path, shards: int, topics: EncodedTopics, info: dict,
+              started: float) -> dict[str, Path]:
     """Every level as the single-process export writes it, all renamed into place at the end."""
-    totals, term_max = _summed_counts(staging, shards, prunings, len(encoder.terms))
+    totals, term_max = _summed_counts(staging, shards, job.prunings, len(encoder.terms))
     with contextlib.ExitStack() as stack:
-        for p in prunings:
-            folder = stack.enter_context(atomic_dir(out / p.name, overwrite=overwrite))
+        for p in job.prunings:
+            folder = stack.enter_context(atomic_dir(job.out / p.name, overwrite=job.overwrite))
             files = folder / COLLECTION_DIR
             files.mkdir()
             for shard in range(shards):
                 # a link: the staged file stays for a resume until every level is in place
                 link_or_copy(staging / p.name / shard_file_name(shard), files / shard_file_name(shard))
-            documents = documents_entry(corpus, totals[p.name], shard_size, time.perf_counter() - started, p.name,
-                                        allow_empty)
-            finish_level(encoder, folder, p, quantizer, documents, topic_sets, encoded_topics, collection=collection,
-                         extra={"ray": info}, term_max=term_max[p.name])
-    return {p.name: out / p.name for p in prunings}
+            documents = documents_entry(job.corpus, totals[p.name], job.shard_size, time.perf_counter() - started,
+                                        p.name, job.allow_empty)
+            finish_level(encoder, folder, p, documents, topics, job, extra={"ray": info}, term_max=term_max[p.name])
+    return {p.name: job.out / p.name for p in job.prunings}

@@ -220,12 +220,12 @@ def _merged_search(index, queries: Mapping[str, Mapping[str, int]], k: int, thre
 
 
 def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], output: str | os.PathLike,
-                  k: int = 1000, threads: int = 1, tag: str | None = None, heap: str | None = None,
-                  progress: bool | None = None, quick_jit: bool = False, search=None) -> dict:
+                  tag: str | None = None, search=None, **options) -> dict:
     """Search ``queries`` and write a TREC run atomically (streamed); returns timing and counts.
 
     The run tag defaults to :func:`esplade_eval.artifacts.run_tag` of the index folder's name
-    (``esplade_<level>`` for a flow's index).
+    (``esplade_<level>`` for a flow's index). ``options``, :func:`batch_search`'s keywords:
+    ``k`` (1000), ``threads`` (1), ``heap``, ``progress``, ``quick_jit``.
     ``heap``: the JVM's ``-Xmx`` (default sized from the index, see
     :func:`~esplade_eval.lucene.batch.heap_for_index`); ``progress``: queries done / total
     on stderr (None: only on a terminal); ``quick_jit``: this process's JVM does nothing
@@ -237,12 +237,12 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     from esplade_eval.lucene.java import choose_heap
 
     tag = check_run_tag(tag or artifacts.run_tag(Path(index).resolve().name))
-    heap = choose_heap(heap, heap_for_index(index))
+    options = {"k": 1000, "threads": 1, "progress": None, "quick_jit": False, **options}
+    options["heap"] = choose_heap(options.get("heap"), heap_for_index(index))
     started = time.perf_counter()
     empty: list[str] = []
     with atomic_file(output) as fh:
-        for qid, ids, scores in (search or batch_search)(index, queries, k=k, threads=threads, heap=heap,
-                                                         progress=progress, quick_jit=quick_jit):
+        for qid, ids, scores in (search or batch_search)(index, queries, **options):
             if ids:
                 fh.write(run_text(qid, ids, scores, tag))
             else:
@@ -251,4 +251,4 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     if empty:
         log.warning("%d queries retrieved nothing (e.g. %s)", len(empty), ", ".join(empty[:5]))
     return {"queries": len(queries), "no_hits": len(empty), "seconds": round(seconds, 3), "output": str(output),
-            "threads": threads, "heap": heap}
+            "threads": options["threads"], "heap": options["heap"]}
