@@ -120,7 +120,7 @@ def latency(indexes: dict[int, Path], queries_file: Path, hits: int) -> dict:
     """Mean per-query latency (ms) on each index with the cost verb's protocol, and per shard."""
     import numpy as np
 
-    from esplade_eval.cost.report import load_queries, time_queries
+    from esplade_eval.cost import load_queries, time_queries
     from esplade_eval.lucene.postings import index_size_bytes
 
     queries = load_queries(queries_file)
@@ -138,7 +138,7 @@ def replicated(level: Path, tmp: Path, copies: int, queries_file: Path, hits: in
     steady-state indexing throughput, and how latency grows with the documents of one index."""
     import numpy as np
 
-    from esplade_eval.cost.report import load_queries, time_queries
+    from esplade_eval.cost import load_queries, time_queries
     from esplade_eval.lucene.index import build_index
     from esplade_eval.lucene.postings import index_size_bytes
 

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from esplade_eval.cost.plots import pareto_front
 from esplade_eval.cost.queries import query_costs, set_flops, summarize
-from esplade_eval.cost.report import pareto_front
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.prune import strictness
 
@@ -56,7 +56,7 @@ def test_set_flops_equals_mean_per_query_flops(seed):
 
 
 def test_pareto_axis_is_never_tighter_than_the_minimum_span():
-    from esplade_eval.cost.report import MIN_Y_SPAN, _y_limits
+    from esplade_eval.cost.plots import MIN_Y_SPAN, _y_limits
 
     low, high = _y_limits(pd.Series([0.4301, 0.4303]), MIN_Y_SPAN)
     assert high - low >= MIN_Y_SPAN and low < 0.4301 and high > 0.4303
@@ -121,7 +121,7 @@ def test_latency_probe_times_every_query(flow):
 def test_cost_table_and_plots(flow, tmp_path):
     import ir_measures
 
-    from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
+    from esplade_eval.cost import cost_table, plot_pareto, plot_posting_lengths
 
     table = cost_table(flow, measures=("nDCG@10", "R@100"), passes=1, hits=100)
     assert list(table.index) == ["full", "d16-q4"]
@@ -189,7 +189,7 @@ def test_cost_cli(flow, tmp_path, capsys):
 
 def test_cost_cli_bad_queries(tmp_path, capsys):
     from esplade_eval.cli import main
-    from esplade_eval.cost.report import load_queries
+    from esplade_eval.cost.levels import load_queries
 
     with pytest.raises(InputError, match="query file not found"):
         load_queries(tmp_path / "none.jsonl")

@@ -168,8 +168,8 @@ def test_sharded_index_manifest_and_shards(flow, sharded):
 
 
 def test_postings_statistics_over_shards_equal_the_single_index_term_by_term(flow, sharded):
+    from esplade_eval.cost.levels import load_queries
     from esplade_eval.cost.queries import query_costs, set_flops
-    from esplade_eval.cost.report import load_queries
     from esplade_eval.cost.stats import postings_statistics
     from esplade_eval.lucene.postings import read_index_terms
 

@@ -43,11 +43,11 @@ def test_a_p_value_reads_the_same_in_the_baseline_report_the_pairs_report_and_th
 
 
 def test_figures_of_every_report_are_made_and_saved_one_way(tmp_path):
-    from esplade_eval.cost import report
+    from esplade_eval.cost import plots as cost_plots
     from esplade_eval.study import plots
 
     assert plots._figure is _format.figure and plots._save is _format.save_figure
-    assert report.figure is _format.figure and report.save_figure is _format.save_figure
+    assert cost_plots.figure is _format.figure and cost_plots.save_figure is _format.save_figure
     fig, ax = _format.figure(3, 2)
     ax.plot([0, 1], [1, 0])
     path = _format.save_figure(fig, tmp_path / "f.png")

@@ -49,8 +49,8 @@ def register(sub):
 
 def run_cost(args):
     from esplade_eval._io import atomic_file
+    from esplade_eval.cost.measure import query_set_cost
     from esplade_eval.cost.render import render_query_set_cost
-    from esplade_eval.cost.report import query_set_cost
 
     summary, level = query_set_cost(args.index, args.queries, args.hits, args.passes, args.warmup,
                                     latency=not args.no_latency, progress=progress_of(args))
@@ -66,15 +66,10 @@ def run_cost(args):
 def run_table(args):
     from pathlib import Path
 
+    from esplade_eval.cost.levels import LevelSpec, flow_judgments, levels_in_folder
+    from esplade_eval.cost.plots import plot_pareto, plot_posting_lengths
     from esplade_eval.cost.render import render_cost_table
-    from esplade_eval.cost.report import (
-        LevelSpec,
-        cost_rows,
-        flow_judgments,
-        levels_in_folder,
-        plot_pareto,
-        plot_posting_lengths,
-    )
+    from esplade_eval.cost.report import cost_rows
     from esplade_eval.errors import EspladeError
 
     specs = [s for out in args.flow for s in levels_in_folder(out, split=args.split)]
@@ -88,7 +83,7 @@ def run_table(args):
                            "give each a unique CHECKPOINT/LEVEL name")
     qrels, topics = flow_judgments(args.flow[0], args.split) if args.flow else (None, None)
     qrels, topics = args.qrels or qrels, args.topics or topics
-    table, _ = cost_rows(specs, qrels=qrels, measures=args.measures, topics=topics, hits=args.hits,
+    table, _ = cost_rows(specs, qrels, topics, measures=args.measures, hits=args.hits,
                          passes=args.passes, warmup=args.warmup, latency=not args.no_latency,
                          progress=progress_of(args))
     columns = "all" if args.all_columns else "paper"

@@ -15,8 +15,12 @@ import numpy as np
 
 from esplade_eval._format import DAGGER, MISSING, fixed, missing, signed
 from esplade_eval._format import compact as number  # the cost tables' cells (study.demo imports it from here)
-from esplade_eval.cost.report import table_measures
 from esplade_eval.errors import EspladeError
+
+
+def table_measures(table) -> list[str]:
+    """The effectiveness columns of a cost table (the measures, without their test columns)."""
+    return [c for c in table.columns if f"{c} delta" in table.columns]
 
 
 def kv_table(values: dict) -> str:

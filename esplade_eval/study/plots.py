@@ -82,7 +82,7 @@ def _zero(v) -> float:
 
 
 def posting_lengths(cfg, plan, analysis, path: Path) -> Path:
-    from esplade_eval.cost.report import plot_posting_lengths
+    from esplade_eval.cost.plots import plot_posting_lengths
 
     strict, arrays = cfg.evaluation.strictest, {}
     for name, system in plan.systems.items():
