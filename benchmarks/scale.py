@@ -44,8 +44,9 @@ def _same_collection(a: Path, b: Path) -> bool:
 def encoding(corpus: Path, topics: list[Path], tmp: Path, shard_size: int, cores: int, rounds: int) -> dict:
     """Docs/s of the encoding phase: single process, then Ray with 1 and 2 workers (alternating rounds)."""
     from esplade_eval.data.trec import read_corpus
-    from esplade_eval.distributed.export import EncoderSettings, export_on_ray
+    from esplade_eval.distributed.export import export_on_ray
     from esplade_eval.distributed.runtime import connect
+    from esplade_eval.distributed.workers import EncoderSettings
     from esplade_eval.model.encoder import SpladeEncoder
     from esplade_eval.model.export import export_corpus, export_topics
     from esplade_eval.sparse.prune import Pruning

@@ -128,7 +128,8 @@ def _use_collection(args) -> dict:
 
 
 def _export_on_ray(args, levels, provenance):
-    from esplade_eval.distributed.export import EncoderSettings, FailOnce, export_on_ray
+    from esplade_eval.distributed.export import export_on_ray
+    from esplade_eval.distributed.workers import EncoderSettings, FailOnce
     from esplade_eval.sparse.quantize import Quantizer
 
     settings = EncoderSettings(args.checkpoint, max_length=args.max_length, batch_size=args.batch_size,
