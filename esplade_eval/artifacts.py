@@ -224,9 +224,9 @@ class FlowLayout:
 # --- manifests ------------------------------------------------------------------------
 
 def _read_json(path: Path, missing: str, what: str) -> dict:
-    """A manifest through :func:`esplade_eval._io.read_json` (encoding, gzip, truncation,
+    """A manifest through :func:`esplade_eval._read.read_json` (encoding, gzip, truncation,
     malformed JSON: ``path:line: problem``)."""
-    from esplade_eval._io import read_json
+    from esplade_eval._read import read_json
 
     if not path.is_file():
         raise InputError(path, missing)

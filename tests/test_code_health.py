@@ -281,7 +281,7 @@ def test_a_subcommand_module_that_fails_to_import_is_an_error(tmp_path, monkeypa
 
 #: the layers from the top down (docs/design.md, "Layout"): a module imports only its own layer or lower ones
 LAYER_ORDER = [("__main__", "cli"), ("study",), ("cost", "train", "distributed"), ("evaluate", "lucene", "model", "dense"),
-               ("sparse",), ("artifacts", "defaults", "guard"), ("data",), ("_io", "_format", "_progress", "_children", "errors", "")]
+               ("sparse",), ("artifacts", "defaults", "guard"), ("data",), ("_io", "_read", "_format", "_progress", "_children", "errors", "")]
 
 
 def upward_imports(root: Path, order=LAYER_ORDER, package: str = PACKAGE) -> list[str]:

@@ -47,15 +47,8 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Sequence
 
-from esplade_eval._io import (
-    atomic_dir,
-    check_unclaimed,
-    claim,
-    link_or_copy,
-    no_empty_folder_left,
-    read_json,
-    write_json,
-)
+from esplade_eval._io import atomic_dir, check_unclaimed, claim, link_or_copy, no_empty_folder_left, write_json
+from esplade_eval._read import read_json
 from esplade_eval.artifacts import COLLECTION_DIR, shard_file_name
 from esplade_eval.data.trec import read_corpus
 from esplade_eval.distributed.runtime import cluster_counts, session, unwrap

@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from esplade_eval._io import atomic_file, open_text
+from esplade_eval._io import atomic_file
+from esplade_eval._read import open_text
 from esplade_eval.errors import EspladeError, InputError
 
 

@@ -42,7 +42,8 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from esplade_eval._children import stop_all
-from esplade_eval._io import atomic_dir, link_or_copy, open_text
+from esplade_eval._io import atomic_dir, link_or_copy
+from esplade_eval._read import open_text
 from esplade_eval.artifacts import (
     SHARDED_INDEX_FORMAT,
     level_collection,

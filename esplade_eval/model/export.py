@@ -344,7 +344,7 @@ def _progress(enabled: bool | None, desc: str, corpus):
 
     total = None
     if shown(enabled):
-        from esplade_eval._io import open_text
+        from esplade_eval._read import open_text
 
         with open_text(corpus) as fh:
             total = sum(1 for line in fh if line.strip())

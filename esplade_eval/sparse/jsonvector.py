@@ -28,7 +28,8 @@ from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from esplade_eval._io import Closing, json_line, numbered_lines
+from esplade_eval._io import Closing
+from esplade_eval._read import json_line, numbered_lines
 from esplade_eval.artifacts import shard_file_name
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.quantize import MAX_IMPACT
