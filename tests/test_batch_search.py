@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from esplade_eval.data.trec import format_run_lines, run_text, write_run
-from esplade_eval.lucene.batch import _tie_scores_loop, anserini_tie_scores
+from esplade_eval.lucene.ties import _tie_scores_loop, anserini_tie_scores
 
 pytestmark = pytest.mark.slow
 
@@ -143,7 +143,7 @@ def _tie_for(groups, into: int):
     """The largest group that a cut-off ``into`` hits deep falls inside; at 1, one that goes on
     beyond the margin fetched past k (since the empty titles are empty vectors, the largest
     group, 35 documents under 958 higher ones, is shorter than that margin of 64)."""
-    from esplade_eval.lucene.batch import tie_margin
+    from esplade_eval.lucene.ties import tie_margin
 
     for term, w, docs, higher in groups:
         k = len(higher) + into
@@ -156,8 +156,9 @@ def _tie_for(groups, into: int):
 def test_cutoff_inside_a_large_tie_is_resolved_by_docid(flow, tmp_path, tie_groups, into):
     """The cut-off falls ``into`` hits deep in a group of equal scores; at 1, the group goes on
     beyond the margin fetched past k, so the fetch doubles; then docids decide."""
-    from esplade_eval.lucene.batch import BatchSearcher, tie_margin
+    from esplade_eval.lucene.batch import BatchSearcher
     from esplade_eval.lucene.search import impact_queries, search_to_run
+    from esplade_eval.lucene.ties import tie_margin
 
     term, w, docs, higher = _tie_for(tie_groups, into)
     k = len(higher) + into

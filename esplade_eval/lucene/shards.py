@@ -253,9 +253,9 @@ def merge_shard_results(qids: Sequence[str], per_shard: Sequence[dict[str, tuple
     """``(qid, ids, scores)`` of every query, merged from each shard's ``{qid: (ids, raw scores)}``.
 
     ``adjust_ties``: apply Anserini's score-tie adjustment to the merged list, as a single
-    Lucene 9 index's search does (:func:`~esplade_eval.lucene.batch.anserini_tie_scores`).
+    Lucene 9 index's search does (:func:`~esplade_eval.lucene.ties.anserini_tie_scores`).
     """
-    from esplade_eval.lucene.batch import anserini_tie_scores
+    from esplade_eval.lucene.ties import anserini_tie_scores
 
     for qid in qids:
         ids, scores = merge_ranked([shard.get(qid, ([], [])) for shard in per_shard], k)
