@@ -9,7 +9,8 @@ import torch
 from esplade_eval.data.corpora import is_heldout, iter_texts, load_corpus, words
 from esplade_eval.errors import EspladeError
 from esplade_eval.train import common
-from esplade_eval.train.pretrain import NOT_A_WORD, PretrainConfig, mask_batch, pretrain, tokenize_examples
+from esplade_eval.train.mlm import NOT_A_WORD, mask_batch, tokenize_examples
+from esplade_eval.train.pretrain import PretrainConfig, pretrain
 
 torch.set_num_threads(2)
 
