@@ -134,7 +134,7 @@ def test_cost_table_and_plots(flow, tmp_path):
     assert table.at["d16-q4", "flops"] < table.at["full", "flops"]
     assert table.at["d16-q4", "query_length_mean"] <= 4
     assert (table["latency_ms_p50"] > 0).all()
-    # demo/flow print it with cost-table's renderer: plain headers, one number format
+    # demo/flow print it with the cost table's renderer: plain headers, one number format
     from esplade_eval.study.demo import cost_text
 
     text = cost_text(table)
@@ -175,7 +175,7 @@ def test_cost_cli(flow, tmp_path, capsys):
     assert summary["flops"] > 0 and summary["latency_ms_p50"] > 0
     flow_dir = lv.index.parent.parent
     table = tmp_path / "table.csv"
-    assert main(["cost-table", "--flow", str(flow_dir), "--qrels", str(flow.qrels), "--topics", str(flow.topics),
+    assert main(["cost", "--flow", str(flow_dir), "--qrels", str(flow.qrels), "--topics", str(flow.topics),
                  "--no-latency", "--output", str(table), "--plots", str(tmp_path / "plots")]) == 0
     frame = pd.read_csv(table)
     assert not any(c.endswith(".1") for c in frame.columns)  # no duplicated column (pandas would rename it)

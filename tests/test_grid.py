@@ -76,7 +76,7 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     assert set(saved["comparisons"]) == {"full", "d8-q4"}
     markdown = res.with_suffix(".md").read_text()
     assert "## Level d8-q4: checkpoints vs tiny" in markdown and "| ft |" in markdown
-    # the cost table as `cost-table` renders it: plain headers, one number format
+    # the cost table as `cost --flow` renders it: plain headers, one number format
     assert "| checkpoint | level | nDCG@10 | R@100 | postings/query | FLOPS |" in markdown
     assert "postings_mean" not in markdown and "e+0" not in markdown
     assert (res.parent / "grid_plots" / "pareto.png").stat().st_size > 1000

@@ -4,7 +4,7 @@ A verb's module builds its parser from these and calls down into the library; th
 come from :mod:`esplade_eval.defaults`, so a verb and the function it calls agree:
 
 * inputs named ``NAME=PATH`` (runs, checkpoints, levels): :func:`named_args`, one rule
-  (:func:`esplade_eval.artifacts.named`) for ``evaluate``, ``compare``, ``grid``, ``cost-table``;
+  (:func:`esplade_eval.artifacts.named`) for ``evaluate``, ``compare``, ``grid``, ``cost --level``;
 * ``--threads`` (a positive integer, default every CPU), ``--device`` (default CUDA when
   present), ``--seed`` (default 0), ``--measures`` (default :data:`~esplade_eval.defaults.MEASURES`),
   ``--levels`` (pruning levels, default :data:`~esplade_eval.defaults.LEVELS`);

@@ -1,4 +1,4 @@
-"""The levels a cost report is about: ``cost-table --level`` specs, and the levels a flow
+"""The levels a cost report is about: ``cost --level`` specs, and the levels a flow
 folder (or a :class:`~esplade_eval.study.flow.FlowResult`) holds, unpruned first."""
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ class LevelSpec:
 
     @classmethod
     def parse(cls, text: str) -> "LevelSpec":
-        """``[CHECKPOINT/]LEVEL=INDEX,QUERIES[,RUN]`` (``cost-table --level``).
+        """``[CHECKPOINT/]LEVEL=INDEX,QUERIES[,RUN]`` (``cost --level``).
 
         >>> LevelSpec.parse("tiny/d8-q4=idx,q.jsonl").label
         'tiny/d8-q4'

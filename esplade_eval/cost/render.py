@@ -110,7 +110,7 @@ def _measure_cell(row, measure: str, digits: int) -> str:
 
 
 def cell(value) -> str:
-    """A cost-table cell: integers with thousands separators, other numbers to 4 significant
+    """A cost table's cell: integers with thousands separators, other numbers to 4 significant
     digits (large ones whole), NaN as '–'."""
     if isinstance(value, (int, np.integer)):
         return f"{value:,}"
