@@ -10,8 +10,8 @@ imports nothing of the layer that computes (:mod:`~esplade_eval.evaluate.compare
   so. Markdown and LaTeX carry a details table: Δ, its interval, d, wins/ties/losses, p raw
   and corrected, and name the test.
 * :class:`~esplade_eval.evaluate.pairs_report.PairsReport` (all pairs, in its own module): ranx's
-  superscript markers, a system's mean carries the
-  letters of the systems it is significantly better than.
+  superscript markers, a system's mean carries the letters of the systems it is significantly
+  better than.
 
 >>> from esplade_eval.evaluate import compare, evaluate
 >>> rep = compare(evaluate({"q1": {"a": 1}}, {"s": {"q1": {"a": 1.0}}}, ["AP"]))
