@@ -3,7 +3,7 @@
 One module at the bottom layer, so a p-value reads the same in every file of a results
 folder (``compare``'s tables, a study's ``findings.md``, ``pairs.md`` and ``results.md``):
 
-* a p-value (:func:`pvalue`): 4 decimals, or 2 significant digits in scientific notation
+* a p-value (:func:`pvalue`): 4 decimals, or scientific notation with two decimals
   below 0.001 (``0.0123``, ``2.00e-04``); a missing value is ``–``;
 * a significant difference after correction is marked :data:`DAGGER` (``†``; LaTeX
   :data:`DAGGER_TEX`);
