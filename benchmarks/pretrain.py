@@ -52,7 +52,7 @@ def main(argv=None):
     from esplade_eval.data.corpora import load_corpus
     from esplade_eval.model.esplade import EspladeForMaskedLM
     from esplade_eval.train import common
-    from esplade_eval.train.pretrain import batch_order, chunk_texts, mask_batch, mlm_forward, tokenize_examples
+    from esplade_eval.train.mlm import batch_order, chunk_texts, mask_batch, mlm_forward, tokenize_examples
     from esplade_eval.train.vocab import build_vocab
 
     torch.set_num_threads(args.threads)

@@ -44,8 +44,9 @@ def _same_collection(a: Path, b: Path) -> bool:
 def encoding(corpus: Path, topics: list[Path], tmp: Path, shard_size: int, cores: int, rounds: int) -> dict:
     """Docs/s of the encoding phase: single process, then Ray with 1 and 2 workers (alternating rounds)."""
     from esplade_eval.data.trec import read_corpus
-    from esplade_eval.distributed.export import EncoderSettings, export_on_ray
+    from esplade_eval.distributed.export import export_on_ray
     from esplade_eval.distributed.runtime import connect
+    from esplade_eval.distributed.workers import EncoderSettings
     from esplade_eval.model.encoder import SpladeEncoder
     from esplade_eval.model.export import export_corpus, export_topics
     from esplade_eval.sparse.prune import Pruning
@@ -120,7 +121,7 @@ def latency(indexes: dict[int, Path], queries_file: Path, hits: int) -> dict:
     """Mean per-query latency (ms) on each index with the cost verb's protocol, and per shard."""
     import numpy as np
 
-    from esplade_eval.cost.report import load_queries, time_queries
+    from esplade_eval.cost import load_queries, time_queries
     from esplade_eval.lucene.postings import index_size_bytes
 
     queries = load_queries(queries_file)
@@ -138,7 +139,7 @@ def replicated(level: Path, tmp: Path, copies: int, queries_file: Path, hits: in
     steady-state indexing throughput, and how latency grows with the documents of one index."""
     import numpy as np
 
-    from esplade_eval.cost.report import load_queries, time_queries
+    from esplade_eval.cost import load_queries, time_queries
     from esplade_eval.lucene.index import build_index
     from esplade_eval.lucene.postings import index_size_bytes
 

@@ -17,7 +17,7 @@ import os
 
 #: measures of ``evaluate``, ``compare``, :class:`~esplade_eval.evaluate.Evaluator` and the demo's table
 MEASURES: tuple[str, ...] = ("nDCG@10", "R@100", "R@1000", "RR@10")
-#: measures shown beside cost (``cost-table``, ``grid``, the demo's cost section)
+#: measures shown beside cost (``cost --flow``, ``grid``, the demo's cost section)
 COST_MEASURES: tuple[str, ...] = ("nDCG@10", "R@100")
 #: renderings of an evaluation or comparison table (``--format``)
 FORMATS: tuple[str, ...] = ("markdown", "latex", "csv", "json")

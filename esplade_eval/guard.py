@@ -8,7 +8,7 @@ no reading of inputs. An output is refused (an :class:`OutputGuardError`, exit 2
 named), ``--overwrite`` or not, when:
 
 * it is one of the command's inputs, contains one, or lies inside one (a *workspace* input,
-  a flow folder read by ``cost-table``, may hold new outputs, but not inside its artifacts);
+  a flow folder read by ``cost --flow``, may hold new outputs, but not inside its artifacts);
 * two of the command's outputs are, contain or lie inside each other;
 * it exists and is an artifact of another kind than the verb writes there, known from its
   manifest or marker (:func:`kind_of`); ``--overwrite`` replaces only an artifact of the same kind.

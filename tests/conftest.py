@@ -84,7 +84,7 @@ def run_study_cli(config, work, results, *args, timeout=3600):
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     cmd = [sys.executable, "-m", "esplade_eval", "study", str(config), "--work", str(work), "--results",
-           str(results), "--no-progress", *args]
+           str(results), "--quiet", *args]
     return subprocess.run(cmd, cwd=root, capture_output=True, text=True, timeout=timeout)
 
 

@@ -67,13 +67,14 @@ def test_named_is_the_one_rule_for_name_equals_value(tmp_path):
     assert artifacts.named([str(odd)]) == {"k=v": str(odd)}
 
 
-def test_export_manifest_round_trip_and_the_older_key_spelling(tmp_path):
+def test_export_manifest_round_trip_and_the_older_key_spelling_refused(tmp_path):
     m = manifest()
     artifacts.write_export_manifest(tmp_path, m)
     assert artifacts.read_export_manifest(tmp_path) == m
     old = {("quantisation" if k == "quantization" else k): v for k, v in m.items()}
     (tmp_path / artifacts.EXPORT_MANIFEST).write_text(json.dumps(old))
-    assert artifacts.read_export_manifest(tmp_path)["quantization"] == QUANT
+    with pytest.raises(InputError, match="manifest field 'quantization' is missing"):  # no old spellings
+        artifacts.read_export_manifest(tmp_path)
     (tmp_path / artifacts.EXPORT_MANIFEST).write_text('{"format": "esplade_eval/export/1",\n "x": }')
     with pytest.raises(InputError, match=r"manifest.json:2: malformed JSON"):
         artifacts.read_export_manifest(tmp_path)
@@ -154,18 +155,6 @@ def test_a_query_file_mixing_encodings_is_refused_at_its_line(tmp_path):
     path.write_text(json.dumps({**json.loads(first), "encoding": {"max_length": 8}}) + "\n")
     with pytest.raises(InputError, match=r"q.jsonl:1: unreadable 'encoding' record"):
         read_query_file(path)
-
-
-def test_an_older_query_file_takes_the_encoding_of_the_manifest_that_lists_it(tmp_path):
-    m = manifest()
-    m["queries"]["test"] = {"file": "queries.test.jsonl", "count": 2}
-    artifacts.write_export_manifest(tmp_path, m)
-    _write_queries(tmp_path / "queries.test.jsonl", None)
-    _write_queries(tmp_path / "queries.other.jsonl", None)
-    assert artifacts.listed_query_encoding(tmp_path / "queries.test.jsonl") == artifacts.query_encoding(
-        artifacts.encoding_of(m))
-    assert artifacts.listed_query_encoding(tmp_path / "queries.other.jsonl") is None  # not listed: unknown
-    assert artifacts.listed_query_encoding(tmp_path / "elsewhere" / "queries.test.jsonl") is None
 
 
 def test_pruning_levels_order_from_unpruned_to_strictest():

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from esplade_eval.data.trec import format_run_lines, run_text, write_run
-from esplade_eval.lucene.batch import _tie_scores_loop, anserini_tie_scores
+from esplade_eval.lucene.ties import _tie_scores_loop, anserini_tie_scores
 
 pytestmark = pytest.mark.slow
 
@@ -76,7 +76,8 @@ def _cutoff_ties(results, deeper, k):
 @pytest.mark.parametrize("level", ["full", "d16-q4"])
 @pytest.mark.parametrize("k", [1000, 10])
 def test_batch_run_is_byte_identical_to_the_reference(flow, tmp_path, level, k):
-    from esplade_eval.lucene.search import read_query_vectors, search_to_run
+    from esplade_eval.lucene.search import search_to_run
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels[level]
     queries, _ = read_query_vectors(lv.queries)
@@ -94,7 +95,7 @@ def test_batch_run_is_byte_identical_to_the_reference(flow, tmp_path, level, k):
 
 def test_flow_run_is_byte_identical_to_the_reference(flow, tmp_path):
     """The run the flow wrote (through the batch path) is what the reference writes."""
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)
@@ -104,7 +105,7 @@ def test_flow_run_is_byte_identical_to_the_reference(flow, tmp_path):
 
 def test_topics_on_the_fly_are_byte_identical_to_the_reference(flow, tmp_path):
     from esplade_eval.artifacts import run_tag
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)
@@ -142,7 +143,7 @@ def _tie_for(groups, into: int):
     """The largest group that a cut-off ``into`` hits deep falls inside; at 1, one that goes on
     beyond the margin fetched past k (since the empty titles are empty vectors, the largest
     group, 35 documents under 958 higher ones, is shorter than that margin of 64)."""
-    from esplade_eval.lucene.batch import tie_margin
+    from esplade_eval.lucene.ties import tie_margin
 
     for term, w, docs, higher in groups:
         k = len(higher) + into
@@ -155,8 +156,9 @@ def _tie_for(groups, into: int):
 def test_cutoff_inside_a_large_tie_is_resolved_by_docid(flow, tmp_path, tie_groups, into):
     """The cut-off falls ``into`` hits deep in a group of equal scores; at 1, the group goes on
     beyond the margin fetched past k, so the fetch doubles; then docids decide."""
-    from esplade_eval.lucene.batch import BatchSearcher, tie_margin
+    from esplade_eval.lucene.batch import BatchSearcher
     from esplade_eval.lucene.search import impact_queries, search_to_run
+    from esplade_eval.lucene.ties import tie_margin
 
     term, w, docs, higher = _tie_for(tie_groups, into)
     k = len(higher) + into
@@ -181,8 +183,8 @@ def test_cutoff_inside_a_large_tie_is_resolved_by_docid(flow, tmp_path, tie_grou
 def test_batch_top10_equals_brute_force_dot_product(flow):
     from test_flow import _brute_force  # the oracle of the in-process searcher's tests
 
-    from esplade_eval.lucene.search import batch_search, read_query_vectors
-    from esplade_eval.sparse.jsonvector import read_collection
+    from esplade_eval.lucene.search import batch_search
+    from esplade_eval.sparse.jsonvector import read_collection, read_query_vectors
 
     lv = flow.levels["d16-q4"]
     inverted = defaultdict(list)
@@ -198,7 +200,8 @@ def test_batch_top10_equals_brute_force_dot_product(flow):
 
 
 def test_threads_do_not_change_the_result(flow):
-    from esplade_eval.lucene.search import batch_search, read_query_vectors
+    from esplade_eval.lucene.search import batch_search
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["full"]
     queries, _ = read_query_vectors(lv.queries)
@@ -250,7 +253,8 @@ def test_older_index_mode_ranks_the_same_without_adjusting_scores(flow):
     """Lucene 8 indexes (Anserini: no docid tie-break, no score adjustment) take the stored-field
     table and keep raw scores; the ranking rule is the same."""
     from esplade_eval.lucene.batch import BatchSearcher
-    from esplade_eval.lucene.search import impact_queries, read_query_vectors
+    from esplade_eval.lucene.search import impact_queries
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["full"]
     queries, _ = read_query_vectors(lv.queries)
@@ -266,7 +270,8 @@ def test_older_index_mode_ranks_the_same_without_adjusting_scores(flow):
 
 
 def test_progress_counts_queries_on_stderr(flow, tmp_path, capsys):
-    from esplade_eval.lucene.search import read_query_vectors, search_to_run
+    from esplade_eval.lucene.search import search_to_run
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)

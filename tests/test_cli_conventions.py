@@ -40,7 +40,7 @@ def test_measure_defaults_come_from_one_place():
     assert parse("evaluate", "--qrels", "q").measures == list(defaults.MEASURES)
     assert parse("compare", "--qrels", "q", "--all-pairs").measures == list(defaults.MEASURES)
     assert parse("demo").measures == list(defaults.MEASURES)
-    assert parse("cost-table").measures == list(defaults.COST_MEASURES)
+    assert parse("cost").measures == list(defaults.COST_MEASURES)
     assert parse("grid", "--checkpoint", "c").measures == list(defaults.COST_MEASURES)
     from esplade_eval.evaluate import DEFAULT_MEASURES
     from esplade_eval.evaluate.report import FORMATS
@@ -58,18 +58,18 @@ def test_levels_seed_and_device_share_their_flags():
     assert parse("finetune", *VERBS["finetune"], "--device", "cpu").device == "cpu"
 
 
-def test_renamed_flags_are_still_read_with_a_note(capsys):
-    args = parse("cost", "--index", "i", "--queries", "q", "--repeats", "2")
-    assert args.passes == 2 and "--repeats is now --passes" in capsys.readouterr().err
-    assert parse("cost-table").passes == defaults.LATENCY_PASSES and parse("cost", "--index", "i", "--queries",
-                                                                             "q").passes == 5
-    assert parse("grid", "--checkpoint", "c", "--repeats", "1").passes == 1
-    args = parse("export", *VERBS["export"], "--prune", "full", "--prune", "d8-q4")
-    assert [p.name for p in args.levels] == ["full", "d8-q4"] and "--prune is now --levels" in capsys.readouterr().err
+def test_renamed_flags_are_gone_and_the_current_ones_read(capsys):
+    assert parse("cost", "--index", "i", "--queries", "q", "--passes", "2").passes == 2
+    assert parse("cost").passes == defaults.LATENCY_PASSES == parse("cost", "--index", "i", "--queries", "q").passes
+    assert parse("grid", "--checkpoint", "c", "--passes", "1").passes == 1
     assert [p.name for p in parse("export", *VERBS["export"], "--levels", "full", "d8-q4").levels] == ["full", "d8-q4"]
-    args = parse("search", *VERBS["search"], "--prune", "q4")
-    assert args.query_prune.name == "q4" and "--prune is now --query-prune" in capsys.readouterr().err
-    assert parse("pretrain", "--out", "o", "--no-progress").progress is False  # the training verbs' older --quiet
+    assert parse("search", *VERBS["search"], "--query-prune", "q4").query_prune.name == "q4"
+    for verb, flag in [("cost", ["--index", "i", "--queries", "q", "--repeats", "2"]),
+                       ("export", [*VERBS["export"], "--prune", "full"]), ("search", [*VERBS["search"], "--prune", "q4"])]:
+        with pytest.raises(SystemExit):  # the 0.x spellings are removed (CHANGELOG.md), not read with a note
+            parse(verb, *flag)
+        assert "unrecognized arguments" in capsys.readouterr().err
+    assert parse("pretrain", "--out", "o", "--quiet").progress is False
     assert parse("pretrain", "--out", "o").progress is None  # bars on a terminal only, as every verb
 
 
@@ -93,14 +93,14 @@ def _strings(tree):
 
 
 def test_artifact_file_names_and_json_writing_have_one_home():
-    """Manifests are named and read only by esplade_eval/artifacts.py; JSON files are written
+    """Manifests are named only by esplade_eval/artifacts/names.py; JSON files are written
     only by _io.write_json (no json.dump elsewhere)."""
     names = ("manifest.json", "esplade_eval.json")
     offenders = []
     for path in sorted(PACKAGE.rglob("*.py")):
         rel = path.relative_to(ROOT).as_posix()
         tree = ast.parse(path.read_text(encoding="utf-8"))
-        if rel != "esplade_eval/artifacts.py":
+        if rel != "esplade_eval/artifacts/names.py":
             offenders += [f"{rel}: {s!r}" for s in _strings(tree) if any(n in s for n in names)]
         if rel != "esplade_eval/_io.py":
             offenders += [f"{rel}:{n.lineno}: json.dump" for n in ast.walk(tree)
@@ -120,3 +120,25 @@ def test_cli_modules_import_no_sibling_cli_module_but_the_shared_ones():
                 if node.module not in shared:
                     found.append(f"{path.name}: {node.module}")
     assert found == []
+
+
+#: verbs that show progress bars (their own or the stages they run)
+SHOWS_PROGRESS = {"export", "index", "search", "bm25", "dense", "cost", "pretrain", "finetune", "grid",
+                  "study", "demo", "flow"}
+
+
+VERB_PARSERS = next(a for a in build_parser()._actions if hasattr(a, "choices") and isinstance(a.choices, dict)).choices
+
+
+def _progress_flags(verb: str) -> list[str]:
+    return sorted(o for a in VERB_PARSERS[verb]._actions for o in a.option_strings if "progress" in o or "quiet" in o)
+
+
+@pytest.mark.parametrize("verb", sorted(VERB_PARSERS))
+def test_one_progress_quiet_pair_on_every_verb_that_shows_progress(verb):
+    assert _progress_flags(verb) == (["--progress", "--quiet"] if verb in SHOWS_PROGRESS else [])
+    if verb in SHOWS_PROGRESS:  # one destination, the same three values everywhere
+        actions = {o: a for a in VERB_PARSERS[verb]._actions for o in a.option_strings}
+        assert (actions["--progress"].dest, actions["--progress"].const, actions["--progress"].default) == (
+            "progress", True, None)
+        assert (actions["--quiet"].dest, actions["--quiet"].const) == ("progress", False)

@@ -222,7 +222,7 @@ def test_export_takes_a_collection(semanlink_small, tmp_path, capsys):
     topics = dict(list(semanlink_small.read_topics("test").items())[:5])
     spec = _tiny_collection(tmp_path / "few", docs, topics, {q: [docs[0][0]] for q in topics})
     assert main(["export", "--checkpoint", "splade-tiny", "--collection", spec, "--out", str(tmp_path / "vec"),
-                 "--prune", "d8-q4", "--threads", "1"]) == 0
+                 "--levels", "d8-q4", "--threads", "1"]) == 0
     assert "collection few: 50 documents" in capsys.readouterr().out
     manifest = json.loads((tmp_path / "vec" / "d8-q4" / "manifest.json").read_text())
     assert manifest["collection"]["name"] == "few" and manifest["documents"]["count"] == 50

@@ -9,9 +9,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from esplade_eval.cost.plots import pareto_front
 from esplade_eval.cost.queries import query_costs, set_flops, summarize
-from esplade_eval.cost.report import pareto_front, strictness
 from esplade_eval.errors import InputError
+from esplade_eval.sparse.prune import strictness
 
 
 class Terms(SimpleNamespace):
@@ -55,7 +56,7 @@ def test_set_flops_equals_mean_per_query_flops(seed):
 
 
 def test_pareto_axis_is_never_tighter_than_the_minimum_span():
-    from esplade_eval.cost.report import MIN_Y_SPAN, _y_limits
+    from esplade_eval.cost.plots import MIN_Y_SPAN, _y_limits
 
     low, high = _y_limits(pd.Series([0.4301, 0.4303]), MIN_Y_SPAN)
     assert high - low >= MIN_Y_SPAN and low < 0.4301 and high > 0.4303
@@ -87,7 +88,7 @@ def brute_force_postings(level_dir, queries) -> dict[str, int]:
 @pytest.mark.parametrize("level", ["full", "d16-q4"])
 def test_postings_traversed_equals_brute_force(flow, level):
     from esplade_eval.lucene.postings import read_index_terms
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels[level]
     queries, _ = read_query_vectors(lv.queries)
@@ -100,7 +101,7 @@ def test_postings_traversed_equals_brute_force(flow, level):
 @pytest.mark.slow
 def test_latency_probe_times_every_query(flow):
     from esplade_eval.lucene.postings import LatencyProbe
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     lv = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(lv.queries)
@@ -120,7 +121,7 @@ def test_latency_probe_times_every_query(flow):
 def test_cost_table_and_plots(flow, tmp_path):
     import ir_measures
 
-    from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
+    from esplade_eval.cost import cost_table, plot_pareto, plot_posting_lengths
 
     table = cost_table(flow, measures=("nDCG@10", "R@100"), passes=1, hits=100)
     assert list(table.index) == ["full", "d16-q4"]
@@ -133,7 +134,7 @@ def test_cost_table_and_plots(flow, tmp_path):
     assert table.at["d16-q4", "flops"] < table.at["full", "flops"]
     assert table.at["d16-q4", "query_length_mean"] <= 4
     assert (table["latency_ms_p50"] > 0).all()
-    # demo/flow print it with cost-table's renderer: plain headers, one number format
+    # demo/flow print it with the cost table's renderer: plain headers, one number format
     from esplade_eval.study.demo import cost_text
 
     text = cost_text(table)
@@ -167,14 +168,14 @@ def test_cost_cli(flow, tmp_path, capsys):
 
     lv = flow.levels["d16-q4"]
     out, per_query = tmp_path / "cost.json", tmp_path / "pq.tsv"
-    assert main(["cost", "--index", str(lv.index), "--queries", str(lv.queries), "--repeats", "1",
+    assert main(["cost", "--index", str(lv.index), "--queries", str(lv.queries), "--passes", "1",
                  "--json", str(out), "--per-query", str(per_query)]) == 0
     summary = json.loads(out.read_text())
     assert summary["queries"] == len(per_query.read_text().splitlines()) - 1
     assert summary["flops"] > 0 and summary["latency_ms_p50"] > 0
     flow_dir = lv.index.parent.parent
     table = tmp_path / "table.csv"
-    assert main(["cost-table", "--flow", str(flow_dir), "--qrels", str(flow.qrels), "--topics", str(flow.topics),
+    assert main(["cost", "--flow", str(flow_dir), "--qrels", str(flow.qrels), "--topics", str(flow.topics),
                  "--no-latency", "--output", str(table), "--plots", str(tmp_path / "plots")]) == 0
     frame = pd.read_csv(table)
     assert not any(c.endswith(".1") for c in frame.columns)  # no duplicated column (pandas would rename it)
@@ -188,7 +189,7 @@ def test_cost_cli(flow, tmp_path, capsys):
 
 def test_cost_cli_bad_queries(tmp_path, capsys):
     from esplade_eval.cli import main
-    from esplade_eval.cost.report import load_queries
+    from esplade_eval.cost.levels import load_queries
 
     with pytest.raises(InputError, match="query file not found"):
         load_queries(tmp_path / "none.jsonl")

@@ -168,8 +168,8 @@ def test_sharded_index_manifest_and_shards(flow, sharded):
 
 
 def test_postings_statistics_over_shards_equal_the_single_index_term_by_term(flow, sharded):
+    from esplade_eval.cost.levels import load_queries
     from esplade_eval.cost.queries import query_costs, set_flops
-    from esplade_eval.cost.report import load_queries
     from esplade_eval.cost.stats import postings_statistics
     from esplade_eval.lucene.postings import read_index_terms
 
@@ -210,7 +210,8 @@ def test_cost_and_postings_verbs_take_a_sharded_index(flow, sharded, tmp_path):
 @pytest.mark.parametrize("name", ["full", "d16-q4"])
 def test_runs_over_2_and_4_shards_are_the_single_index_run_byte_for_byte(flow, sharded, name, tmp_path):
     """The flow's run (1,000 hits per test query, written from the single index) is reproduced exactly."""
-    from esplade_eval.lucene.search import read_query_vectors, search_to_run
+    from esplade_eval.lucene.search import search_to_run
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     level = flow.levels[name]
     queries, _ = read_query_vectors(level.queries)
@@ -224,7 +225,8 @@ def test_runs_over_2_and_4_shards_are_the_single_index_run_byte_for_byte(flow, s
 
 def test_cut_off_ties_merge_exactly_at_small_k(flow, sharded):
     """Cut-offs that fall inside a tie of scores, at several k, merge exactly."""
-    from esplade_eval.lucene.search import batch_search, read_query_vectors
+    from esplade_eval.lucene.search import batch_search
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     level = flow.levels["d16-q4"]
     queries, _ = read_query_vectors(level.queries)

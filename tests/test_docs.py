@@ -157,7 +157,7 @@ def test_mkdocs_builds_strict(tmp_path):
                           cwd=ROOT, capture_output=True, text=True, env=_env(), timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     html = (tmp_path / "site" / "cli" / "index.html").read_text(encoding="utf-8")
-    assert "cost-table" in html and (tmp_path / "site" / "study-config" / "index.html").is_file()
+    assert "--all-columns" in html and (tmp_path / "site" / "study-config" / "index.html").is_file()
 
 
 # --- running the examples -----------------------------------------------------------------

@@ -157,7 +157,7 @@ def test_cli_finetune_from_a_user_tsv(tmp_path, collection, capsys):
     tsv.write_text("".join(f"{q}\t{t}\n" for _, q, _, t in pairs[::50]), encoding="utf-8")
     out = tmp_path / "ft"
     assert main(["finetune", "--init", "splade-tiny", "--train", str(tsv), "--collection", str(collection.root),
-                 "--steps", "2", "--batch-size", "8", "--no-validate", "--threads", "2", "--no-progress",
+                 "--steps", "2", "--batch-size", "8", "--no-validate", "--threads", "2", "--quiet",
                  "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     assert '"steps": 2' in printed and '"best": "no validation (--no-validate)' in printed and "-1.0" not in printed

@@ -13,8 +13,8 @@ from collections import defaultdict
 import pytest
 
 from esplade_eval.data.trec import ranked, read_run
-from esplade_eval.lucene.search import ImpactSearcher, read_query_vectors
-from esplade_eval.sparse.jsonvector import read_collection
+from esplade_eval.lucene.search import ImpactSearcher
+from esplade_eval.sparse.jsonvector import read_collection, read_query_vectors
 from esplade_eval.sparse.prune import Pruning
 
 pytestmark = pytest.mark.slow
@@ -234,7 +234,7 @@ def test_export_reads_topics_first_and_leaves_nothing_on_bad_topics(tmp_path, se
     topics = tmp_path / "topics.bad.tsv"
     topics.write_text("q1\tsemantic web\nno tab on this line\n")
     proc = _cli("export", "--checkpoint", "splade-tiny", "--corpus", corpus, "--topics", topics,
-                "--prune", "full", "--prune", "d1-q1", "--out", tmp_path / "out")
+                "--levels", "full", "--levels", "d1-q1", "--out", tmp_path / "out")
     assert proc.returncode == 2 and f"{topics}:2:" in proc.stderr
     assert not (tmp_path / "out").exists()  # not even an empty folder
 

@@ -53,12 +53,12 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     assert main(["collection", "--collection", "mytitles", "--registry", str(user_registry),
                  "--root", str(prepared)]) == 0
     assert main(["finetune", "--init", "splade-tiny", "--collection", str(prepared), "--steps", "2", "--batch-size",
-                 "8", "--no-validate", "--threads", "2", "--no-progress", "--out", str(ft)]) == 0
+                 "8", "--no-validate", "--threads", "2", "--quiet", "--out", str(ft)]) == 0
     capsys.readouterr()
 
     out, res = tmp_path / "grid", tmp_path / "res" / "grid"
     assert main(["grid", "--collection", "mytitles", "--registry", str(user_registry), "--checkpoint", "tiny=splade-tiny",
-                 "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--repeats", "1",
+                 "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--passes", "1",
                  "--threads", "2", "--measures", "nDCG@10", "R@100", "--out", str(out), "--results", str(res),
                  "--references", "bm25", "dense"]) == 0
     printed = capsys.readouterr().out
@@ -76,7 +76,7 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     assert set(saved["comparisons"]) == {"full", "d8-q4"}
     markdown = res.with_suffix(".md").read_text()
     assert "## Level d8-q4: checkpoints vs tiny" in markdown and "| ft |" in markdown
-    # the cost table as `cost-table` renders it: plain headers, one number format
+    # the cost table as `cost --flow` renders it: plain headers, one number format
     assert "| checkpoint | level | nDCG@10 | R@100 | postings/query | FLOPS |" in markdown
     assert "postings_mean" not in markdown and "e+0" not in markdown
     assert (res.parent / "grid_plots" / "pareto.png").stat().st_size > 1000

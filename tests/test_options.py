@@ -5,9 +5,9 @@ layer below takes; never a traceback. A new verb's options are covered with no n
 from __future__ import annotations
 
 import argparse
+import math
 import subprocess
 import sys
-import math
 
 import pytest
 
@@ -112,7 +112,7 @@ def test_a_ray_address_that_does_not_answer_is_an_error_within_seconds():
     import time
 
     pytest.importorskip("ray")
-    from esplade_eval.distributed.runtime import CONNECT_SECONDS, connect, deadline
+    from esplade_eval.distributed.runtime import CONNECT_SECONDS, deadline
     from esplade_eval.errors import EspladeError
 
     started = time.monotonic()  # in a child: this test process may already run a JVM, which Ray must not join

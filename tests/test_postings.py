@@ -76,7 +76,7 @@ def test_lucene_statistics_equal_exported_collection(flow, index_terms, level):
 @pytest.mark.slow
 def test_summary_agrees_with_manifest_and_queries(flow, index_terms):
     from esplade_eval.artifacts import read_export_manifest as read_manifest
-    from esplade_eval.lucene.search import read_query_vectors
+    from esplade_eval.sparse.jsonvector import read_query_vectors
 
     for level in LEVELS:
         lv = flow.levels[level]

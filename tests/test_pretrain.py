@@ -9,7 +9,8 @@ import torch
 from esplade_eval.data.corpora import is_heldout, iter_texts, load_corpus, words
 from esplade_eval.errors import EspladeError
 from esplade_eval.train import common
-from esplade_eval.train.pretrain import NOT_A_WORD, PretrainConfig, mask_batch, pretrain, tokenize_examples
+from esplade_eval.train.mlm import NOT_A_WORD, mask_batch, tokenize_examples
+from esplade_eval.train.pretrain import PretrainConfig, pretrain
 
 torch.set_num_threads(2)
 
@@ -92,7 +93,7 @@ def test_cli_pretrain_writes_a_loadable_checkpoint(lee_file, tmp_path, capsys):
 
     out = tmp_path / "cli-pt"
     assert main(["pretrain", "--corpus", str(lee_file), "--vocab-size", "300", "--steps", "3", "--batch-size", "8",
-                 "--max-length", "32", "--eval-texts", "0", "--threads", "2", "--no-progress", "--out", str(out)]) == 0
+                 "--max-length", "32", "--eval-texts", "0", "--threads", "2", "--quiet", "--out", str(out)]) == 0
     assert '"steps": 3' in capsys.readouterr().out
     enc = SpladeEncoder.from_checkpoint(out)
     assert enc.info.model_type == "esplade" and len(enc.terms) == 300

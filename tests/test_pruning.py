@@ -184,8 +184,8 @@ def test_index_search_and_postings_with_empty_vectors(emptied, tmp_path):
     from esplade_eval.cost.queries import query_costs
     from esplade_eval.lucene.index import build_index
     from esplade_eval.lucene.postings import read_index_terms
-    from esplade_eval.lucene.search import ImpactSearcher, read_query_vectors
-    from esplade_eval.sparse.jsonvector import read_collection
+    from esplade_eval.lucene.search import ImpactSearcher
+    from esplade_eval.sparse.jsonvector import read_collection, read_query_vectors
 
     level, expected_empty, n = emptied
     info = build_index(level, tmp_path / "idx", threads=1)  # validated: empties counted, not an error

@@ -10,7 +10,6 @@ reads the flow's query files, which carry their encoding, in
 from __future__ import annotations
 
 import json
-import logging
 import shutil
 
 import pytest
@@ -91,21 +90,20 @@ def test_a_query_file_of_unknown_encoding_is_refused_unless_the_user_opts_in(flo
     assert out.read_bytes() == level.run.read_bytes()
 
 
-def test_an_older_query_file_beside_the_manifest_that_lists_it_is_still_checked(flow, tmp_path, caplog):
-    """A level folder written before encodings travelled: its manifest lists the file, so the
-    file is read with the manifest's encoding, checked, and searched as before."""
+def test_a_query_file_without_encoding_beside_a_manifest_that_lists_it_is_unknown(flow, tmp_path, capsys):
+    """The manifest beside a file no longer stands in for its lines' encoding (a 0.x shim
+    removed, CHANGELOG.md): the file is refused as unknown, and searched as before when allowed."""
     level = flow.levels["d16-q4"]
     copy = tmp_path / "d16-q4"
     shutil.copytree(level.vectors, copy, ignore=shutil.ignore_patterns("collection"))
     _strip_encoding(level.queries, copy / level.queries.name)
     assert read_query_file(copy / level.queries.name).encoding is None
     out = tmp_path / "r.txt"
-    assert _search("--index", level.index, "--queries", copy / level.queries.name, "--output", out) == 0
+    assert _search("--index", level.index, "--queries", copy / level.queries.name, "--output", out) == 2
+    assert "the encoding of these queries is unknown" in capsys.readouterr().err and not out.exists()
+    assert _search("--index", level.index, "--queries", copy / level.queries.name, "--output", out,
+                   "--allow-unknown-encoding") == 0
     assert out.read_bytes() == level.run.read_bytes()
-    with caplog.at_level(logging.WARNING):  # checked: another pruning than the index's is only noted
-        assert _search("--index", flow.levels["full"].index, "--queries", copy / level.queries.name,
-                       "--output", tmp_path / "x.txt") == 0
-    assert "note: pruning d16-q4 differs from the index's full" in caplog.text
 
 
 def test_the_flow_re_encodes_queries_whose_file_lacks_or_differs_in_encoding(flow, tmp_path):

@@ -214,7 +214,7 @@ def test_a_second_study_on_a_busy_work_folder_fails_at_once_and_touches_nothing(
             time.sleep(0.1)
         assert ready.exists(), "the first process never took the lock"
         proc = subprocess.run([sys.executable, "-m", "esplade_eval", "study", str(ROOT / "configs" / "smoke.toml"),
-                               "--work", str(work), "--results", str(tmp_path / "results"), "--no-progress"],
+                               "--work", str(work), "--results", str(tmp_path / "results"), "--quiet"],
                               capture_output=True, text=True, cwd=ROOT, timeout=120)
     finally:
         first.kill()

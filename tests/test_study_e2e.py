@@ -172,7 +172,7 @@ def test_killed_mid_stage_then_rerun_gives_the_same_tables(smoke_study, tmp_path
         for folder in work.glob(f"stages/{kind}/{victim}*"):
             shutil.rmtree(folder)
     cmd = [sys.executable, "-m", "esplade_eval", "study", SMOKE_CONFIG, "--work", str(work), "--results",
-           str(tmp_path / "killed"), "--no-progress"]
+           str(tmp_path / "killed"), "--quiet"]
     proc = subprocess.Popen(cmd, cwd=Path(SMOKE_CONFIG).parent.parent, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     try:

@@ -4,21 +4,19 @@ A verb's module builds its parser from these and calls down into the library; th
 come from :mod:`esplade_eval.defaults`, so a verb and the function it calls agree:
 
 * inputs named ``NAME=PATH`` (runs, checkpoints, levels): :func:`named_args`, one rule
-  (:func:`esplade_eval.artifacts.named`) for ``evaluate``, ``compare``, ``grid``, ``cost-table``;
+  (:func:`esplade_eval.artifacts.named`) for ``evaluate``, ``compare``, ``grid``, ``cost --level``;
 * ``--threads`` (a positive integer, default every CPU), ``--device`` (default CUDA when
   present), ``--seed`` (default 0), ``--measures`` (default :data:`~esplade_eval.defaults.MEASURES`),
   ``--levels`` (pruning levels, default :data:`~esplade_eval.defaults.LEVELS`);
 * ``--progress`` / ``--quiet``: bars on a terminal only unless forced;
 * ``--ray [ADDRESS]``: run a verb's work on Ray (:func:`define_ray_args`);
 * output: a rendering printed and, with ``--output``, also written atomically (:func:`emit`);
-* the reference verbs (``bm25``, ``dense``): :func:`define_reference_args`, :func:`reference_job`;
-* a renamed flag keeps working with a note on stderr (:func:`deprecated_alias`).
+* the reference verbs (``bm25``, ``dense``): :func:`define_reference_args`, :func:`reference_job`.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from esplade_eval import defaults
 
@@ -130,33 +128,16 @@ def pruning_type(text: str):
 
 
 class AppendUnique(argparse.Action):
-    """``action="append"`` (or, with ``nargs``, store a list) that refuses a value given twice
-    (``--prune full --prune full``, ``--levels d8 d8``) while parsing, before any work."""
+    """A list option (``nargs``) that refuses a value given twice (``--levels d8 d8``) while
+    parsing, before any work."""
 
     def __call__(self, parser, namespace, values, option_string=None):
-        if isinstance(values, list):
-            items, new = [], values
-        else:
-            items, new = list(getattr(namespace, self.dest, None) or []), [values]
-        for value in new:
+        items = []
+        for value in values:
             if value in items:
                 parser.error(f"argument {option_string}: {value} given twice")
             items.append(value)
         setattr(namespace, self.dest, items)
-
-
-def deprecated_alias(parser, old: str, new: str, append: bool = False, **kwargs) -> None:
-    """Accept the older flag ``old`` as ``new`` (same destination), with a note on stderr;
-    ``append``: each use adds one value to the list ``new`` holds, a value given twice refused
-    (as :class:`AppendUnique` does)."""
-    class Deprecated(AppendUnique if append else argparse.Action):
-        def __call__(self, p, namespace, values, option_string=None):
-            print(f"esplade-eval: note: {old} is now {new}", file=sys.stderr)
-            if append:
-                return super().__call__(p, namespace, values, option_string)
-            setattr(namespace, self.dest, values)
-
-    parser.add_argument(old, action=Deprecated, help=argparse.SUPPRESS, **kwargs)
 
 
 def define_threads_arg(parser, help: str = "threads (torch and Lucene)") -> None:
@@ -232,13 +213,13 @@ def levels_of(args) -> list:
     return list(args.levels) if args.levels else [pruning_type(name) for name in defaults.LEVELS]
 
 
-def define_progress_args(parser, no_progress: bool = False) -> None:
-    """``--progress`` / ``--quiet``: bars show on a terminal by default, never in a pipe or log.
-    ``no_progress`` also accepts ``--no-progress`` (the training verbs' older spelling of ``--quiet``)."""
+def define_progress_args(parser) -> None:
+    """``--progress`` / ``--quiet``, the one pair of every verb that shows progress: bars show
+    on a terminal by default, never in a pipe or log."""
     g = parser.add_mutually_exclusive_group()
     g.add_argument("--progress", dest="progress", action="store_const", const=True, default=None,
                    help="always show progress bars (default: only when stderr is a terminal)")
-    g.add_argument("--quiet", *(["--no-progress"] if no_progress else []), dest="progress", action="store_const",
+    g.add_argument("--quiet", dest="progress", action="store_const",
                    const=False, help="no progress bars")
 
 
@@ -253,14 +234,13 @@ def progress_of(args) -> bool | None:
 
 
 def define_latency_args(parser, passes: int = defaults.LATENCY_PASSES, search: bool = True) -> None:
-    """Timing of searches: ``--passes`` (``--repeats`` still read) and progress bars; with
+    """Timing of searches: ``--passes`` and progress bars; with
     ``search`` also ``--hits``, ``--warmup`` and ``--no-latency``."""
     g = parser.add_argument_group("latency")
     if search:
         g.add_argument("--hits", type=positive_int, default=defaults.HITS, help="top-k of each timed search")
     g.add_argument("--passes", type=positive_int, default=passes,
                    help=f"timed passes over the query set (default {passes})")
-    deprecated_alias(g, "--repeats", "--passes", dest="passes", type=positive_int)
     if search:
         g.add_argument("--warmup", type=non_negative_int, default=defaults.LATENCY_WARMUP,
                        help="untimed passes first (JIT, caches)")

@@ -5,9 +5,11 @@ from esplade_eval.cli._args import (
     define_collection_args,
     define_levels_arg,
     define_measures_arg,
+    define_progress_args,
     define_threads_arg,
     levels_of,
     positive_int,
+    progress_of,
 )
 from esplade_eval.defaults import MAX_LENGTH
 from esplade_eval.guard import declare_paths
@@ -26,6 +28,7 @@ def register(sub):
     define_collection_args(p)
     p.add_argument("--max-length", type=positive_int, default=MAX_LENGTH, help="tokens per text (recorded)")
     define_threads_arg(p)
+    define_progress_args(p)
     define_measures_arg(p)
     p.add_argument("--references", nargs="*", choices=["bm25", "dense", "hybrid"], default=None, metavar="ROW",
                    help="reference rows beside the levels: bm25, dense (MiniLM, faiss flat), hybrid (dense + the "
@@ -41,6 +44,7 @@ def run(args):
     from esplade_eval.study.demo import DemoJob, run_demo
     from esplade_eval.study.flow import default_flow_folder
 
+    progress_of(args)  # --quiet silences every stage's bars
     if args.out is None:  # a folder per collection, guarded as a given one
         args.out = str(default_flow_folder(resolve_spec(args.collection or "semanlink", args.registry).name))
         check_args(args)

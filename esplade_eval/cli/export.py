@@ -10,7 +10,6 @@ from esplade_eval.cli._args import (
     define_progress_args,
     define_quantization_args,
     define_ray_args,
-    deprecated_alias,
     load_encoder,
     positive_int,
     progress_of,
@@ -36,7 +35,6 @@ def register(sub):
     p.add_argument("--out", required=True, help="output folder; one sub-folder per pruning level")
     p.add_argument("--levels", nargs="+", type=pruning_type, default=None, metavar="LEVEL", action=AppendUnique,
                    help="pruning levels, e.g. full d64-q16 d32-q8-w0.1 (default: full)")
-    deprecated_alias(p, "--prune", "--levels", append=True, dest="levels", type=pruning_type)
     p.add_argument("--shard-size", type=positive_int, default=100_000,
                    help="documents per collection file (with --ray: the unit of work, one shard per task)")
     p.add_argument("--chunk", type=positive_int, default=4096, help="texts encoded together (bounds memory)")
@@ -130,7 +128,8 @@ def _use_collection(args) -> dict:
 
 
 def _export_on_ray(args, levels, provenance):
-    from esplade_eval.distributed.export import EncoderSettings, FailOnce, export_on_ray
+    from esplade_eval.distributed.export import export_on_ray
+    from esplade_eval.distributed.workers import EncoderSettings, FailOnce
     from esplade_eval.sparse.quantize import Quantizer
 
     settings = EncoderSettings(args.checkpoint, max_length=args.max_length, batch_size=args.batch_size,

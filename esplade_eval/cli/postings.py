@@ -25,8 +25,8 @@ def register(sub):
 
 
 def run(args):
+    from esplade_eval.cost.measure import index_postings
     from esplade_eval.cost.render import render_postings
-    from esplade_eval.cost.report import index_postings
 
     stats, terms = index_postings(args.index, args.queries, top=args.top)
     print(render_postings(stats))

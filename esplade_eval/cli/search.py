@@ -6,7 +6,6 @@ from esplade_eval.cli._args import (
     define_encoder_args,
     define_progress_args,
     define_ray_args,
-    deprecated_alias,
     heap_type,
     load_encoder,
     positive_int,
@@ -34,14 +33,12 @@ def register(sub):
     p.add_argument("--tag", type=tag_type, default=None, help="run tag (default: esplade_<index folder>)")
     p.add_argument("--query-prune", type=pruning_type, default=None, metavar="LEVEL",
                    help="query pruning when encoding on the fly (default: the index's export manifest)")
-    deprecated_alias(p, "--prune", "--query-prune", dest="query_prune", type=pruning_type)
     p.add_argument("--allow-mismatch", action="store_true",
                    help="search even if the queries were encoded otherwise than the index (checkpoint, max length, "
                         "vocabulary, quantisation: the encoding a query file carries in its lines, or the "
                         "checkpoint's on the fly), or their encoding is unknown")
     p.add_argument("--allow-unknown-encoding", action="store_true",
-                   help="search a query file whose encoding is unknown (written by another tool, or by a version "
-                        "before query files carried their encoding, with no manifest beside it)")
+                   help="search a query file whose encoding is unknown (written by another tool)")
     p.add_argument("--heap", type=heap_type, default=None,
                    help="JVM heap, e.g. 512m or 2g (default: $ESPLADE_EVAL_JAVA_HEAP, else sized from the index)")
     define_progress_args(p)  # queries done / total

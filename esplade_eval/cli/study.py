@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from esplade_eval import guard
-from esplade_eval.cli._args import positive_int
+from esplade_eval.cli._args import define_progress_args, positive_int, progress_of
 from esplade_eval.guard import declare_paths
 
 
@@ -24,7 +24,7 @@ def register(sub):
     p.add_argument("--work", default=None, help="artifacts folder (default: the config's, or artifacts/study/NAME)")
     p.add_argument("--results", default=None, help="results folder (default: the config's, or results/NAME)")
     p.add_argument("--threads", type=positive_int, default=None, help="override the config's threads")
-    p.add_argument("--no-progress", dest="progress", action="store_false", help="hide the progress bar")
+    define_progress_args(p)
     declare_paths(p, inputs=["config"], outputs={"work": guard.STUDY_WORK, "results": guard.RESULTS})
     p.set_defaults(func=run)
 
@@ -42,13 +42,13 @@ def run(args):
     if args.tune:
         from esplade_eval.study.tune import run_tuning
 
-        outcome, _ = run_tuning(cfg, progress=args.progress)
+        outcome, _ = run_tuning(cfg, progress=_bar(args))
         print(outcome.describe())
         print(f"written: {cfg.results.parent / (cfg.results.name + '-tuning')}/tuning.md")
         return 0 if outcome.ok else 1
     from esplade_eval.study.driver import run_study
 
-    outcome, analysis = run_study(cfg, progress=args.progress)
+    outcome, analysis = run_study(cfg, progress=_bar(args))
     print(outcome.describe())
     for f in analysis.findings:
         print(f"{f.name}: {f.verdict}")
@@ -82,3 +82,11 @@ def dry_run(cfg, tune: bool = False) -> int:
         print("the collection is not built yet: every stage will run")
     print(format_plan(rows, total))
     return 0
+
+
+def _bar(args) -> bool:
+    """``--progress`` / ``--quiet``, else a bar only when stderr is a terminal."""
+    import sys
+
+    value = progress_of(args)
+    return sys.stderr.isatty() if value is None else value

@@ -23,7 +23,7 @@ def _device_args(p):
     define_seed_arg(p, "random seed (same seed + inputs = same checkpoint on CPU)")
     define_threads_arg(p, "torch CPU threads")
     define_device_arg(p)
-    define_progress_args(p, no_progress=True)
+    define_progress_args(p)
     p.add_argument("--overwrite", action="store_true", help="replace an existing output folder")
 
 

@@ -13,19 +13,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from esplade_eval.cost.report import table_measures
+from esplade_eval._format import DAGGER, MISSING, fixed, missing, signed
+from esplade_eval._format import compact as number  # the cost tables' cells (study.demo imports it from here)
 from esplade_eval.errors import EspladeError
 
 
-def number(value) -> str:
-    """Integers in full, other numbers to 4 significant digits, None as '-'."""
-    if value is None:
-        return "-"
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return str(value)
-    if isinstance(value, int) or float(value).is_integer() and abs(value) < 1e15:
-        return f"{int(value):,}"
-    return f"{value:.4g}"
+def table_measures(table) -> list[str]:
+    """The effectiveness columns of a cost table (the measures, without their test columns)."""
+    return [c for c in table.columns if f"{c} delta" in table.columns]
 
 
 def kv_table(values: dict) -> str:
@@ -107,23 +102,20 @@ def render_cost_table(table, fmt: str = "markdown", columns: str = "paper", digi
 
 
 def _measure_cell(row, measure: str, digits: int) -> str:
-    value = row[measure]
-    if value != value:  # NaN: no run for this level
-        return "–"
-    text = f"{value:.{digits}f}"
+    text = fixed(row[measure], digits)  # NaN: no run for this level
     delta = row.get(f"{measure} delta")
-    if delta == delta and delta is not None:
-        text += f" ({delta:+.{digits}f})" + ("†" if bool(row.get(f"{measure} reject")) else "")
+    if text != MISSING and not missing(delta):
+        text += f" ({signed(delta, digits)})" + (DAGGER if bool(row.get(f"{measure} reject")) else "")
     return text
 
 
 def cell(value) -> str:
-    """A cost-table cell: integers with thousands separators, other numbers to 4 significant
+    """A cost table's cell: integers with thousands separators, other numbers to 4 significant
     digits (large ones whole), NaN as '–'."""
     if isinstance(value, (int, np.integer)):
         return f"{value:,}"
     if value != value:
-        return "–"
+        return MISSING
     return f"{value:,.4g}" if abs(value) < 1e4 else f"{value:,.0f}"
 
 

@@ -37,7 +37,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-from esplade_eval._io import open_text
+from esplade_eval._read import open_text
 from esplade_eval.data.carriers import carrier_path
 from esplade_eval.errors import EspladeError
 

@@ -29,7 +29,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from esplade_eval._io import open_text
+from esplade_eval._read import open_text
 from esplade_eval.errors import EspladeError
 
 GZ = ("", ".gz")

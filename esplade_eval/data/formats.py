@@ -42,7 +42,7 @@ import re
 from dataclasses import dataclass, replace
 from typing import Iterator, Sequence
 
-from esplade_eval._io import is_gzip, json_line, numbered_lines, open_text
+from esplade_eval._read import is_gzip, json_line, numbered_lines, open_text
 from esplade_eval.errors import InputError
 
 Qrels = dict[str, dict[str, int]]

@@ -46,7 +46,7 @@ import os
 import re
 from typing import Iterator, Sequence
 
-from esplade_eval._io import open_text
+from esplade_eval._read import open_text
 from esplade_eval.errors import InputError
 
 DEFAULT_FIELDS = {"corpus": ("T", "W"), "topics": ("W",)}

@@ -25,7 +25,8 @@ import os
 from itertools import chain
 from typing import Iterable, Iterator, Mapping, Sequence
 
-from esplade_eval._io import atomic_file, numbered_lines
+from esplade_eval._io import atomic_file
+from esplade_eval._read import numbered_lines
 from esplade_eval.data.formats import read_corpus, read_qrels, read_topics
 from esplade_eval.errors import InputError
 

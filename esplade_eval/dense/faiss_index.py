@@ -128,7 +128,7 @@ def write_dense_index(folder: str | os.PathLike, embeddings: np.ndarray, docids:
 
 def read_dense_manifest(folder: str | os.PathLike) -> dict | None:
     """The manifest of a dense index folder; None when absent or of another format."""
-    from esplade_eval._io import read_json
+    from esplade_eval._read import read_json
 
     path = Path(folder) / MANIFEST
     if not path.is_file():

@@ -47,30 +47,22 @@ from pathlib import Path
 from types import SimpleNamespace
 from typing import Sequence
 
-from esplade_eval._io import (
-    atomic_dir,
-    check_unclaimed,
-    claim,
-    link_or_copy,
-    no_empty_folder_left,
-    read_json,
-    write_json,
-)
+from esplade_eval._io import atomic_dir, check_unclaimed, claim, link_or_copy, no_empty_folder_left, write_json
+from esplade_eval._read import read_json
 from esplade_eval.artifacts import COLLECTION_DIR, shard_file_name
 from esplade_eval.data.trec import read_corpus
 from esplade_eval.distributed.runtime import cluster_counts, session, unwrap
+from esplade_eval.distributed.workers import RETRIES, EncoderSettings, FailOnce, ShardEncoder, marker_path
 from esplade_eval.errors import EspladeError, InputError
 from esplade_eval.model.export import (
-    aligned_chunks,
+    EncodedTopics,
+    ExportJob,
     batched,
     check_levels,
     documents_entry,
-    encode_chunk,
     finish_level,
-    new_tally,
     read_topic_sets,
 )
-from esplade_eval.sparse.jsonvector import CollectionWriter
 from esplade_eval.sparse.prune import Pruning
 from esplade_eval.sparse.quantize import Quantizer
 
@@ -79,104 +71,6 @@ log = logging.getLogger(__name__)
 STAGING = ".ray-export"
 PLAN_FORMAT = "esplade_eval/ray-export/1"
 COUNTERS = ("documents", "empty_vectors", "postings", "pruned_weights", "dropped_subunit_weights")
-RETRIES = 3  # actor restarts, and retries of the shard a dead actor was encoding
-
-
-@dataclass(frozen=True)
-class EncoderSettings:
-    """What every worker loads: the arguments of :meth:`SpladeEncoder.from_checkpoint`."""
-
-    checkpoint: str
-    max_length: int = 256
-    batch_size: int = 128
-    device: str | None = None
-    dtype: str = "float32"
-
-
-@dataclass(frozen=True)
-class FailOnce:
-    """Test hook: the worker encoding ``shard`` fails once, after its first chunk is written.
-
-    ``how="exit"`` kills the worker process (``os._exit``: Ray restarts the actor and
-    retries the shard); ``how="raise"`` raises, which Ray does not retry, so the export
-    fails and a second run must resume. ``marker`` (a file) makes it happen only once.
-    Set from the environment as ``ESPLADE_RAY_FAIL_ONCE=SHARD:exit|raise:MARKER``.
-    """
-
-    shard: int
-    how: str
-    marker: str
-
-    @classmethod
-    def from_env(cls, value: str | None = None) -> "FailOnce | None":
-        value = os.environ.get("ESPLADE_RAY_FAIL_ONCE") if value is None else value
-        if not value:
-            return None
-        shard, how, marker = value.split(":", 2)
-        if how not in ("exit", "raise"):
-            raise EspladeError(f"ESPLADE_RAY_FAIL_ONCE={value!r}: expected SHARD:exit|raise:MARKER")
-        return cls(int(shard), how, marker)
-
-    def maybe_fail(self, shard: int) -> None:
-        if shard != self.shard or os.path.exists(self.marker):
-            return
-        Path(self.marker).touch()
-        if self.how == "exit":
-            os._exit(1)
-        raise RuntimeError(f"injected failure in shard {shard}")
-
-
-class ShardEncoder:
-    """A Ray actor: one loaded encoder that turns whole collection shards into staged files."""
-
-    def __init__(self, settings: EncoderSettings, threads: int, fail_once: FailOnce | None = None):
-        from esplade_eval.model.encoder import SpladeEncoder
-
-        self.encoder = SpladeEncoder.from_checkpoint(settings.checkpoint, max_length=settings.max_length,
-                                                     device=settings.device, threads=threads,
-                                                     batch_size=settings.batch_size, dtype=settings.dtype)
-        self.threads = threads
-        self.fail_once = fail_once
-
-    def describe(self) -> dict:
-        return {"info": self.encoder.info.to_dict(), "terms": self.encoder.terms, "device": str(self.encoder.device),
-                "threads": self.threads, "pid": os.getpid()}
-
-    def encode(self, texts: list[str]):
-        """A :class:`~esplade_eval.sparse.vectors.SparseBatch` of ``texts`` (topics), as the driver would get."""
-        return self.encoder.encode(texts)
-
-    def encode_shard(self, shard: int, docs: list[tuple[str, str]], staging: str, prunings: Sequence[Pruning],
-                     quantizer: Quantizer, shard_size: int, chunk: int) -> dict:
-        """Write shard ``shard`` of every level into ``staging``, then its marker; returns the marker."""
-        staging = Path(staging)
-        tally = new_tally(prunings)
-        started = time.perf_counter()
-        with contextlib.ExitStack() as stack:
-            writers = {p.name: stack.enter_context(
-                CollectionWriter(staging / p.name, self.encoder.terms, shard_size, first_shard=shard)) for p in prunings}
-            for n, part in enumerate(aligned_chunks(docs, chunk, shard_size)):
-                encode_chunk(self.encoder, part, prunings, quantizer, writers, tally)
-                if n == 0 and self.fail_once is not None:
-                    self.fail_once.maybe_fail(shard)
-        levels = {name: {"documents": w.documents, "empty_vectors": w.empty, "postings": w.postings, **tally[name],
-                         "term_max": _sparse(w.term_max)} for name, w in writers.items()}
-        marker = {"shard": shard, "documents": len(docs), "first_id": docs[0][0], "last_id": docs[-1][0],
-                  "levels": levels, "seconds": round(time.perf_counter() - started, 3), "pid": os.getpid()}
-        write_json(marker_path(staging, shard), marker)
-        return marker
-
-
-def _sparse(values) -> dict:
-    """A mostly-zero vector as ``{"index": [...], "value": [...]}`` (JSON for a shard's marker)."""
-    import numpy as np
-
-    nz = np.flatnonzero(values)
-    return {"index": nz.tolist(), "value": np.asarray(values)[nz].tolist()}
-
-
-def marker_path(staging: Path, shard: int) -> Path:
-    return Path(staging) / "done" / f"{shard:05d}.json"
 
 
 @dataclass
@@ -187,55 +81,65 @@ class RayExportResult:
     info: dict
 
 
+@dataclass(frozen=True)
+class RayPool:
+    """Where and with what an export runs on Ray: ``address`` (None: a local cluster),
+    ``workers`` (actors; default one per GPU, else one per CPU of the cluster divided by
+    ``threads``), ``threads`` (torch threads per CPU actor; default CPUs / workers) and a
+    fault to inject once (tests)."""
+
+    address: str | None = None
+    workers: int | None = None
+    threads: int | None = None
+    fail_once: FailOnce | None = None
+
+
+POOL_FIELDS = ("address", "workers", "threads", "fail_once")
+
+
 def export_on_ray(settings: EncoderSettings, corpus: str | os.PathLike, out: str | os.PathLike,
                   prunings: Sequence[Pruning] = (Pruning(),), quantizer: Quantizer = Quantizer(),
-                  shard_size: int = 100_000, chunk: int = 4096, topics: Sequence[str | os.PathLike] = (),
-                  overwrite: bool = False, progress: bool | None = None, address: str | None = None,
-                  workers: int | None = None, threads: int | None = None,
-                  fail_once: FailOnce | None = None, collection: dict | None = None,
-                  allow_empty: bool = False) -> RayExportResult:
+                  **options) -> RayExportResult:
     """The single-process :func:`~esplade_eval.model.export.export_corpus`, on Ray (see the module doc).
 
-    ``workers``: actors (default: one per GPU, else one per CPU of the cluster divided by
-    ``threads``); ``threads``: torch threads per CPU actor (default: CPUs / workers);
-    ``collection``: a registered collection's provenance, recorded in every manifest.
+    ``options``: :class:`~esplade_eval.model.export.ExportJob`'s fields (``shard_size``,
+    ``chunk``, ``topics``, ``overwrite``, ``progress``, ``collection``: a registered
+    collection's provenance, recorded in every manifest, ``allow_empty``) and
+    :class:`RayPool`'s (``address``, ``workers``, ``threads``, ``fail_once``).
     """
-    check_levels(prunings)
-    topic_sets = read_topic_sets(topics)
-    out = Path(out).resolve()
-    for p in prunings:
-        check_unclaimed(out / p.name)
-        if (out / p.name).exists() and not overwrite:
-            raise FileExistsError(f"{out / p.name}: already exists (pass --overwrite to replace it)")
+    pool = RayPool(**{k: options.pop(k) for k in POOL_FIELDS if k in options})
+    job = ExportJob.of(corpus, Path(out).resolve(), prunings, quantizer, **options)
+    check_levels(job.prunings)
+    topic_sets = read_topic_sets(job.topics)
+    for p in job.prunings:
+        check_unclaimed(job.out / p.name)
+        if (job.out / p.name).exists() and not job.overwrite:
+            raise FileExistsError(f"{job.out / p.name}: already exists (pass --overwrite to replace it)")
     # one Ray export per output folder at a time; each level is claimed as it is written
-    with no_empty_folder_left(out), claim(out / STAGING):
-        return _export(settings, corpus, out, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
-                       address, workers, threads, fail_once, collection, allow_empty)
+    with no_empty_folder_left(job.out), claim(job.out / STAGING):
+        return _export(settings, job, topic_sets, pool)
 
 
-def _export(settings, corpus, out: Path, prunings, quantizer, shard_size, chunk, topic_sets, overwrite, progress,
-            address, workers, threads, fail_once, collection, allow_empty=False) -> RayExportResult:
+def _export(settings: EncoderSettings, job: ExportJob, topic_sets: dict, pool: RayPool) -> RayExportResult:
     started = time.perf_counter()
-    with session(address) as ray:
-        actors, pool_info = _start_workers(ray, settings, workers, threads, fail_once)
+    with session(pool.address) as ray:
+        actors, pool_info = _start_workers(ray, settings, pool.workers, pool.threads, pool.fail_once)
         try:
             described = _describe(ray, actors)
-            staging = _prepare_staging(out, _plan(described["info"], corpus, prunings, quantizer, shard_size, chunk))
+            staging = _prepare_staging(job.out, _plan(described["info"], job))
             encode_started = time.perf_counter()
-            shards, reused = _encode_shards(ray, actors, corpus, staging, prunings, quantizer, shard_size, chunk,
-                                            progress)
+            shards, reused = _encode_shards(ray, actors, job, staging)
             pool_info["encode_seconds"] = round(time.perf_counter() - encode_started, 3)
-            encoded_topics = {t: ray.get(actors[0].encode.remote(list(m.values())))
-                              for t, (_, m) in topic_sets.items()}
+            topics = EncodedTopics(topic_sets, {t: ray.get(actors[0].encode.remote(list(m.values())))
+                                                for t, (_, m) in topic_sets.items()})
         finally:
             for actor in actors:
                 ray.kill(actor)
-    info = {**pool_info, "shards": shards, "shards_reused": reused, "shard_size": shard_size,
+    info = {**pool_info, "shards": shards, "shards_reused": reused, "shard_size": job.shard_size,
             "seconds": round(time.perf_counter() - started, 3)}
     encoder = SimpleNamespace(info=SimpleNamespace(to_dict=lambda: dict(described["info"])),
                               terms=described["terms"], max_length=described["info"]["max_length"])
-    folders = _assemble(encoder, corpus, out, staging, shards, prunings, quantizer, shard_size, topic_sets,
-                        encoded_topics, overwrite, info, started, collection, allow_empty)
+    folders = _assemble(encoder, job, staging, shards, topics, info, started)
     shutil.rmtree(staging, ignore_errors=True)
     log.info("exported %s on Ray: %d shards (%d reused) in %.1fs", ", ".join(folders), shards, reused,
              info["seconds"])
@@ -278,12 +182,12 @@ def _describe(ray, actors) -> dict:
     return described[0]
 
 
-def _plan(encoder_info: dict, corpus, prunings, quantizer: Quantizer, shard_size: int, chunk: int) -> dict:
+def _plan(encoder_info: dict, job: ExportJob) -> dict:
     """Everything a staged shard depends on: a resumed run must agree on all of it."""
-    stat = os.stat(corpus)
-    return {"format": PLAN_FORMAT, "encoder": encoder_info, "levels": [p.name for p in prunings],
-            "quantization": quantizer.to_dict(), "shard_size": shard_size, "chunk": chunk,
-            "corpus": os.fspath(Path(corpus).resolve()), "corpus_bytes": stat.st_size,
+    stat = os.stat(job.corpus)
+    return {"format": PLAN_FORMAT, "encoder": encoder_info, "levels": [p.name for p in job.prunings],
+            "quantization": job.quantizer.to_dict(), "shard_size": job.shard_size, "chunk": job.chunk,
+            "corpus": os.fspath(Path(job.corpus).resolve()), "corpus_bytes": stat.st_size,
             "corpus_mtime_ns": stat.st_mtime_ns}
 
 
@@ -316,19 +220,18 @@ def _reusable(staging: Path, shard: int, docs: list[tuple[str, str]]) -> bool:
         len(docs), docs[0][0], docs[-1][0])
 
 
-def _encode_shards(ray, actors, corpus, staging: Path, prunings, quantizer, shard_size: int, chunk: int,
-                   progress: bool | None) -> tuple[int, int]:
+def _encode_shards(ray, actors, job: ExportJob, staging: Path) -> tuple[int, int]:
     """Ship every shard not already done to the actors; returns ``(shards, shards reused)``."""
     from ray.util import ActorPool
 
     from esplade_eval._progress import bar as progress_bar
 
     pool = ActorPool(actors)
-    bar = progress_bar(desc="encode documents (ray)", unit="doc", enabled=progress)
+    bar = progress_bar(desc="encode documents (ray)", unit="doc", enabled=job.progress)
     shards = reused = queued = 0
-    args = (os.fspath(staging), list(prunings), quantizer, shard_size, chunk)
+    args = (os.fspath(staging), list(job.prunings), job.quantizer, job.shard_size, job.chunk)
     try:
-        for shard, docs in enumerate(batched(read_corpus(corpus), shard_size)):
+        for shard, docs in enumerate(batched(read_corpus(job.corpus), job.shard_size)):
             shards += 1
             if _reusable(staging, shard, docs):
                 reused += 1
@@ -346,7 +249,7 @@ def _encode_shards(ray, actors, corpus, staging: Path, prunings, quantizer, shar
     if shards == 0:
         from esplade_eval.errors import InputError
 
-        raise InputError(corpus, "corpus has no documents")
+        raise InputError(job.corpus, "corpus has no documents")
     return shards, reused
 
 
@@ -377,21 +280,19 @@ def _summed_counts(staging: Path, shards: int, prunings, vocabulary: int) -> tup
     return totals, term_max
 
 
-def _assemble(encoder, corpus, out: Path, staging: Path, shards: int, prunings, quantizer, shard_size: int,
-              topic_sets, encoded_topics, overwrite: bool, info: dict, started: float,
-              collection: dict | None = None, allow_empty: bool = False) -> dict[str, Path]:
+def _assemble(encoder, job: ExportJob, staging: Path, shards: int, topics: EncodedTopics, info: dict,
+              started: float) -> dict[str, Path]:
     """Every level as the single-process export writes it, all renamed into place at the end."""
-    totals, term_max = _summed_counts(staging, shards, prunings, len(encoder.terms))
+    totals, term_max = _summed_counts(staging, shards, job.prunings, len(encoder.terms))
     with contextlib.ExitStack() as stack:
-        for p in prunings:
-            folder = stack.enter_context(atomic_dir(out / p.name, overwrite=overwrite))
+        for p in job.prunings:
+            folder = stack.enter_context(atomic_dir(job.out / p.name, overwrite=job.overwrite))
             files = folder / COLLECTION_DIR
             files.mkdir()
             for shard in range(shards):
                 # a link: the staged file stays for a resume until every level is in place
                 link_or_copy(staging / p.name / shard_file_name(shard), files / shard_file_name(shard))
-            documents = documents_entry(corpus, totals[p.name], shard_size, time.perf_counter() - started, p.name,
-                                        allow_empty)
-            finish_level(encoder, folder, p, quantizer, documents, topic_sets, encoded_topics, collection=collection,
-                         extra={"ray": info}, term_max=term_max[p.name])
-    return {p.name: out / p.name for p in prunings}
+            documents = documents_entry(job.corpus, totals[p.name], job.shard_size, time.perf_counter() - started,
+                                        p.name, job.allow_empty)
+            finish_level(encoder, folder, p, documents, topics, job, extra={"ray": info}, term_max=term_max[p.name])
+    return {p.name: job.out / p.name for p in job.prunings}

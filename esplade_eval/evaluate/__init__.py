@@ -17,6 +17,7 @@ exact p for few points).
 
 from esplade_eval.evaluate.association import Association, spearman
 from esplade_eval.evaluate.checkrun import CheckResult, Problem, check_run, package_run
+from esplade_eval.evaluate.compare import Settings as CompareSettings
 from esplade_eval.evaluate.compare import compare, compare_all_pairs
 from esplade_eval.evaluate.contrasts import Contrast, Factor, factorial_contrasts
 from esplade_eval.evaluate.measures import parse_measure, parse_measures, trec_eval_name
@@ -28,7 +29,8 @@ from esplade_eval.evaluate.metrics import (
     evaluate,
     query_set,
 )
-from esplade_eval.evaluate.report import FORMATS, PairsReport, Report, render_frame
+from esplade_eval.evaluate.pairs_report import PairsReport
+from esplade_eval.evaluate.report import FORMATS, Report, render_frame
 from esplade_eval.evaluate.seeds import SeedTest, TTest, compare_seeds, seed_test
 from esplade_eval.evaluate.stats import (
     CORRECTIONS,
@@ -43,7 +45,8 @@ from esplade_eval.evaluate.treceval import trec_eval_text
 from esplade_eval.evaluate.verdicts import Verdict, equivalence
 
 __all__ = [
-    "CORRECTIONS", "DEFAULT_MEASURES", "FORMATS", "TESTS", "Association", "CheckResult", "Contrast", "Evaluation",
+    "CORRECTIONS", "DEFAULT_MEASURES", "FORMATS", "TESTS", "Association", "CheckResult", "CompareSettings", "Contrast",
+    "Evaluation",
     "Evaluator", "Factor", "PairsReport", "Problem", "QuerySet", "Report", "SeedTest", "TTest", "Verdict",
     "bootstrap_ci", "check_run", "compare", "compare_all_pairs", "compare_seeds", "correct", "equivalence",
     "evaluate", "factorial_contrasts", "package_run", "paired_stats", "parse_measure", "parse_measures",

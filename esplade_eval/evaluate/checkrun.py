@@ -31,7 +31,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Iterable
 
-from esplade_eval._io import atomic_file, open_text
+from esplade_eval._io import atomic_file
+from esplade_eval._read import open_text
 from esplade_eval.errors import EspladeError, InputError
 
 
@@ -106,69 +107,90 @@ def check_run(path: str | os.PathLike, known_qids: Iterable[str] | None = None, 
     """
     if max_hits is not None and max_hits < 1:
         raise EspladeError(f"max_hits must be at least 1, got {max_hits}")
-    known = None if known_qids is None else set(known_qids)
-    result = CheckResult(path=os.fspath(path))
-    add = result.problems.append
-    state: dict[str, _QueryState] = {}
-    unknown_reported: set[str] = set()
+    checker = _Checker(CheckResult(path=os.fspath(path)), None if known_qids is None else set(known_qids), max_hits)
     with open_text(path) as fh:
         for lineno, raw in enumerate(fh, 1):
             parts = raw.split()
-            if not parts:
-                continue
-            result.lines += 1
-            if len(parts) != 6:
-                add(Problem(lineno, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}"))
-                continue
-            qid, q0, docid, rank_text, score_text, tag = parts
-            if q0 != "Q0":
-                add(Problem(lineno, f"second column must be 'Q0', found {q0!r}"))
-            if result.tag is None:
-                result.tag = tag
-            elif tag != result.tag:
-                add(Problem(lineno, f"run tag {tag!r} differs from {result.tag!r} (line 1 of the run): one tag per run"))
-            if known is not None and qid not in known and qid not in unknown_reported:
-                unknown_reported.add(qid)
-                add(Problem(lineno, f"unknown query id {qid!r} (not in the topics/qrels given)"))
-            q = state.get(qid)
-            if q is None:
-                q = state[qid] = _QueryState(first_line=lineno)
-                result.queries.append(qid)
-            q.hits += 1
-            if max_hits is not None and q.hits == max_hits + 1:
-                add(Problem(lineno, f"query {qid!r} has more than {max_hits} hits (this is hit {max_hits + 1})"))
-            if docid in q.docs:
-                add(Problem(lineno, f"document {docid!r} already listed for query {qid!r} at line {q.docs[docid]}"))
-            else:
-                q.docs[docid] = lineno
-            try:
-                rank = int(rank_text)
-            except ValueError:
-                add(Problem(lineno, f"rank is not an integer: {rank_text!r}"))
-                rank = None
-            if rank is not None:
-                if rank != q.last_rank + 1:
-                    add(Problem(lineno, f"rank {rank} of query {qid!r} should be {q.last_rank + 1} (ranks ascend from 1 without gaps)"))
-                # continue from what the line says, so one gap is one problem, not one per later line
-                q.last_rank = rank
-            else:
-                q.last_rank += 1
-            try:
-                score = float(score_text)
-                if not math.isfinite(score):
-                    raise ValueError
-            except ValueError:
-                add(Problem(lineno, f"score is not a finite number: {score_text!r}"))
-                continue
-            if q.last_score is not None and score > q.last_score:
-                add(Problem(lineno, f"score {score_text} is higher than {q.last_score_text} at line {q.last_score_line}: "
-                                    "scores must not increase with rank"))
-            q.last_score, q.last_score_text, q.last_score_line = score, score_text, lineno
+            if parts:
+                checker.line(lineno, parts)
+    result = checker.result
     if result.lines == 0:
-        add(Problem(None, "empty run: no result lines"))
-    if known is not None:
-        result.missing = sorted(known - set(state))
+        result.problems.append(Problem(None, "empty run: no result lines"))
+    if checker.known is not None:
+        result.missing = sorted(checker.known - set(checker.state))
     return result
+
+
+@dataclass
+class _Checker:
+    """What :func:`check_run` knows while it reads: the result so far and each query's state."""
+
+    result: CheckResult
+    known: set[str] | None
+    max_hits: int | None
+    state: dict[str, _QueryState] = field(default_factory=dict)
+    unknown_reported: set[str] = field(default_factory=set)
+
+    def add(self, lineno: int, message: str) -> None:
+        self.result.problems.append(Problem(lineno, message))
+
+    def line(self, lineno: int, parts: list[str]) -> None:
+        self.result.lines += 1
+        if len(parts) != 6:
+            self.add(lineno, f"expected 6 columns 'qid Q0 docid rank score tag', found {len(parts)}")
+            return
+        qid, q0, docid, rank_text, score_text, tag = parts
+        if q0 != "Q0":
+            self.add(lineno, f"second column must be 'Q0', found {q0!r}")
+        if self.result.tag is None:
+            self.result.tag = tag
+        elif tag != self.result.tag:
+            self.add(lineno, f"run tag {tag!r} differs from {self.result.tag!r} (line 1 of the run): one tag per run")
+        q = self.query(lineno, qid, docid)
+        self.rank(lineno, q, qid, rank_text)
+        self.score(lineno, q, score_text)
+
+    def query(self, lineno: int, qid: str, docid: str) -> _QueryState:
+        if self.known is not None and qid not in self.known and qid not in self.unknown_reported:
+            self.unknown_reported.add(qid)
+            self.add(lineno, f"unknown query id {qid!r} (not in the topics/qrels given)")
+        q = self.state.get(qid)
+        if q is None:
+            q = self.state[qid] = _QueryState(first_line=lineno)
+            self.result.queries.append(qid)
+        q.hits += 1
+        if self.max_hits is not None and q.hits == self.max_hits + 1:
+            self.add(lineno, f"query {qid!r} has more than {self.max_hits} hits (this is hit {self.max_hits + 1})")
+        if docid in q.docs:
+            self.add(lineno, f"document {docid!r} already listed for query {qid!r} at line {q.docs[docid]}")
+        else:
+            q.docs[docid] = lineno
+        return q
+
+    def rank(self, lineno: int, q: _QueryState, qid: str, rank_text: str) -> None:
+        try:
+            rank = int(rank_text)
+        except ValueError:
+            self.add(lineno, f"rank is not an integer: {rank_text!r}")
+            q.last_rank += 1
+            return
+        if rank != q.last_rank + 1:
+            self.add(lineno, f"rank {rank} of query {qid!r} should be {q.last_rank + 1} (ranks ascend from 1 without gaps)")
+        # continue from what the line says, so one gap is one problem, not one per later line
+        q.last_rank = rank
+
+    def score(self, lineno: int, q: _QueryState, score_text: str) -> None:
+        try:
+            score = float(score_text)
+            if not math.isfinite(score):
+                raise ValueError
+        except ValueError:
+            self.add(lineno, f"score is not a finite number: {score_text!r}")
+            return
+        if q.last_score is not None and score > q.last_score:
+            self.add(lineno, f"score {score_text} is higher than {q.last_score_text} at line {q.last_score_line}: "
+                             "scores must not increase with rank")
+        q.last_score, q.last_score_text, q.last_score_line = score, score_text, lineno
 
 
 def known_queries(topics: str | os.PathLike | None = None, qrels: str | os.PathLike | None = None) -> set[str] | None:

@@ -29,30 +29,28 @@ the uncovered queries 0, the ``trec_eval -c`` convention). For an :class:`Evalua
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Mapping
 
 import numpy as np
 
 from esplade_eval.errors import EspladeError
 from esplade_eval.evaluate.metrics import Evaluation, _preview, failure_notes
-from esplade_eval.evaluate.report import PairsReport, Report
-from esplade_eval.evaluate.stats import (  # noqa: F401  (re-exported: the historical home of these helpers)
-    CI_METHODS,
+from esplade_eval.evaluate.pairs_report import PairsReport
+from esplade_eval.evaluate.report import Report
+from esplade_eval.evaluate.stats import (
     CORRECTIONS,
-    TESTS,
     bootstrap_ci,
     check_settings,
-    correct,
     decide,
     paired_stats,
-    permutation_p,
     test_pvalues,
     wilcoxon_p,
 )
 
 MISSING = ("error", "intersect", "zero")
-_DEFAULT = object()  # "holm when there is a baseline": an explicit correction without one raises
+#: the default correction: Holm where there are tests (a baseline, or all pairs), none where there are none
+AUTO = "auto"
 
 
 class _Systems:
@@ -141,17 +139,33 @@ def _align(systems: _Systems, missing: str) -> tuple[list[str], dict[str, np.nda
 
 @dataclass(frozen=True)
 class Settings:
-    """How a comparison tests: shared by the baseline and the all-pairs modes."""
+    """How a comparison tests: shared by the baseline and the all-pairs modes. Every field is
+    also a keyword of :func:`compare` and :func:`compare_all_pairs` (``compare(ev, "bm25",
+    correction="bonferroni")``), which override the ``settings`` given, if any."""
 
     test: str = "t"
-    correction: str | None = "holm"
+    correction: str | None = AUTO
     alpha: float = 0.05
-    confidence: float = 0.95
+    confidence: float | None = None
     ci: str = "t"
     wilcoxon: bool = False
     permutations: int = 10_000
     resamples: int = 10_000
     seed: int = 0
+
+    def checked(self, tests: bool) -> "Settings":
+        """These settings resolved (:data:`AUTO`, the default confidence ``1 - alpha``) and
+        checked; ``tests``: whether there are tests to correct (a correction asked for
+        without a baseline is an error)."""
+        correction = ("holm" if tests else None) if self.correction == AUTO else self.correction
+        if correction is not None and not tests:
+            raise EspladeError(f"a multiple-testing correction ({correction!r}) needs a baseline: there are no tests "
+                               "to correct")
+        if correction is not None and correction not in CORRECTIONS:
+            raise EspladeError(f"unknown correction {correction!r}; choose one of {CORRECTIONS}")
+        confidence = check_settings(self.test, self.ci, self.alpha, self.confidence)
+        return replace(self, correction=correction, confidence=confidence, wilcoxon=bool(self.wilcoxon),
+                       permutations=int(self.permutations), resamples=int(self.resamples), seed=int(self.seed))
 
     def pair_columns(self, system: np.ndarray, baseline: np.ndarray) -> dict[str, np.ndarray]:
         """Every per-pair statistic, ``(k, n_measures)`` arrays keyed by column suffix."""
@@ -164,19 +178,6 @@ class Settings:
         if self.wilcoxon and self.test != "wilcoxon":
             out["wilcoxon p-value"] = wilcoxon_p(system, baseline)
         return out
-
-
-def _settings(baseline_needed: bool, correction, alpha, test, wilcoxon, confidence, ci, permutations, resamples,
-              seed) -> Settings:
-    if correction is _DEFAULT:
-        correction = "holm" if baseline_needed else None
-    if correction is not None and not baseline_needed:
-        raise EspladeError(f"a multiple-testing correction ({correction!r}) needs a baseline: there are no tests to correct")
-    if correction is not None and correction not in CORRECTIONS:
-        raise EspladeError(f"unknown correction {correction!r}; choose one of {CORRECTIONS}")
-    confidence = check_settings(test, ci, alpha, confidence)
-    return Settings(test, correction, alpha, confidence, ci, bool(wilcoxon), int(permutations), int(resamples),
-                    int(seed))
 
 
 def _prepare(evaluation, missing: str):
@@ -221,15 +222,18 @@ def _means(order, aligned, measures):
 
 
 def compare(evaluation: Evaluation | Mapping[str, object], baseline: str | None = None, *,
-            correction: str | None = _DEFAULT, alpha: float = 0.05, test: str = "t", wilcoxon: bool = False,
-            missing: str = "error", confidence: float | None = None, ci: str = "t", permutations: int = 10_000,
-            resamples: int = 10_000, seed: int = 0) -> Report:
+            settings: Settings | None = None, missing: str = "error", **overrides) -> Report:
     """Compare systems with a baseline; returns a :class:`~esplade_eval.evaluate.report.Report`.
 
     Args:
         evaluation: an :class:`Evaluation`, or ``{system: DataFrame}`` of per-query values
             (index: query id, columns: measures), e.g. loaded from earlier evaluations.
         baseline: the system every other is tested against; ``None`` gives means only.
+        settings: a :class:`Settings`; ``overrides``, its fields as keywords, replace its values.
+        missing: ``"error"`` (default), ``"intersect"`` or ``"zero"``: what to do when the
+            systems cover different queries (see the module docstring).
+
+    The settings (keywords):
         correction: ``"holm"`` (default with a baseline), ``"bonferroni"`` (or another
             statsmodels method), or ``None``; applied across systems, per measure. Asking for
             a correction without a baseline is an error (there are no tests to correct).
@@ -238,8 +242,6 @@ def compare(evaluation: Evaluation | Mapping[str, object], baseline: str | None 
             ``"wilcoxon"`` or ``"permutation"`` (paired randomisation, ``permutations``
             sign patterns, exact when ``2^n`` of them fit).
         wilcoxon: also report Wilcoxon signed-rank p-values (corrected the same way).
-        missing: ``"error"`` (default), ``"intersect"`` or ``"zero"``: what to do when the
-            systems cover different queries (see the module docstring).
         confidence: level of the interval of the mean difference; default ``1 - alpha``.
         ci: ``"t"`` (Student t interval) or ``"bootstrap"`` (percentile, ``resamples``).
         seed: seed of the randomisation test and the bootstrap (same seed, same numbers).
@@ -249,8 +251,7 @@ def compare(evaluation: Evaluation | Mapping[str, object], baseline: str | None 
     ``m p-value corrected``, ``m reject`` (+ ``m wilcoxon p-value`` and
     ``m wilcoxon p-value corrected``).
     """
-    settings = _settings(baseline is not None, correction, alpha, test, wilcoxon, confidence, ci, permutations,
-                         resamples, seed)
+    settings = replace(settings or Settings(), **overrides).checked(tests=baseline is not None)
     systems, queries, aligned, notes, failed = _prepare(evaluation, missing)
     names = list(systems.values)
     if baseline is not None and baseline not in systems.values:
@@ -303,10 +304,8 @@ def _describe(settings: Settings) -> dict:
             "seed": settings.seed if "permutation" in (settings.test,) or settings.ci == "bootstrap" else None}
 
 
-def compare_all_pairs(evaluation: Evaluation | Mapping[str, object], *, correction: str | None = "holm",
-                      alpha: float = 0.05, test: str = "t", missing: str = "error", confidence: float | None = None,
-                      ci: str = "t", permutations: int = 10_000, resamples: int = 10_000,
-                      seed: int = 0) -> PairsReport:
+def compare_all_pairs(evaluation: Evaluation | Mapping[str, object], *, settings: Settings | None = None,
+                      missing: str = "error", **overrides) -> PairsReport:
     """Every pair of systems, ranx-style; returns a :class:`~esplade_eval.evaluate.report.PairsReport`.
 
     For systems in the given order ``s_1 ... s_k`` and each measure, every pair
@@ -314,7 +313,7 @@ def compare_all_pairs(evaluation: Evaluation | Mapping[str, object], *, correcti
     correction (Holm by default, ``None`` for raw p < alpha) runs across the ``k(k-1)/2``
     pairs of each measure. In the rendered table a system's mean carries the letters of the
     systems it is significantly better than (ranx's superscript markers). Options as in
-    :func:`compare`.
+    :func:`compare` (the correction defaults to Holm; ``wilcoxon`` is not reported here).
 
     >>> from esplade_eval.evaluate.metrics import evaluate
     >>> qrels = {f"q{i}": {"a": 1} for i in range(8)}
@@ -324,10 +323,7 @@ def compare_all_pairs(evaluation: Evaluation | Mapping[str, object], *, correcti
     >>> rep.markers("good", "RR@10"), rep.markers("bad", "RR@10")
     ('a', '')
     """
-    if correction is not None and correction not in CORRECTIONS:
-        raise EspladeError(f"unknown correction {correction!r}; choose one of {CORRECTIONS}")
-    settings = Settings(test, correction, alpha, check_settings(test, ci, alpha, confidence), ci, False,
-                        int(permutations), int(resamples), int(seed))
+    settings = replace(replace(settings or Settings(), **overrides).checked(tests=True), wilcoxon=False)
     systems, queries, aligned, notes, failed = _prepare(evaluation, missing)
     order = list(systems.values)
     if len(order) < 2:
@@ -335,9 +331,10 @@ def compare_all_pairs(evaluation: Evaluation | Mapping[str, object], *, correcti
     measures = systems.measures
     pairs = _pairs_frame(order, aligned, measures, failed, settings)
     return PairsReport(table=_means(order, aligned, measures), pairs=pairs, measures=list(measures),
-                       queries=queries, correction=correction, alpha=alpha, confidence=settings.confidence,
-                       notes=notes, per_query=_per_query_frame(order, queries, aligned, measures), test=test,
-                       ci=ci, failed=failed, settings=_describe(settings))
+                       queries=queries, correction=settings.correction, alpha=settings.alpha,
+                       confidence=settings.confidence, notes=notes,
+                       per_query=_per_query_frame(order, queries, aligned, measures), test=settings.test,
+                       ci=settings.ci, failed=failed, settings=_describe(settings))
 
 
 def _pairs_frame(order, aligned, measures, failed, settings: Settings):

@@ -164,13 +164,13 @@ def write_fused(path: str | os.PathLike, run: Run, tag: str = "fused") -> None:
             fh.writelines(format_run_lines(qid, hits, tag, "{!r}"))
 
 
-def fuse_to_file(runs: Sequence[str | os.PathLike], output: str | os.PathLike, method: str = "rrf", k: float = 60,
-                 weights: Sequence[float] | None = None, depth: int | None = 1000, hits: int = 1000,
-                 tag: str | None = None, topics: str | os.PathLike | None = None,
-                 hybrid_params: HybridParams = HybridParams()):
-    """Fuse run files (:func:`fuse`) into ``output``, tagged ``tag`` (default: the method), then
-    check it like ``check-run``: query ids among the ``topics``' when given, at most ``hits``
-    per query. Returns the check's :class:`~esplade_eval.evaluate.checkrun.CheckResult`."""
+def fuse_to_file(runs: Sequence[str | os.PathLike], output: str | os.PathLike, tag: str | None = None,
+                 topics: str | os.PathLike | None = None, **fusion):
+    """Fuse run files (:func:`fuse`, whose keywords ``fusion`` are: ``method``, ``k``,
+    ``weights``, ``depth``, ``hits``, ``hybrid_params``) into ``output``, tagged ``tag``
+    (default: the method), then check it like ``check-run``: query ids among the ``topics``'
+    when given, at most ``hits`` per query. Returns the check's
+    :class:`~esplade_eval.evaluate.checkrun.CheckResult`."""
     from pathlib import Path
 
     from esplade_eval.evaluate.checkrun import check_run, known_queries
@@ -179,6 +179,6 @@ def fuse_to_file(runs: Sequence[str | os.PathLike], output: str | os.PathLike, m
         raise EspladeError("fuse needs at least two runs")
     if any(Path(r).resolve() == Path(output).resolve() for r in runs):
         raise EspladeError(f"{output}: output would replace an input run")
-    fused = fuse(runs, method=method, k=k, weights=weights, depth=depth, hits=hits, hybrid_params=hybrid_params)
-    write_fused(output, fused, tag=tag or method)
-    return check_run(output, known_queries(topics), hits)
+    fusion = {"method": "rrf", "hits": 1000, **fusion}
+    write_fused(output, fuse(runs, **fusion), tag=tag or fusion["method"])
+    return check_run(output, known_queries(topics), fusion["hits"])

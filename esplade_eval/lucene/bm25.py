@@ -101,7 +101,8 @@ def ensure_bm25_index(corpus_jsonl: str | os.PathLike, index_dir: str | os.PathL
                       threads: int = 1) -> Path:
     """A BM25 index of the corpus in ``index_dir`` with document vectors (RM3 reads them), reused
     while its manifest names the same corpus content (SHA-256) and format, rebuilt otherwise."""
-    from esplade_eval._io import read_json, write_json
+    from esplade_eval._io import write_json
+    from esplade_eval._read import read_json
     from esplade_eval.artifacts import INDEX_MANIFEST
 
     index = Path(index_dir)

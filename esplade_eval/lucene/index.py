@@ -14,6 +14,7 @@ import logging
 import os
 import subprocess
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Sequence
 
@@ -56,9 +57,21 @@ def indexing_jvm_options(files: Sequence[Path]) -> list[str]:
     return ["-XX:TieredStopAtLevel=1"] if sum(f.stat().st_size for f in files) < QUICK_JIT_COLLECTION else []
 
 
-def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads: int = 1, validate: bool = True,
-                optimize: bool = True, overwrite: bool = False, heap: str = DEFAULT_HEAP,
-                progress: bool | None = None, allow_empty: bool = False) -> dict:
+@dataclass(frozen=True)
+class IndexOptions:
+    """How :func:`build_index` builds (every field is also its keyword, overriding ``options``)."""
+
+    threads: int = 1
+    validate: bool = True
+    optimize: bool = True
+    overwrite: bool = False
+    heap: str = DEFAULT_HEAP
+    progress: bool | None = None
+    allow_empty: bool = False
+
+
+def build_index(collection: str | os.PathLike, index: str | os.PathLike, options: IndexOptions | None = None,
+                **overrides) -> dict:
     """Index a JsonVectorCollection as an impact index (``-impact -pretokenized``).
 
     ``validate`` checks every line first (positive integer weights, whitespace-free
@@ -69,30 +82,31 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
     a terminal). A collection with no document to index (none, or every vector empty) is an
     error before Lucene starts, unless ``allow_empty``.
     """
+    o = replace(options or IndexOptions(), **overrides)
     folder, manifest = level_collection(collection)
     files = collection_files(folder)  # a clear error for a missing or empty folder
-    counts = validate_collection(folder) if validate else None
+    counts = validate_collection(folder) if o.validate else None
     if counts is not None:
-        check_documents(folder, counts, allow_empty)
+        check_documents(folder, counts, o.allow_empty)
     index = Path(index)
     started = time.perf_counter()
-    with atomic_dir(index, overwrite=overwrite) as tmp:
+    with atomic_dir(index, overwrite=o.overwrite) as tmp:
         cmd = java_command(
             "io.anserini.index.IndexCollection",
             "-collection", "JsonVectorCollection", "-input", str(folder), "-index", str(tmp),
-            "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(threads), "-impact", "-pretokenized",
-            "-verbose", *(["-optimize"] if optimize else []), heap=heap, options=indexing_jvm_options(files),
+            "-generator", "DefaultLuceneDocumentGenerator", "-threads", str(o.threads), "-impact", "-pretokenized",
+            "-verbose", *(["-optimize"] if o.optimize else []), heap=o.heap, options=indexing_jvm_options(files),
         )
         log.debug("running %s", " ".join(cmd))
         total = counts["documents"] if counts is not None else None
-        returncode, output = _run_anserini(cmd, total, f"index {index.name}", progress)
+        returncode, output = _run_anserini(cmd, total, f"index {index.name}", o.progress)
         if returncode != 0 or not any(tmp.glob("segments_*")):
             tail = "\n".join(line for line in output.strip().splitlines() if " DEBUG " not in line)
             tail = "\n".join(tail.splitlines()[-15:])
             raise EspladeError(f"Anserini indexing of {folder} failed (exit {returncode}):\n{tail}")
         indexed, empty = _parse_counter(output, "indexed"), _parse_counter(output, "empty")
         if counts is None and indexed == 0:
-            check_documents(folder, {"documents": empty or 0, "empty_vectors": empty or 0}, allow_empty)
+            check_documents(folder, {"documents": empty or 0, "empty_vectors": empty or 0}, o.allow_empty)
         # Anserini skips documents whose vector is empty (nothing to index, never retrievable)
         if counts is not None and indexed is not None and (indexed, empty) != (
                 counts["documents"] - counts["empty_vectors"], counts["empty_vectors"]):
@@ -104,8 +118,8 @@ def build_index(collection: str | os.PathLike, index: str | os.PathLike, threads
             "documents_indexed": indexed,
             "empty_skipped": empty,
             "validated": counts,
-            "threads": threads,
-            "optimized": optimize,
+            "threads": o.threads,
+            "optimized": o.optimize,
             "seconds": round(time.perf_counter() - started, 3),
             "export_manifest": manifest,
         }

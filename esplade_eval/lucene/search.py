@@ -27,7 +27,7 @@ from esplade_eval import artifacts
 from esplade_eval._io import Closing, atomic_file
 from esplade_eval.data.trec import check_run_tag, run_text
 from esplade_eval.errors import EspladeError
-from esplade_eval.sparse.jsonvector import read_query_file, read_query_vectors  # noqa: F401  (part of this module's API)
+from esplade_eval.sparse.jsonvector import read_query_file
 
 log = logging.getLogger(__name__)
 
@@ -157,8 +157,7 @@ def batch_search(index: str | os.PathLike, queries: Mapping[str, Mapping[str, in
                              progress=progress)
 
 
-UNKNOWN_ENCODING = ("the encoding of these queries is unknown (their lines carry no 'encoding' and no manifest "
-                    "beside the file lists it), so they cannot be checked against the index; re-export them with "
+UNKNOWN_ENCODING = ("the encoding of these queries is unknown (their lines carry no 'encoding'), so they cannot be checked against the index; re-export them with "
                     "`esplade-eval export --topics`, or pass --allow-unknown-encoding to search anyway")
 
 
@@ -166,8 +165,7 @@ def checked_queries(queries: str | os.PathLike, index: str | os.PathLike, allow_
                     allow_unknown: bool = False, warn=log.warning) -> dict[str, dict[str, int]]:
     """The vectors of a pre-encoded query file, once its encoding is checked against the index's.
 
-    The encoding travels in the file's lines (:mod:`esplade_eval.artifacts`); a file written
-    before that is read by the manifest beside it when that manifest lists it. Queries of
+    The encoding travels in the file's lines (:mod:`esplade_eval.artifacts`). Queries of
     another checkpoint, max length, vocabulary size or quantisation than the index are refused
     unless ``allow_mismatch``; queries whose encoding is unknown unless ``allow_unknown`` (or
     ``allow_mismatch``). Another pruning than the index's documents is only noted (searching
@@ -178,7 +176,7 @@ def checked_queries(queries: str | os.PathLike, index: str | os.PathLike, allow_
 
     check_index(index, allow_sharded=True)
     file = read_query_file(queries)
-    found = file.encoding or artifacts.listed_query_encoding(queries)
+    found = file.encoding
     if found is None and not (allow_unknown or allow_mismatch):
         raise EspladeError(f"{queries}: {UNKNOWN_ENCODING}")
     manifest = artifacts.index_export_manifest(index)
@@ -222,12 +220,12 @@ def _merged_search(index, queries: Mapping[str, Mapping[str, int]], k: int, thre
 
 
 def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, int]], output: str | os.PathLike,
-                  k: int = 1000, threads: int = 1, tag: str | None = None, heap: str | None = None,
-                  progress: bool | None = None, quick_jit: bool = False, search=None) -> dict:
+                  tag: str | None = None, search=None, **options) -> dict:
     """Search ``queries`` and write a TREC run atomically (streamed); returns timing and counts.
 
     The run tag defaults to :func:`esplade_eval.artifacts.run_tag` of the index folder's name
-    (``esplade_<level>`` for a flow's index).
+    (``esplade_<level>`` for a flow's index). ``options``, :func:`batch_search`'s keywords:
+    ``k`` (1000), ``threads`` (1), ``heap``, ``progress``, ``quick_jit``.
     ``heap``: the JVM's ``-Xmx`` (default sized from the index, see
     :func:`~esplade_eval.lucene.batch.heap_for_index`); ``progress``: queries done / total
     on stderr (None: only on a terminal); ``quick_jit``: this process's JVM does nothing
@@ -239,12 +237,12 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     from esplade_eval.lucene.java import choose_heap
 
     tag = check_run_tag(tag or artifacts.run_tag(Path(index).resolve().name))
-    heap = choose_heap(heap, heap_for_index(index))
+    options = {"k": 1000, "threads": 1, "progress": None, "quick_jit": False, **options}
+    options["heap"] = choose_heap(options.get("heap"), heap_for_index(index))
     started = time.perf_counter()
     empty: list[str] = []
     with atomic_file(output) as fh:
-        for qid, ids, scores in (search or batch_search)(index, queries, k=k, threads=threads, heap=heap,
-                                                         progress=progress, quick_jit=quick_jit):
+        for qid, ids, scores in (search or batch_search)(index, queries, **options):
             if ids:
                 fh.write(run_text(qid, ids, scores, tag))
             else:
@@ -253,4 +251,4 @@ def search_to_run(index: str | os.PathLike, queries: Mapping[str, Mapping[str, i
     if empty:
         log.warning("%d queries retrieved nothing (e.g. %s)", len(empty), ", ".join(empty[:5]))
     return {"queries": len(queries), "no_hits": len(empty), "seconds": round(seconds, 3), "output": str(output),
-            "threads": threads, "heap": heap}
+            "threads": options["threads"], "heap": options["heap"]}

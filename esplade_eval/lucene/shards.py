@@ -35,13 +35,15 @@ import os
 import shutil
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
 from esplade_eval._children import stop_all
-from esplade_eval._io import atomic_dir, link_or_copy, open_text
+from esplade_eval._io import atomic_dir, link_or_copy
+from esplade_eval._read import open_text
 from esplade_eval.artifacts import (
     SHARDED_INDEX_FORMAT,
     level_collection,
@@ -50,8 +52,7 @@ from esplade_eval.artifacts import (
     write_index_manifest,
 )
 from esplade_eval.errors import EspladeError
-from esplade_eval.lucene.index import build_index, check_documents
-from esplade_eval.lucene.java import DEFAULT_HEAP
+from esplade_eval.lucene.index import IndexOptions, build_index, check_documents
 from esplade_eval.sparse.jsonvector import collection_files, validate_collection
 
 log = logging.getLogger(__name__)
@@ -160,36 +161,37 @@ def local_runner(parallel: int, progress: bool | None = None) -> Runner:
     return run
 
 
-def build_sharded_index(collection: str | os.PathLike, index: str | os.PathLike, shards: int, threads: int = 1,
-                        parallel: int | None = None, validate: bool = True, optimize: bool = True,
-                        overwrite: bool = False, heap: str = DEFAULT_HEAP, runner: Runner | None = None,
-                        progress: bool | None = None, allow_empty: bool = False) -> dict:
+def build_sharded_index(collection: str | os.PathLike, index: str | os.PathLike, shards: int,
+                        options: IndexOptions | None = None, parallel: int | None = None,
+                        runner: Runner | None = None, **overrides) -> dict:
     """Build ``shards`` Lucene impact indexes under ``index`` and its top-level manifest (see the module doc).
 
-    ``threads``: Anserini indexing threads per shard; ``parallel``: shards built at once by
-    the default local runner (default: CPUs / threads). Returns the top-level manifest.
+    ``options`` (or its fields as keywords) as :func:`~esplade_eval.lucene.index.build_index`'s,
+    ``threads`` being Anserini's indexing threads per shard; ``parallel``: shards built at once
+    by the default local runner (default: CPUs / threads). Returns the top-level manifest.
     """
+    o = replace(options or IndexOptions(), **overrides)
     if shards < 1:
         raise ValueError(f"shards must be >= 1, got {shards}")
     folder, export_manifest = level_collection(collection)
     files = collection_files(folder)
-    counts = validate_collection(folder) if validate else {"documents": _count_documents(files)}
-    if validate:
-        check_documents(folder, counts, allow_empty)
+    counts = validate_collection(folder) if o.validate else {"documents": _count_documents(files)}
+    if o.validate:
+        check_documents(folder, counts, o.allow_empty)
     if counts["documents"] < shards:
         raise EspladeError(f"{folder}: {counts['documents']} documents cannot make {shards} shards")
-    runner = runner or local_runner(parallel or max(1, (os.cpu_count() or 1) // threads), progress)
+    runner = runner or local_runner(parallel or max(1, (os.cpu_count() or 1) // o.threads), o.progress)
     started = time.perf_counter()
-    with atomic_dir(index, overwrite=overwrite) as tmp:
+    with atomic_dir(index, overwrite=o.overwrite) as tmp:
         inputs = _shard_inputs(files, shards, counts["documents"], tmp / ".inputs")
-        jobs = [{"collection": str(inp), "index": str(tmp / shard_name(i)), "threads": threads, "validate": False,
-                 "optimize": optimize, "heap": heap, "allow_empty": True} for i, inp in enumerate(inputs)]
+        jobs = [{"collection": str(inp), "index": str(tmp / shard_name(i)), "threads": o.threads, "validate": False,
+                 "optimize": o.optimize, "heap": o.heap, "allow_empty": True} for i, inp in enumerate(inputs)]
         results = runner(jobs)
         shard_entries = [{"path": shard_name(i), "files": sorted(p.name for p in Path(inp).iterdir()),
                           "documents_indexed": r["documents_indexed"], "empty_skipped": r["empty_skipped"],
                           "seconds": r["seconds"]} for i, (inp, r) in enumerate(zip(inputs, results))]
         shutil.rmtree(tmp / ".inputs")
-        info = _top_manifest(collection, shard_entries, counts if validate else None, threads, optimize,
+        info = _top_manifest(collection, shard_entries, counts if o.validate else None, o.threads, o.optimize,
                              export_manifest, time.perf_counter() - started)
         write_index_manifest(tmp, info)
     log.debug("indexed %s documents into %d shards under %s in %.1fs", info["documents_indexed"], shards, index,
@@ -251,9 +253,9 @@ def merge_shard_results(qids: Sequence[str], per_shard: Sequence[dict[str, tuple
     """``(qid, ids, scores)`` of every query, merged from each shard's ``{qid: (ids, raw scores)}``.
 
     ``adjust_ties``: apply Anserini's score-tie adjustment to the merged list, as a single
-    Lucene 9 index's search does (:func:`~esplade_eval.lucene.batch.anserini_tie_scores`).
+    Lucene 9 index's search does (:func:`~esplade_eval.lucene.ties.anserini_tie_scores`).
     """
-    from esplade_eval.lucene.batch import anserini_tie_scores
+    from esplade_eval.lucene.ties import anserini_tie_scores
 
     for qid in qids:
         ids, scores = merge_ranked([shard.get(qid, ([], [])) for shard in per_shard], k)

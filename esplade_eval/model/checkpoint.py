@@ -59,7 +59,7 @@ def check_max_length(path: str | os.PathLike, max_length: int) -> None:
     """An :class:`EspladeError` when ``max_length`` exceeds the positions of the checkpoint at
     ``path`` (``max_position_embeddings`` in its ``config.json``): the position embedding
     lookup would fail deep inside torch. Read from the config alone, before any weight loads."""
-    from esplade_eval._io import read_json
+    from esplade_eval._read import read_json
 
     config = Path(path) / "config.json"
     if not config.is_file():

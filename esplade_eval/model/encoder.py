@@ -63,6 +63,10 @@ class EncoderInfo:
         return dict(self.__dict__)
 
 
+def _origin(name: str = "<in-memory>", checkpoint_hash: str = "", where: str | os.PathLike | None = None):
+    return name, checkpoint_hash, where
+
+
 class SpladeEncoder:
     """Encode texts into sparse float vectors over the output vocabulary.
 
@@ -121,15 +125,16 @@ class SpladeEncoder:
 
     @classmethod
     def from_model(cls, model, tokenizer, vocab: Sequence[str] | None = None, max_length: int = 256,
-                   device: str = "cpu", batch_size: int = 128, dtype: str = "float32", name: str = "<in-memory>",
-                   checkpoint_hash: str = "", where: str | os.PathLike | None = None) -> "SpladeEncoder":
+                   device: str = "cpu", batch_size: int = 128, dtype: str = "float32", **origin) -> "SpladeEncoder":
         """An encoder around a model in memory, e.g. one being trained (nothing read from disk).
 
-        ``vocab`` names the head's output dimensions (an ESPLADE output vocabulary); None
+        ``origin``, where the model comes from: ``name`` (default ``"<in-memory>"``),
+        ``checkpoint_hash`` (default ``""``), ``where`` (the file named in errors). ``vocab`` names the head's output dimensions (an ESPLADE output vocabulary); None
         means the tokenizer's vocabulary (a plain SPLADE head). A size that differs from the
         head's output is an error naming ``where`` (default: ``name``). The model is used
         where it is: ``device`` is where inputs are sent.
         """
+        name, checkpoint_hash, where = _origin(**origin)
         out_dim = model.get_output_embeddings().weight.shape[0] if model.get_output_embeddings() is not None \
             else model.config.vocab_size
         if vocab is None:

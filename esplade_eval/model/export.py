@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import time
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Iterable, Iterator, Sequence
 
@@ -93,13 +94,46 @@ def encode_chunk(encoder, docs: Sequence[tuple[str, str]], prunings: Sequence[Pr
         writers[p.name].write(ids, texts, impacts)
 
 
+@dataclass(frozen=True)
+class ExportJob:
+    """One export: the corpus, where its levels go, and how they are made; the single-process
+    (:func:`export_corpus`) and the Ray export (:mod:`esplade_eval.distributed.export`) share it."""
+
+    corpus: str | os.PathLike
+    out: str | os.PathLike
+    prunings: tuple[Pruning, ...] = (Pruning(),)
+    quantizer: Quantizer = Quantizer()
+    shard_size: int = 100_000
+    chunk: int = 4096
+    overwrite: bool = False
+    progress: bool | None = None
+    topics: tuple = ()
+    collection: dict | None = None
+    allow_empty: bool = False
+
+    @classmethod
+    def of(cls, corpus, out, prunings: Sequence[Pruning] = (Pruning(),), quantizer: Quantizer = Quantizer(),
+           **options) -> "ExportJob":
+        """A job from the arguments of :func:`export_corpus` (its options as keywords)."""
+        return cls(corpus, out, tuple(prunings), quantizer, **{**options, "topics": tuple(options.get("topics") or ())})
+
+
+@dataclass(frozen=True)
+class EncodedTopics:
+    """The topics of an export, read once and encoded once for every level: ``sets`` is
+    :func:`read_topic_sets`' ``{query file name: (source, {qid: text})}``, ``encoded`` each
+    set's encoding."""
+
+    sets: dict
+    encoded: dict
+
+
 def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, prunings: Sequence[Pruning] = (Pruning(),),
-                  quantizer: Quantizer = Quantizer(), shard_size: int = 100_000, chunk: int = 4096,
-                  overwrite: bool = False, progress: bool | None = None,
-                  topics: Sequence[str | os.PathLike] = (), collection: dict | None = None,
-                  allow_empty: bool = False) -> dict[str, Path]:
+                  quantizer: Quantizer = Quantizer(), **options) -> dict[str, Path]:
     """Encode ``corpus`` (any :func:`~esplade_eval.data.formats.read_corpus` format) once and
-    write one collection per level.
+    write one collection per level. ``options``: the other fields of :class:`ExportJob`
+    (``shard_size``, ``chunk``, ``overwrite``, ``progress``, ``topics``, ``collection``,
+    ``allow_empty``).
 
     ``topics`` files are read before any encoding (a bad file fails first) and their query
     files are written inside each level's folder before it is renamed into place, so a
@@ -111,11 +145,11 @@ def export_corpus(encoder, corpus: str | os.PathLike, out: str | os.PathLike, pr
     vector is empty (a scale that quantises every weight under one unit) is an error, and
     nothing is written, unless ``allow_empty``.
     """
-    check_levels(prunings)
-    topic_sets = read_topic_sets(topics)
+    job = ExportJob.of(corpus, out, prunings, quantizer, **options)
+    check_levels(job.prunings)
+    topic_sets = read_topic_sets(job.topics)
     with no_empty_folder_left(out) as out:
-        return _export_levels(encoder, corpus, out, prunings, quantizer, shard_size, chunk, overwrite, progress,
-                              topic_sets, collection, allow_empty)
+        return _export_levels(encoder, replace(job, out=out), topic_sets)
 
 
 def check_levels(prunings: Sequence[Pruning]) -> None:
@@ -124,32 +158,33 @@ def check_levels(prunings: Sequence[Pruning]) -> None:
         raise ValueError(f"pruning levels repeat: {names}")
 
 
-def _export_levels(encoder, corpus, out: Path, prunings, quantizer, shard_size, chunk, overwrite, progress,
-                   topic_sets, collection, allow_empty: bool = False) -> dict[str, Path]:
-    names = [p.name for p in prunings]
+def _export_levels(encoder, job: ExportJob, topic_sets: dict) -> dict[str, Path]:
+    names = [p.name for p in job.prunings]
     started = time.perf_counter()
     with contextlib.ExitStack() as stack:
-        folders = {p.name: stack.enter_context(atomic_dir(out / p.name, overwrite=overwrite)) for p in prunings}
+        folders = {p.name: stack.enter_context(atomic_dir(job.out / p.name, overwrite=job.overwrite))
+                   for p in job.prunings}
         writers = {name: stack.enter_context(CollectionWriter(folders[name] / artifacts.COLLECTION_DIR, encoder.terms,
-                                                              shard_size))
+                                                              job.shard_size))
                    for name in names}
-        tally = new_tally(prunings)
-        bar = _progress(progress, "encode documents", corpus)
+        tally = new_tally(job.prunings)
+        bar = _progress(job.progress, "encode documents", job.corpus)
         stack.callback(bar.close)
-        for docs in aligned_chunks(read_corpus(corpus), chunk, shard_size):
-            encode_chunk(encoder, docs, prunings, quantizer, writers, tally, progress=None if bar.disable else bar.update)
+        for docs in aligned_chunks(read_corpus(job.corpus), job.chunk, job.shard_size):
+            encode_chunk(encoder, docs, job.prunings, job.quantizer, writers, tally,
+                         progress=None if bar.disable else bar.update)
         bar.close()
-        encoded_topics = {t: encoder.encode(list(m.values())) for t, (_, m) in topic_sets.items()}  # once, all levels
-        for p in prunings:
+        topics = EncodedTopics(topic_sets, {t: encoder.encode(list(m.values()))  # once, all levels
+                                            for t, (_, m) in topic_sets.items()})
+        for p in job.prunings:
             w = writers[p.name]
             w.close()
             counts = {"documents": w.documents, "empty_vectors": w.empty, "postings": w.postings, **tally[p.name]}
-            documents = documents_entry(corpus, counts, shard_size, time.perf_counter() - started, p.name,
-                                        allow_empty)
-            finish_level(encoder, folders[p.name], p, quantizer, documents, topic_sets, encoded_topics,
-                         collection=collection, term_max=w.term_max)
+            documents = documents_entry(job.corpus, counts, job.shard_size, time.perf_counter() - started, p.name,
+                                        job.allow_empty)
+            finish_level(encoder, folders[p.name], p, documents, topics, job, term_max=w.term_max)
     log.info("exported %s in %.1fs", ", ".join(names), time.perf_counter() - started)
-    return {name: out / name for name in names}
+    return {name: job.out / name for name in names}
 
 
 def documents_entry(corpus, counts: dict, shard_size: int, seconds: float, level: str = "",
@@ -176,22 +211,21 @@ def documents_entry(corpus, counts: dict, shard_size: int, seconds: float, level
     }
 
 
-def finish_level(encoder, folder: Path, pruning: Pruning, quantizer: Quantizer, documents: dict,
-                 topic_sets: dict, encoded_topics: dict, collection: dict | None = None,
+def finish_level(encoder, folder: Path, pruning: Pruning, documents: dict, topics: EncodedTopics, job: ExportJob,
                  extra: dict | None = None, term_max=None) -> dict:
     """Write a level's query files and its manifest into ``folder``; returns the manifest.
 
     ``encoder`` only needs ``info``, ``terms`` and ``max_length`` here: the topics come
-    already encoded (``{name: SparseBatch}``, one encoding shared by every level).
-    ``collection``: the provenance of a registered collection, recorded as given;
+    already encoded (one encoding shared by every level). The job's ``quantizer`` and its
+    ``collection`` (the provenance of a registered collection, recorded as given) are used;
     ``term_max``: each term's highest document impact in the level (see :func:`write_queries`).
     """
-    manifest = artifacts.new_export_manifest(encoder.info.to_dict(), pruning.to_dict(), quantizer.to_dict())
-    if collection:
-        manifest["collection"] = dict(collection)
-    for tname, (source, topic_map) in topic_sets.items():
-        manifest["queries"][tname] = write_queries(encoder, topic_map, folder, tname, pruning, quantizer,
-                                                   source=source, encoded=encoded_topics[tname], term_max=term_max)
+    manifest = artifacts.new_export_manifest(encoder.info.to_dict(), pruning.to_dict(), job.quantizer.to_dict())
+    if job.collection:
+        manifest["collection"] = dict(job.collection)
+    for tname, (source, topic_map) in topics.sets.items():
+        manifest["queries"][tname] = write_queries(encoder, topic_map, folder, tname, (pruning, job.quantizer),
+                                                   source=source, encoded=topics.encoded[tname], term_max=term_max)
     manifest["documents"] = documents
     manifest.update(extra or {})
     artifacts.write_export_manifest(folder, manifest)
@@ -218,7 +252,7 @@ def export_topics(encoder, topics: str | os.PathLike, level_dir: str | os.PathLi
         level_pruning, level_quantizer = rules_of(manifest, level_dir / artifacts.EXPORT_MANIFEST)
         name = name or artifacts.topics_name(topics)
         manifest["queries"][name] = write_queries(encoder, read_topics(topics), level_dir, name,
-                                                   pruning or level_pruning, quantizer or level_quantizer,
+                                                   (pruning or level_pruning, quantizer or level_quantizer),
                                                    source=topics)
         artifacts.write_export_manifest(level_dir, manifest)
     return target
@@ -257,12 +291,13 @@ def read_topic_sets(paths) -> dict[str, tuple[str, dict[str, str]]]:
     return sets
 
 
-def write_queries(encoder, topic_map, folder: Path, name: str, pruning: Pruning, quantizer: Quantizer,
+def write_queries(encoder, topic_map, folder: Path, name: str, rules: tuple[Pruning, Quantizer],
                   source, encoded=None, term_max=None) -> dict:
-    """Encode (unless ``encoded`` is given), prune, quantise and write ``folder/queries.<name>.jsonl``;
-    returns its manifest entry. With ``term_max`` (each term's highest document impact) the
+    """Encode (unless ``encoded`` is given), prune and quantise by ``rules`` (as :func:`rules_of`
+    returns them) and write ``folder/queries.<name>.jsonl``; returns its manifest entry. With ``term_max`` (each term's highest document impact) the
     entry records the highest score a query can reach, and a bound past what Lucene scores
     exactly (:data:`~esplade_eval.sparse.quantize.MAX_IMPACT`) is warned about."""
+    pruning, quantizer = rules
     ids, texts = list(topic_map), list(topic_map.values())
     encoded = encoder.encode(texts) if encoded is None else encoded
     impacts, lost = quantizer.apply(pruning.apply(encoded, "query"))
@@ -309,7 +344,7 @@ def _progress(enabled: bool | None, desc: str, corpus):
 
     total = None
     if shown(enabled):
-        from esplade_eval._io import open_text
+        from esplade_eval._read import open_text
 
         with open_text(corpus) as fh:
             total = sum(1 for line in fh if line.strip())

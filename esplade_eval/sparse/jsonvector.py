@@ -28,7 +28,8 @@ from typing import IO, Iterable, Iterator, Mapping, Sequence
 
 import numpy as np
 
-from esplade_eval._io import Closing, json_line, numbered_lines
+from esplade_eval._io import Closing
+from esplade_eval._read import json_line, numbered_lines
 from esplade_eval.artifacts import shard_file_name
 from esplade_eval.errors import InputError
 from esplade_eval.sparse.quantize import MAX_IMPACT
@@ -210,8 +211,8 @@ class QueryFile:
 def read_query_file(path: str | os.PathLike) -> QueryFile:
     """Read and check a pre-encoded query JSONL file, with the encoding its lines carry.
 
-    Every line must carry the same encoding, or none may (a file written before encodings
-    travelled with their queries): a file mixing them is an error naming the first line
+    Every line must carry the same encoding, or none may (a file written by another tool):
+    a file mixing them is an error naming the first line
     that differs. A file without a single query is an error (``search``, ``cost`` and
     ``postings`` all refuse an empty query set rather than report means over nothing).
     """

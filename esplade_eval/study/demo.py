@@ -138,7 +138,8 @@ def effectiveness_table(result, measures, references: dict | None = None) -> str
 def cost_section(result, plots, measures=defaults.COST_MEASURES, references: dict | None = None) -> str:
     """Effectiveness beside retrieval cost per level (``esplade_eval.cost``), plus two PNG plots;
     the reference rows' costs (:func:`reference_costs`) below, and their points on the Pareto plot."""
-    from esplade_eval.cost.report import cost_table, plot_pareto, plot_posting_lengths
+    from esplade_eval.cost.plots import plot_pareto, plot_posting_lengths
+    from esplade_eval.cost.report import cost_table
 
     table = cost_table(result, measures=measures)
     refs = reference_costs(result, references or {}, measures)
@@ -150,10 +151,10 @@ def cost_section(result, plots, measures=defaults.COST_MEASURES, references: dic
 
 
 def cost_text(table) -> str:
-    """The demo's cost table: :func:`~esplade_eval.cost.render.render_cost_table`, as ``cost-table`` prints it."""
+    """The demo's cost table: :func:`~esplade_eval.cost.render.render_cost_table`, as ``cost --flow`` prints it."""
     from esplade_eval.cost.render import render_cost_table
 
-    return ("\neffectiveness vs cost (single-thread latency of top-1000; `esplade-eval cost-table` renders the same "
+    return ("\neffectiveness vs cost (single-thread latency of top-1000; `esplade-eval cost --flow` renders the same "
             "table, with --all-columns for the rest)\n\n" + render_cost_table(table).rstrip("\n"))
 
 

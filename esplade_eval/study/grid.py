@@ -129,7 +129,7 @@ def grid_markdown(job: GridJob, collection, table, comparisons, refs, seconds: f
 
 def _write_results(job: GridJob, collection, table, comparisons, refs, markdown: str) -> None:
     from esplade_eval._io import atomic_file, write_json
-    from esplade_eval.cost.report import plot_pareto, plot_posting_lengths
+    from esplade_eval.cost.plots import plot_pareto, plot_posting_lengths
 
     results = Path(job.results)
     with atomic_file(results.with_suffix(".md")) as fh:

@@ -14,20 +14,8 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _figure(width: float, height: float, ncols: int = 1):
-    from matplotlib.figure import Figure
-
-    fig = Figure(figsize=(width, height), layout="constrained")
-    return fig, fig.subplots(1, ncols)
-
-
-def _save(fig, path: Path) -> Path:
-    from esplade_eval._io import atomic_file
-
-    with atomic_file(path, "wb") as fh:
-        fig.savefig(fh, dpi=120, format="png")
-    return path
+from esplade_eval._format import figure as _figure
+from esplade_eval._format import save_figure as _save
 
 
 def write_plots(cfg, plan, analysis, folder: Path) -> list[Path]:
@@ -94,7 +82,7 @@ def _zero(v) -> float:
 
 
 def posting_lengths(cfg, plan, analysis, path: Path) -> Path:
-    from esplade_eval.cost.report import plot_posting_lengths
+    from esplade_eval.cost.plots import plot_posting_lengths
 
     strict, arrays = cfg.evaluation.strictest, {}
     for name, system in plan.systems.items():

@@ -10,49 +10,14 @@ import os
 import platform
 import sys
 
+from esplade_eval._format import DAGGER, MISSING, md_table
+from esplade_eval._format import mean_sd as pm
+from esplade_eval._format import pvalue as pval
+from esplade_eval._format import readable as num
+from esplade_eval._format import readable_signed as signed
 from esplade_eval.study.schema import format_value
 
-# --- formatting ---------------------------------------------------------------------------
-
-def _missing(v) -> bool:
-    return v is None or (isinstance(v, float) and math.isnan(v))
-
-
-def num(v, digits: int = 4) -> str:
-    if _missing(v):
-        return "–"
-    v = float(v)
-    if abs(v) >= 1000:
-        return f"{v:,.0f}"
-    if abs(v) >= 100:
-        return f"{v:.1f}"
-    return f"{v:.{digits}f}"
-
-
-def pm(mean, sd, digits: int = 4) -> str:
-    """``mean ± sd``; the mean alone for one seed."""
-    if _missing(mean):
-        return "–"
-    return num(mean, digits) if _missing(sd) else f"{num(mean, digits)} ± {num(sd, digits)}"
-
-
-def signed(v, digits: int = 4) -> str:
-    if _missing(v):
-        return "–"
-    return f"{v:+,.0f}" if abs(v) >= 100 else f"{v:+.{digits}f}"
-
-
-def pval(p) -> str:
-    if _missing(p):
-        return "–"
-    return f"{p:.2g}" if p < 0.001 else f"{p:.3f}"
-
-
-def md_table(header: list[str], rows: list[list[str]]) -> list[str]:
-    out = ["| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    out += ["| " + " | ".join(str(c) for c in row) + " |" for row in rows]
-    return out
-
+# --- formatting: esplade_eval._format, under the names this package's pages call -----------
 
 def jsonable(obj):
     """NaN/inf become null; numpy scalars become Python numbers."""
@@ -108,10 +73,10 @@ def budget_markdown(cfg, analysis, plan) -> list[str]:
 
 
 def comparison_cells(c: dict) -> list[str]:
-    ci = "–" if c.get("ci_low") is None else f"[{signed(c['ci_low'])}, {signed(c['ci_high'])}]"
+    ci = MISSING if c.get("ci_low") is None else f"[{signed(c['ci_low'])}, {signed(c['ci_high'])}]"
     seeds = f"{c['seeds_same_sign']}/{c['seed_pairs']}"
     return [num(c["mean_a"]), num(c["mean_b"]), signed(c["delta"]), ci, num(c.get("d_z"), 2), pval(c.get("p")),
-            pval(c.get("p_holm")) + ("†" if c.get("significant") else ""), seeds]
+            pval(c.get("p_holm")) + (DAGGER if c.get("significant") else ""), seeds]
 
 
 COMPARISON_HEADER = ["A", "B", "Δ = A − B", "95% CI of Δ", "d_z", "p", "p (Holm)", "seeds, same sign"]

@@ -149,7 +149,7 @@ def aggregate(rows, order: list[str] | None = None):
 
 
 def _level_rank(level: str) -> tuple:
-    from esplade_eval.cost.report import strictness
+    from esplade_eval.sparse.prune import strictness
 
     return (1, *strictness(level)) if level != NO_LEVEL else (0,)
 

@@ -139,7 +139,7 @@ def semanlink_pairs(collection, split: str = "train") -> tuple[list[tuple[str, s
 
 def tsv_pairs(path: str | os.PathLike) -> tuple[list[tuple[str, str, str, str]], dict]:
     """Pairs from ``query<TAB>document`` lines; ids are the texts themselves."""
-    from esplade_eval._io import numbered_lines
+    from esplade_eval._read import numbered_lines
 
     pairs, qrels = [], {}
     for lineno, line in numbered_lines(path):
