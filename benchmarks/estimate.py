@@ -21,7 +21,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def study(config: str, work: str, *extra: str) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "esplade_eval", "study", config, "--work", os.path.join(work, "work"),
-           "--results", os.path.join(work, "results"), "--no-progress", *extra]
+           "--results", os.path.join(work, "results"), "--quiet", *extra]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=True,
                           env=dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1"))
 

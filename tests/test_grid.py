@@ -98,7 +98,7 @@ def test_grid_of_two_checkpoints_on_a_user_collection(user_registry, tmp_path, c
     # a second invocation reuses every flow stage (same keys, records untouched) and gives the same table
     stamps = {n: (flows[n] / "record.json").stat().st_mtime_ns for n in flows}
     assert main(["grid", "--collection", "mytitles", "--registry", str(user_registry), "--checkpoint", "tiny=splade-tiny",
-                 "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--repeats", "1",
+                 "--checkpoint", f"ft={ft}", "--levels", "full", "d8-q4", "--max-length", "64", "--passes", "1",
                  "--threads", "2", "--measures", "nDCG@10", "R@100", "--out", str(out)]) == 0
     assert {n: (flows[n] / "record.json").stat().st_mtime_ns for n in flows} == stamps
     assert len(list((out / "flow-stages" / "flow").glob("*/record.json"))) == 2
