@@ -36,6 +36,7 @@ import re
 import shutil
 import signal
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -319,3 +320,12 @@ def write_json(path: str | os.PathLike, obj, indent: int = 2, ensure_ascii: bool
     with atomic_file(path) as fh:
         json.dump(obj, fh, indent=indent, ensure_ascii=ensure_ascii, default=default)
         fh.write("\n")
+
+
+def write_page(text: str, path: str | os.PathLike | None = None) -> None:
+    """A generated page (the CLI or config reference) written atomically to ``path``, or to stdout."""
+    if path is None:
+        sys.stdout.write(text)
+        return
+    with atomic_file(path) as fh:
+        fh.write(text)

@@ -101,11 +101,6 @@ def cli_markdown() -> str:
 
 
 if __name__ == "__main__":  # python -m esplade_eval.cli.reference [PATH]
-    text = cli_markdown()
-    if len(sys.argv) > 1:
-        from esplade_eval._io import atomic_file
+    from esplade_eval._io import write_page
 
-        with atomic_file(sys.argv[1]) as fh:
-            fh.write(text)
-    else:
-        sys.stdout.write(text)
+    write_page(cli_markdown(), sys.argv[1] if len(sys.argv) > 1 else None)

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from esplade_eval.evaluate.verdicts import CONTRADICTED, INCONCLUSIVE, SUPPORTED
 from esplade_eval.study import stats
 from esplade_eval.study.schema import MLM_SETS
 
-SUPPORTED, CONTRADICTED, INCONCLUSIVE, NOT_APPLICABLE = "supported", "contradicted", "inconclusive", "not applicable"
+NOT_APPLICABLE = "not applicable"
 
 
 @dataclass
