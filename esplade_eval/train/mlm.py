@@ -22,6 +22,11 @@ cheap; see ``benchmarks/pretrain.py``.
 arm, with a fixed masking seed and every chosen piece set to ``[MASK]``. The frequency
 baseline always predicts the most frequent target of the training texts.
 
+**WordPiece outputs** (plain SPLADE, ``vocab_index=None``): the same words are chosen at the
+same rate and masked the same way (whole-word masking), but every piece of a chosen word is
+predicted, its target being its own WordPiece id (BERT's whole-word masking). Every word
+with letters or digits is a candidate, so both kinds mask the same words of a text.
+
 Long texts are cut into chunks of at most ``max_words`` whitespace words before
 tokenisation, so truncation at ``max_length`` wastes little text. Batches are built from
 length-sorted windows (little padding), in a seeded random order; one *pass* is one
@@ -59,7 +64,10 @@ def chunk_text(text: str, max_words: int) -> list[str]:
 
 def tokenize_examples(tokenizer, texts: Sequence[str], vocab_index: dict[str, int], max_length: int,
                       batch: int = 2048) -> list[Example]:
-    """Tokenise texts and resolve each BERT word to its output-vocabulary target."""
+    """Tokenise texts and resolve each BERT word to its output-vocabulary target.
+
+    ``vocab_index=None`` (WordPiece outputs): every word is a target (0); its pieces are the labels.
+    """
     out: list[Example] = []
     for s in range(0, len(texts), batch):
         part = list(texts[s:s + batch])
@@ -82,17 +90,21 @@ def tokenize_examples(tokenizer, texts: Sequence[str], vocab_index: dict[str, in
             target = np.empty(len(order), dtype=np.int64)
             for j, w in enumerate(order):
                 ws = words(text[spans[w][0]:spans[w][1]])
-                target[j] = NOT_A_WORD if len(ws) != 1 else vocab_index.get(ws[0], OUT_OF_VOCAB)
+                if len(ws) != 1:
+                    target[j] = NOT_A_WORD
+                else:
+                    target[j] = 0 if vocab_index is None else vocab_index.get(ws[0], OUT_OF_VOCAB)
             out.append(Example(np.asarray(enc["input_ids"][i], dtype=np.int64), word, target))
     return out
 
 
 def mask_batch(batch: Sequence[Example], rng: np.random.Generator, rate: float, mask_id: int, pad_id: int,
-               input_vocab_size: int, always_mask: bool = False):
+               input_vocab_size: int, always_mask: bool = False, pieces: bool = False):
     """Whole-word masking: ``(input_ids, attention_mask, rows, cols, labels)`` tensors.
 
     ``rows, cols`` index the first piece of each masked in-vocabulary word; ``labels`` its
-    output-vocabulary id.
+    output-vocabulary id. With ``pieces`` (WordPiece outputs) every piece of a masked word is
+    a position and its original WordPiece id the label.
     """
     import torch
 
@@ -114,7 +126,11 @@ def mask_batch(batch: Sequence[Example], rng: np.random.Generator, rate: float, 
                     row[toks] = mask_id
                 elif u < 0.9:
                     row[toks] = rng.integers(FIRST_WORD_ID, input_vocab_size, size=len(toks))
-                if ex.target[w] >= 0:
+                if pieces:
+                    rows += [r] * len(toks)
+                    cols += toks.tolist()
+                    labels += ex.ids[toks].tolist()
+                elif ex.target[w] >= 0:
                     rows.append(r)
                     cols.append(int(toks[0]))
                     labels.append(int(ex.target[w]))
@@ -147,13 +163,15 @@ def mlm_forward(model, ids, att, rows, cols, labels):
     import torch.nn.functional as F
 
     hidden = model.base_model(input_ids=ids, attention_mask=att)[0]
-    logits = model.mlm_head(hidden[rows, cols])
+    head = model.mlm_head if hasattr(model, "mlm_head") else model.cls  # ESPLADE, or BertForMaskedLM
+    logits = head(hidden[rows, cols])
     return F.cross_entropy(logits.float(), labels), logits
 
 
 def evaluate_mlm(model, examples: list[Example], tokenizer, rate: float, batch_size: int, device: str,
                  seed: int = 12345, baseline_id: int | None = None) -> dict:
-    """Top-1 accuracy at masked in-vocabulary words (fixed masking, every piece [MASK])."""
+    """Top-1 accuracy at masked in-vocabulary words (fixed masking, every piece [MASK]); for a
+    WordPiece head (no ``mlm_head``) at every masked piece."""
     import torch
 
     if not examples:
@@ -168,7 +186,8 @@ def evaluate_mlm(model, examples: list[Example], tokenizer, rate: float, batch_s
         for s in range(0, len(order), batch_size):
             batch = [examples[i] for i in order[s:s + batch_size]]
             ids, att, rows, cols, labels = mask_batch(batch, rng, rate, tokenizer.mask_token_id,
-                                                      tokenizer.pad_token_id, len(tokenizer), always_mask=True)
+                                                      tokenizer.pad_token_id, len(tokenizer), always_mask=True,
+                                                      pieces=not hasattr(model, "mlm_head"))
             if not len(labels):
                 continue
             loss, logits = mlm_forward(model, ids.to(device), att.to(device), rows.to(device), cols.to(device),

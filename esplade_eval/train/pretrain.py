@@ -1,4 +1,11 @@
-"""MLM pre-training of ESPLADE models with whole-word masking over the output vocabulary.
+"""MLM pre-training of ESPLADE models with whole-word masking over the output vocabulary,
+or of plain SPLADE models (``output_vocab="wordpiece"``: BERT's own WordPiece head).
+
+**Output vocabulary.** ``"expanded"`` (ESPLADE) predicts whole words of the output
+vocabulary; ``"wordpiece"`` keeps the checkpoint's ``BertForMaskedLM`` (SPLADE-tiny's
+30,522-row head) and predicts every piece of the same masked words at the same rate
+(whole-word masking), so the two kinds of arm differ in their output vocabulary only. A
+WordPiece run builds no vocabulary and saves no ``output_vocab.txt``.
 
 The masking, the targets, the batches and the held-out accuracy are :mod:`esplade_eval.train.mlm`'s.
 
@@ -53,6 +60,9 @@ from esplade_eval.train.texts import DEFAULT_EVAL_DOCS
 
 log = logging.getLogger(__name__)
 
+#: the kinds of output vocabulary: ESPLADE's whole words, or the input tokenizer's WordPiece (plain SPLADE)
+OUTPUT_VOCABS = ("expanded", "wordpiece")
+
 @dataclass
 class PretrainConfig:
     """Everything that defines a pre-training run (recorded in ``training_state.json``)."""
@@ -81,8 +91,11 @@ class PretrainConfig:
     progress: bool | None = None  # bars: None only on a terminal, True always, False never
     exclude_eval_docs: list[str] = field(default_factory=lambda: list(DEFAULT_EVAL_DOCS))  # see train.texts
     allow_eval_docs: bool = False  # train on evaluation documents too (recorded)
+    output_vocab: str = "expanded"  # "expanded" (ESPLADE word head) or "wordpiece" (plain SPLADE head)
 
     def __post_init__(self):
+        if self.output_vocab not in OUTPUT_VOCABS:
+            raise EspladeError(f"output_vocab must be one of {', '.join(OUTPUT_VOCABS)}, got {self.output_vocab!r}")
         if self.steps is not None and self.repeats != 1:
             raise EspladeError(f"steps={self.steps} with repeats={self.repeats}: a fixed step budget ignores "
                                "repeats; give the budget in passes (epochs) or set repeats=1")
@@ -180,6 +193,8 @@ def _vocabulary(cfg: PretrainConfig, train_texts: list[str], eval_record: dict) 
     """The output vocabulary: ``cfg.vocab`` as is, or built from the (filtered) training texts."""
     from esplade_eval.train.vocab import build_vocab, read_vocab, read_vocab_meta
 
+    if cfg.output_vocab == "wordpiece":
+        raise EspladeError("a WordPiece run has no output vocabulary to build")
     if cfg.vocab:
         vocab = read_vocab(cfg.vocab)
         return vocab, {"size": len(vocab), "source": str(cfg.vocab), "built_with": read_vocab_meta(cfg.vocab)}
@@ -198,9 +213,15 @@ def prepare_data(cfg: PretrainConfig) -> PretrainData:
     docs = eval_docs(cfg.exclude_eval_docs, cfg.allow_eval_docs)
     corpora = training_corpora(cfg.corpora, docs)
     train_texts = [t for c in corpora for t in c.train]
-    vocab, vocab_record = _vocabulary(cfg, train_texts, docs.record())
-    vocab_index = {w: i for i, w in enumerate(vocab)}
     tokenizer = common.load_input_tokenizer()
+    wordpiece = cfg.output_vocab == "wordpiece"
+    if wordpiece:
+        vocab = tokenizer.convert_ids_to_tokens(list(range(len(tokenizer))))
+        vocab_record = {"size": len(vocab), "kind": "wordpiece", "eval_docs": docs.record(),
+                        "source": f"the input tokenizer's WordPiece vocabulary ({common.INPUT_TOKENIZER})"}
+    else:
+        vocab, vocab_record = _vocabulary(cfg, train_texts, docs.record())
+    vocab_index = None if wordpiece else {w: i for i, w in enumerate(vocab)}
     chunks = [chunk_texts(c.train, cfg.max_words) for c in corpora]
     examples = tokenize_examples(tokenizer, [t for part in chunks for t in part], vocab_index, cfg.max_length)
     if not examples:
@@ -213,9 +234,32 @@ def prepare_data(cfg: PretrainConfig) -> PretrainData:
     for arm in ARMS:
         texts = chunk_texts(load_corpus(arm).heldout, cfg.max_words)[:cfg.eval_texts] if cfg.eval_texts > 0 else []
         heldout[arm] = tokenize_examples(tokenizer, texts, vocab_index, cfg.max_length)
-    target_counts = np.bincount(np.concatenate([e.target[e.target >= 0] for e in examples]), minlength=len(vocab))
+    target_counts = np.bincount(np.concatenate([_targets(e, wordpiece) for e in examples]), minlength=len(vocab))
     return PretrainData(corpora, docs, vocab, vocab_record, tokenizer, examples, origin, heldout,
                         int(target_counts.argmax()))
+
+
+def _targets(example: Example, wordpiece: bool) -> np.ndarray:
+    """The labels a text can give: in-vocabulary word targets, or the pieces of its words (WordPiece)."""
+    if not wordpiece:
+        return example.target[example.target >= 0]
+    return example.ids[(example.word >= 0) & (example.target[np.maximum(example.word, 0)] >= 0)]
+
+
+def wordpiece_model(cfg: PretrainConfig, tokenizer):
+    """SPLADE's own masked LM: ``init_encoder``'s ``BertForMaskedLM`` (head included), or a random ``preset``."""
+    from transformers import AutoModelForMaskedLM, BertConfig, BertForMaskedLM
+
+    from esplade_eval.model.checkpoint import resolve_checkpoint
+    from esplade_eval.train.common import PRESETS
+
+    if not cfg.init_encoder:
+        return BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), **PRESETS[cfg.preset])), None
+    model = AutoModelForMaskedLM.from_pretrained(resolve_checkpoint(cfg.init_encoder))
+    if model.config.vocab_size != len(tokenizer) or not hasattr(model, "cls"):
+        raise EspladeError(f"{cfg.init_encoder}: not a WordPiece masked LM over the input tokenizer's "
+                           f"{len(tokenizer)} pieces")
+    return model, {"source": str(cfg.init_encoder), "head": "the source's own WordPiece head"}
 
 
 def build_model(cfg: PretrainConfig, data: PretrainData, device: str):
@@ -225,7 +269,9 @@ def build_model(cfg: PretrainConfig, data: PretrainData, device: str):
 
     common.seed_everything(cfg.seed)
     transfer = None
-    if cfg.init_encoder:
+    if cfg.output_vocab == "wordpiece":
+        model, transfer = wordpiece_model(cfg, data.tokenizer)
+    elif cfg.init_encoder:
         model, transfer = init_from_wordpiece(cfg.init_encoder, data.vocab, data.tokenizer)
     else:
         model = EspladeForMaskedLM(common.model_config(cfg.preset, len(data.vocab), len(data.tokenizer)))
@@ -261,7 +307,8 @@ def train_mlm(model, data: PretrainData, cfg: PretrainConfig, device: str) -> tu
         while not loop.done:
             idx = next(batches)
             ids, att, rows, cols, labels = mask_batch([data.examples[i] for i in idx], rng, cfg.mask_rate,
-                                                      tok.mask_token_id, tok.pad_token_id, len(tok))
+                                                      tok.mask_token_id, tok.pad_token_id, len(tok),
+                                                      pieces=cfg.output_vocab == "wordpiece")
             np.add.at(used.examples, data.origin[idx], 1)
             if not len(labels):  # no maskable in-vocabulary word in the whole batch: no step
                 continue
@@ -312,8 +359,9 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike, overwrite: bool = Fals
     loop, used = train_mlm(model, data, cfg, device)
     eval_after = run_eval()
     train_seconds = loop.train_seconds
+    wordpiece = cfg.output_vocab == "wordpiece"
     state = {
-        "kind": "esplade-pretrain",
+        "kind": "splade-pretrain" if wordpiece else "esplade-pretrain",
         "config": asdict(cfg),
         "corpora": [c.describe() for c in data.corpora],
         "eval_docs": data.eval_docs.record(),
@@ -335,6 +383,6 @@ def pretrain(cfg: PretrainConfig, out: str | os.PathLike, overwrite: bool = Fals
         "final_loss_ema": loop.loss_ema,
     }
     log.info("pre-training done: %s", json.dumps({k: state[k] for k in ("steps", "tokens_seen", "heldout_mlm")}))
-    return common.save_checkpoint(out, model, data.tokenizer, data.vocab,
+    return common.save_checkpoint(out, model, data.tokenizer, None if wordpiece else data.vocab,
                                   {"training_state.json": state, "trainer_log.json": {"history": loop.history}},
                                   overwrite=overwrite, vocab_meta=data.vocab_record)
