@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from esplade_eval.study import findings as fnd
-from esplade_eval.study import stats
+from esplade_eval.study import stats, twins
 
 
 @dataclass
@@ -16,6 +16,7 @@ class Analysis:
     vs_bm25: list = field(default_factory=list)
     correlations: list = field(default_factory=list)
     pairs: dict = field(default_factory=dict)  # level -> PairsReport over every system (unpruned, strictest)
+    twins: list = field(default_factory=list)  # ESPLADE arm vs its WordPiece twin, per level (study.twins)
 
 
 def analyse(cfg, plan, store) -> Analysis:
@@ -28,4 +29,4 @@ def analyse(cfg, plan, store) -> Analysis:
     pairs = {lv: stats.all_pairs(data, list(plan.systems), lv, ev.measures, alpha)
              for lv in dict.fromkeys([ev.unpruned, ev.strictest])}
     return Analysis(data, table, fnd.judge(cfg, data), fnd.versus_bm25(cfg, data, plan), fnd.correlations(cfg, data),
-                    {lv: rep for lv, rep in pairs.items() if rep is not None})
+                    {lv: rep for lv, rep in pairs.items() if rep is not None}, twins.compare_twins(cfg, data, alpha))

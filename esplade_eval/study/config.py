@@ -158,7 +158,8 @@ def describe(cfg: StudyConfig) -> dict[str, Any]:
         "config": str(cfg.path), "name": cfg.name, "description": cfg.description, "seeds": list(cfg.seeds),
         "threads": cfg.threads, "device": cfg.device, "split": cfg.split, "collection": cfg.collection,
         "vocab": cfg.vocab, "pretrain_base": cfg.pretrain,
-        "arms": [{"name": a.name, "axes": a.axes, "pretrain": a.pretrain, "origin": a.origin} for a in cfg.arms],
+        "arms": [{"name": a.name, "axes": a.axes, "pretrain": a.pretrain, "origin": a.origin, "vocab": a.vocab}
+                 for a in cfg.arms],
         "finetune": cfg.finetune, "references": cfg.reference_names,
         "evaluation": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.evaluation.__dict__.items()},
         "findings": cfg.findings,

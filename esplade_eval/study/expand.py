@@ -6,6 +6,13 @@ axes as written. An arm's name reads its settings: the corpus, ``lr<value>``,
 ``<key><value>`` (``general-lr1e-3-r3``, ``titles-lr1e-4-r1-init_encodernone``); an
 explicit arm may set ``name`` itself. Names must be unique.
 
+**Output vocabulary.** ``[grid] vocab = ["expanded", "wordpiece"]`` runs every arm (grid
+and explicit) with both: the ESPLADE arm (``expanded``, the study's output vocabulary)
+keeps its name, its WordPiece twin (plain SPLADE: SPLADE-tiny's own head, the same corpus,
+lr, repeats, budget and seed) gets the suffix ``-wp`` (``general-lr1e-3-r1-wp``). An
+explicit arm's own ``vocab`` (a kind or a list) overrides the grid's. Without it every arm
+is ``expanded``. :attr:`Arm.vocab` says which; the findings judge the expanded arms only.
+
 A fixed ``steps`` with ``repeats != 1`` is an error: steps would fix the budget and the
 repeats would change nothing but the record. Express the budget in passes (``epochs``).
 """
@@ -18,6 +25,8 @@ from dataclasses import dataclass, field
 from esplade_eval.study import checks, schema
 
 FIRST_AXES = ("corpus", "lr", "repeats")
+#: the kinds of output vocabulary an arm can have (``[grid] vocab``), and the name suffix of each
+VOCAB_SUFFIX = {"expanded": "", "wordpiece": "-wp"}
 
 
 @dataclass(frozen=True)
@@ -28,6 +37,7 @@ class Arm:
     pretrain: dict = field(hash=False)  # PretrainConfig keyword arguments (``corpora`` a list)
     axes: dict = field(hash=False)  # {"corpus": "general", "lr": 0.001, "repeats": 3, ...}
     origin: str = "grid"  # the config key that made it ("grid" or "arms[2]")
+    vocab: str = "expanded"  # "expanded" (ESPLADE) or "wordpiece" (its plain SPLADE twin)
 
     @property
     def corpora(self) -> list[str]:
@@ -68,16 +78,38 @@ def expand_arms(raw: dict, base: dict, problems: checks.Problems) -> list[Arm]:
     if not isinstance(explicit, list) or not all(isinstance(a, dict) for a in explicit):
         problems.add("arms", "expected a list of tables ([[arms]])")
         explicit = []
+    kinds = vocab_kinds(grid.get("vocab", ["expanded"]), "grid.vocab", problems)
+    grid = {k: v for k, v in grid.items() if k != "vocab"}
     if not grid and not explicit:
         problems.add("grid", "no arms: give a [grid] of pre-training axes and/or [[arms]]")
         return []
-    arms = _grid_arms(grid, base, problems) + _explicit_arms(explicit, base, problems)
+    arms = [twin for arm in _grid_arms(grid, base, problems) for twin in with_vocab(arm, kinds)]
+    arms += _explicit_arms(explicit, base, kinds, problems)
     seen: dict[str, str] = {}
     for arm in arms:
         if arm.name in seen:
             problems.add(arm.origin, f"arm name {arm.name!r} is already used by {seen[arm.name]}")
         seen.setdefault(arm.name, arm.origin)
     return arms
+
+
+def vocab_kinds(value, where: str, problems: checks.Problems) -> list[str]:
+    """The output-vocabulary kinds of ``[grid] vocab`` or an arm's ``vocab`` (a kind or a list)."""
+    items = value if isinstance(value, list) else [value]
+    bad = [v for v in items if v not in VOCAB_SUFFIX]
+    if not items or bad or len(set(items)) != len(items):
+        problems.add(where, f"expected a list of distinct kinds among {', '.join(map(repr, VOCAB_SUFFIX))}, "
+                            f"got {value!r}")
+        return ["expanded"]
+    return list(items)
+
+
+def with_vocab(arm: Arm, kinds: list[str]) -> list[Arm]:
+    """``arm`` once per output-vocabulary kind: the expanded arm as is (its settings, and so its
+    stages' keys, unchanged), the WordPiece twin ``-wp`` with ``output_vocab = "wordpiece"``."""
+    return [arm if kind == "expanded" else
+            Arm(name=arm.name + VOCAB_SUFFIX[kind], pretrain={**arm.pretrain, "output_vocab": kind},
+                axes=dict(arm.axes), origin=arm.origin, vocab=kind) for kind in kinds]
 
 
 def _grid_axes(grid: dict, problems: checks.Problems) -> dict[str, list]:
@@ -117,11 +149,11 @@ def _grid_arms(grid: dict, base: dict, problems: checks.Problems) -> list[Arm]:
     return arms
 
 
-def _explicit_arms(explicit: list[dict], base: dict, problems: checks.Problems) -> list[Arm]:
+def _explicit_arms(explicit: list[dict], base: dict, kinds: list[str], problems: checks.Problems) -> list[Arm]:
     arms = []
     for i, tbl in enumerate(explicit):
         prefix = f"arms[{i}]"
-        chosen = schema.pretrain_settings(tbl, prefix, problems, allowed=("name",))
+        chosen = schema.pretrain_settings(tbl, prefix, problems, allowed=("name", "vocab"))
         name = tbl.get("name")
         if name is not None and not checks.valid_name(name):
             problems.add(f"{prefix}.name", f"{name!r} is not a folder-safe name (letters, digits, '.', '_', '+', '-')")
@@ -129,7 +161,8 @@ def _explicit_arms(explicit: list[dict], base: dict, problems: checks.Problems) 
         sources = {key: f"{prefix}.{key}" for key in chosen}
         arm = _arm(chosen, base, sources, list(chosen), prefix, name, problems)
         if arm is not None:
-            arms.append(arm)
+            own = tbl.get("vocab")
+            arms += with_vocab(arm, kinds if own is None else vocab_kinds(own, f"{prefix}.vocab", problems))
     return arms
 
 

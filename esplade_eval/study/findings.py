@@ -38,9 +38,10 @@ class Finding:
 
 
 def _arms(cfg, data) -> list:
-    """Arms with results at every level."""
+    """Expanded (ESPLADE) arms with results at every level: the findings are about them, so their
+    WordPiece twins (``-wp``) never enter a finding."""
     have = set(data.rows["system"]) if len(data.rows) else set()
-    return [a for a in cfg.arms if a.name in have]
+    return [a for a in cfg.arms if a.name in have and a.vocab == "expanded"]
 
 
 def _levels(cfg) -> list[str]:

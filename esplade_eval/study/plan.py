@@ -48,7 +48,8 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
                   inputs=corpus_inputs([*cfg.vocab["corpora"], *eval_docs["exclude_eval_docs"]], collection_fp))
     stages.append(vocab)
     for arm in cfg.arms:
-        systems[arm.name] = System(arm.name, "arm", _arm_description(arm), tuple(cfg.seeds), dict(arm.axes), True)
+        systems[arm.name] = System(arm.name, "arm", _arm_description(arm), tuple(cfg.seeds), dict(arm.axes), True,
+                                   vocab=arm.vocab)
         for seed in cfg.seeds:
             pt = pretrain_stage(cfg, arm.name, arm.pretrain, seed, vocab, collection_fp)
             stages.append(pt)
@@ -59,4 +60,4 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
 
 
 def _arm_description(arm) -> str:
-    return ", ".join(f"{k} {v}" for k, v in arm.axes.items())
+    return ", ".join(f"{k} {v}" for k, v in arm.axes.items()) + (", WordPiece outputs" if arm.vocab == "wordpiece" else "")

@@ -22,6 +22,7 @@ class System:
     axes: dict = field(default_factory=dict)
     pretrained: bool = False  # has an MLM pre-training stage (held-out MLM accuracy)
     levels: bool = True  # has pruning levels (BM25 has not)
+    vocab: str = ""  # output vocabulary: "expanded" (ESPLADE), "wordpiece" (SPLADE), "" (BM25, dense)
 
 
 def corpus_inputs(corpora, collection_fp: str | None = None) -> dict[str, str]:
@@ -48,7 +49,8 @@ def training(cfg) -> dict:
 def pretrain_stage(cfg, system: str, settings: dict, seed: int, vocab: Stage, collection_fp: str | None) -> Stage:
     params = {**settings, "seed": seed, **training(cfg)}
     sources = [*settings["corpora"], *settings.get("exclude_eval_docs", [])]
-    return Stage("pretrain", f"{system}.s{seed}", params, (vocab,), corpus_inputs(sources, collection_fp),
+    deps = () if settings.get("output_vocab") == "wordpiece" else (vocab,)  # SPLADE's head needs no vocabulary
+    return Stage("pretrain", f"{system}.s{seed}", params, deps, corpus_inputs(sources, collection_fp),
                  system=system, seed=seed)
 
 

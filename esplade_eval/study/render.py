@@ -72,6 +72,17 @@ def budget_markdown(cfg, analysis, plan) -> list[str]:
                      "dev nDCG@10 (kept)"], rows)
 
 
+def twins_markdown(rows: list[dict]) -> list[str]:
+    """ESPLADE vs SPLADE arm by arm (:func:`esplade_eval.study.twins.compare_twins`)."""
+    table = [[r["arm"], r["level"], r["seeds"], num(r["expanded"]), num(r["wordpiece"]), signed(r["delta"]),
+              pval(r["p"]), pval(r["p_holm"]), pval(r["p_query_only"]), num(r["postings_expanded"], 0),
+              num(r["postings_wordpiece"], 0)] for r in rows]
+    m = rows[0]["measure"] if rows else "nDCG@10"
+    return md_table(["arm", "level", "seeds", f"{m} ESPLADE", f"{m} SPLADE (-wp)", "Δ = ESPLADE − SPLADE",
+                     "p (seed-aware)", "p (Holm)", "p (query-only)", "postings / query ESPLADE",
+                     "postings / query SPLADE"], table)
+
+
 def comparison_cells(c: dict) -> list[str]:
     ci = MISSING if c.get("ci_low") is None else f"[{signed(c['ci_low'])}, {signed(c['ci_high'])}]"
     seeds = f"{c['seeds_same_sign']}/{c['seed_pairs']}"

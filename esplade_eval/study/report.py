@@ -3,15 +3,17 @@
 ``<results>/``::
 
     summary.md        grid table (a row per system x level, mean ± sd over seeds), budgets,
+                      ESPLADE vs SPLADE arm by arm (each arm vs its WordPiece twin),
                       every system vs BM25, correlations across arms, verdicts, failures
     findings.md       the three findings: table, verdict, rule
     findings.json     the same as data
     pairs.md          every pair of systems at the unpruned and the strictest level (ranx-style
                       letters, Δ, 95% CI, p Holm-corrected per measure); pairs.tex the same in LaTeX
     grid.csv          mean and sd over seeds per (system, level)
-    per_seed.csv      one row per (system, seed, level)
+    per_seed.csv      one row per (system, seed, level); ``vocab``: expanded, wordpiece or empty
     per_query.csv.gz  per-query measures, postings traversed, FLOPS, query length
-    results.json      all of the above plus the config, the machine, the stages' outcome
+    results.json      all of the above (``vocab_comparison``: the arm-by-arm table), plus the config,
+                      the machine, the stages' outcome
     plots/            ndcg_vs_postings.png, mlm_vs_ndcg.png, posting_lengths_strictest.png
 
 The folder is written under a temporary name and renamed when complete. Timing fields
@@ -77,12 +79,13 @@ def payload(cfg, plan, store, analysis, outcome) -> dict:
         "run": {"wall_s": round(outcome.wall_s, 1), "summary": outcome.describe(),
                 "stages": [r.to_dict() for r in outcome.results]},
         "timing": timing(plan, store),
-        "systems": {n: {"kind": s.kind, "description": s.description, "seeds": list(s.seeds), "axes": s.axes}
+        "systems": {n: {"kind": s.kind, "description": s.description, "seeds": list(s.seeds), "axes": s.axes,
+                        "vocab": s.vocab}
                     for n, s in plan.systems.items()},
         "per_seed": data.rows.to_dict(orient="records") if len(data.rows) else [],
         "grid": [] if analysis.table is None else
         [{"system": k[0], "level": k[1], **v} for k, v in analysis.table.to_dict(orient="index").items()],
-        "vs_bm25": analysis.vs_bm25, "correlations": analysis.correlations,
+        "vs_bm25": analysis.vs_bm25, "correlations": analysis.correlations, "vocab_comparison": analysis.twins,
         "all_pairs": {lv: rep.to_dict() for lv, rep in analysis.pairs.items()},
         "findings": [f.to_dict() for f in analysis.findings],
         "failures": [r.to_dict() for r in outcome.failed], "incomplete_stages": data.missing,
@@ -115,6 +118,14 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
     lines += render.grid_markdown(cfg, analysis) + [""]
     lines += ["## Pre-training and fine-tuning budget (mean ± sd over seeds)", ""]
     lines += render.budget_markdown(cfg, analysis, plan) + [""]
+    if analysis.twins:
+        lines += ["## ESPLADE vs SPLADE, arm by arm", "",
+                  "Each expanded-vocabulary arm against its WordPiece twin (`-wp`: SPLADE-tiny's own head, the same "
+                  "corpus, learning rate, repeats, budget and seeds). Means over seeds; p: seed-aware test (queries "
+                  "and seeds in the standard error, seed i paired with seed i), Holm over the arms of each level; "
+                  "the query-only paired t-test on seed-averaged scores beside it. Postings traversed per query, "
+                  "mean over seeds. The findings judge the ESPLADE arms only.", ""]
+        lines += render.twins_markdown(analysis.twins) + [""]
     if analysis.vs_bm25:
         m = cfg.findings["general_high_lr"]["measure"]
         lines += [f"## Every system vs BM25 ({m})", "",

@@ -44,6 +44,7 @@ PRETRAIN_RESERVED = {
     "threads": "set the top-level 'threads'",
     "device": "set the top-level 'device'",
     "progress": "the study shows one progress bar over its stages",
+    "output_vocab": "give the kinds of output vocabulary as [grid] vocab = [\"expanded\", \"wordpiece\"] (or an arm's vocab)",
 }
 FINETUNE_RESERVED = {
     "init": "each system's starting checkpoint is set by the study",
@@ -136,7 +137,7 @@ def pretrain_settings(tbl: dict, prefix: str, problems: Problems, allowed=None) 
     """Checked pre-training keys of one table (the base, or an arm)."""
     known = pretrain_fields()
     allowed = set(known) | set(allowed or ())
-    problems.unknown(tbl, allowed, prefix, PRETRAIN_RESERVED)
+    problems.unknown(tbl, allowed, prefix, {k: v for k, v in PRETRAIN_RESERVED.items() if k not in allowed})
     out = {}
     for key, value in tbl.items():
         if key not in known:

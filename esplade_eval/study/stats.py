@@ -111,7 +111,7 @@ def _system_rows(plan, store, system, seed, data: StudyData) -> list[dict]:
     if ev is None:
         return []
     per_query = pd.read_csv(ev_dir / ev.per_query, dtype={"qid": str, "level": str}, keep_default_na=False)
-    base = {"system": system.name, "kind": system.kind, "seed": seed, **_mlm(pt.summary if pt else {}),
+    base = {"system": system.name, "kind": system.kind, "vocab": system.vocab, "seed": seed, **_mlm(pt.summary if pt else {}),
             **_budget(pt and pt.summary, ft and ft.summary)}
     rows = []
     for level, means in ev.mean.items():
@@ -135,7 +135,7 @@ def aggregate(rows, order: list[str] | None = None):
     """
     import pandas as pd
 
-    numeric = [c for c in rows.columns if c not in ("system", "kind", "seed", "level")]
+    numeric = [c for c in rows.columns if c not in ("system", "kind", "vocab", "seed", "level")]
     values = rows[["system", "level", *numeric]].copy()
     values[numeric] = values[numeric].apply(pd.to_numeric, errors="coerce")
     rank = {name: i for i, name in enumerate(order or dict.fromkeys(values["system"]))}

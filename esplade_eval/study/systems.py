@@ -36,6 +36,7 @@ class ReferenceSystem:
     rank: int  # order in the plan and the tables
     plan: Callable[[Planning, "ReferenceSystem"], None]
     on_by_default: bool = True
+    vocab: str = ""  # output vocabulary: "expanded", "wordpiece", or "" (not a learned sparse model)
 
 
 def _no_mlm(p: Planning, ref: ReferenceSystem) -> None:
@@ -96,11 +97,13 @@ def _dense_params(cfg) -> dict:
 REFERENCE_SYSTEMS = (
     ReferenceSystem("bm25", "bm25", f"BM25 (Anserini via Pyserini, k1={BM25Params.k1:g}, b={BM25Params.b:g}) over "
                     "the same documents", 3, _retriever("bm25", _bm25_params)),
-    ReferenceSystem("splade_tiny_zero_shot", "splade-tiny-zs", "SPLADE-tiny zero-shot", 2, _tiny_zero_shot),
+    ReferenceSystem("splade_tiny_zero_shot", "splade-tiny-zs", "SPLADE-tiny zero-shot", 2, _tiny_zero_shot,
+                    vocab="wordpiece"),
     ReferenceSystem("splade_tiny_finetuned", "splade-tiny-ft", "SPLADE-tiny fine-tuned with the study's recipe", 1,
-                    _tiny_finetuned),
+                    _tiny_finetuned, vocab="wordpiece"),
     ReferenceSystem("esplade_no_mlm", "esplade-no-mlm",
-                    "ESPLADE from the arms' starting point, fine-tuned without MLM pre-training", 0, _no_mlm),
+                    "ESPLADE from the arms' starting point, fine-tuned without MLM pre-training", 0, _no_mlm,
+                    vocab="expanded"),
     ReferenceSystem("dense", "dense",
                     "all-MiniLM-L6-v2 (mean pooling, L2-normalised) through an exact faiss inner-product index", 4,
                     _retriever("dense", _dense_params), on_by_default=False),
@@ -113,6 +116,7 @@ def plan_references(p: Planning) -> None:
     for ref in sorted(REFERENCE_SYSTEMS, key=lambda r: r.rank):
         if ref.name in names:
             ref.plan(p, ref)
+            p.systems[ref.name].vocab = ref.vocab
 
 
 #: reference systems, by config key: (system name, description)

@@ -69,8 +69,11 @@ def fingerprint(kind: str, folder: Path, record: dict) -> str:
     """SHA-256 of a complete stage's results: its outputs (timings and paths aside) and the content
     of its kind's ``RESULT_FILES``. Equal fingerprints on the same inputs mean the same results."""
     h = hashlib.sha256(json.dumps(stable(record["outputs"]), sort_keys=True).encode())
-    for pattern in KINDS[kind].RESULT_FILES:
+    optional = getattr(KINDS[kind], "OPTIONAL_FILES", ())
+    for pattern in (*KINDS[kind].RESULT_FILES, *optional):
         found = sorted(Path(folder).glob(pattern))
+        if not found and pattern in optional:
+            continue
         if not found:
             raise FileNotFoundError(f"{folder}: no {pattern} (a result file of a {kind} stage)")
         for path in found:

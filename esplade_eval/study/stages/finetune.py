@@ -10,7 +10,9 @@ from esplade_eval.study.stages.base import FromConfig, Inputs, Record, pick
 KIND = "finetune"
 VERSION = 1
 #: the files whose content is this kind's results (with its record's outputs, timings aside)
-RESULT_FILES = ("checkpoint/model.safetensors", "checkpoint/output_vocab.txt")
+RESULT_FILES = ("checkpoint/model.safetensors",)
+#: result files only some of its stages have (a WordPiece model saves no output vocabulary)
+OPTIONAL_FILES = ("checkpoint/output_vocab.txt",)
 
 #: the fine-tuning state's keys a study reads (``finetune_state.json`` holds more)
 SUMMARY = ("steps", "passes_over_pairs", "train_pairs", "best", "dev", "probe_loss_before", "probe_loss_after",

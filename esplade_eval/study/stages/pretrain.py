@@ -10,7 +10,9 @@ from esplade_eval.study.stages.base import Inputs, Record, eval_sources, pick
 KIND = "pretrain"
 VERSION = 1
 #: the files whose content is this kind's results (with its record's outputs, timings aside)
-RESULT_FILES = ("checkpoint/model.safetensors", "checkpoint/output_vocab.txt")
+RESULT_FILES = ("checkpoint/model.safetensors",)
+#: result files only some of its stages have (a WordPiece arm saves no output vocabulary)
+OPTIONAL_FILES = ("checkpoint/output_vocab.txt",)
 
 #: the training state's keys a study reads (``training_state.json`` holds more)
 SUMMARY = ("budget", "steps", "repeats", "passes_over_corpus", "passes_per_corpus", "tokens_seen", "train_examples",
@@ -38,9 +40,10 @@ class Outputs(Record):
 def run(p: Params, inputs: Inputs) -> Outputs:
     from esplade_eval.train.pretrain import PretrainConfig, pretrain
 
-    vocab_dir, _ = inputs.dep("vocab")
     settings = dict(p.settings)
     settings["exclude_eval_docs"] = eval_sources(settings.get("exclude_eval_docs", []), inputs.collection)
-    out = pretrain(PretrainConfig(**settings, vocab=str(vocab_dir), progress=False), inputs.tmp / "checkpoint")
+    if settings.get("output_vocab") != "wordpiece":  # a WordPiece (SPLADE) arm keeps the tokenizer's vocabulary
+        settings["vocab"] = str(inputs.dep("vocab")[0])
+    out = pretrain(PretrainConfig(**settings, progress=False), inputs.tmp / "checkpoint")
     state = json.loads((out / "training_state.json").read_text(encoding="utf-8"))
     return Outputs("checkpoint", pick(state, SUMMARY))
