@@ -39,7 +39,7 @@ def test_wordpiece_setting_is_checked():
         PretrainConfig(output_vocab="bpe")
 
 
-def test_wordpiece_pretraining_on_splade_tiny(tmp_path):
+def test_wordpiece_pretraining_on_splade_tiny_then_fine_tuning(semanlink, tmp_path):
     corpus = tmp_path / "lee.txt"
     corpus.write_text("\n".join(list(iter_texts("lee"))[:64]) + "\n", encoding="utf-8")
     cfg = PretrainConfig(corpora=[str(corpus)], output_vocab="wordpiece", init_encoder="splade-tiny", steps=4,
@@ -59,6 +59,13 @@ def test_wordpiece_pretraining_on_splade_tiny(tmp_path):
     src = AutoModelForMaskedLM.from_pretrained(common.load_input_tokenizer().name_or_path)
     assert model.config.vocab_size == 30522 and type(model).__name__ == "BertForMaskedLM"
     assert not torch.equal(model.cls.predictions.decoder.weight, src.cls.predictions.decoder.weight)  # it trained
+    from esplade_eval.train.finetune import FinetuneConfig, finetune
+
+    ft = finetune(FinetuneConfig(init=str(out), collection=str(semanlink.root), steps=2, batch_size=8, validate=False,
+                                 threads=2, progress=False), tmp_path / "ft")
+    ft_state = json.loads((ft / "finetune_state.json").read_text())
+    assert ft_state["output_vocab_size"] == 30522 and not (ft / "output_vocab.txt").exists()
+    assert ft_state["init"].startswith("SPLADE (WordPiece output) checkpoint")
 
 
 # --- the study: twins, plan, per_seed's vocab column, the arm-by-arm table ----------------------

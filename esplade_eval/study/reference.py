@@ -108,8 +108,13 @@ def _training_sections() -> list[str]:
     return ["## [pretrain]", "", "The settings every arm starts from; an arm or a grid axis overrides any of them.",
             "", *_table(pre),
             "## [grid]", "", "Any key of `[pretrain]` (usually `corpus`, `lr`, `repeats`) with a list of values; "
-            "the arms are the product, named by their settings (`general-lr1e-3-r3`).", "",
-            "## [[arms]]", "", "Explicit arms: any key of `[pretrain]`, plus an optional `name`.", "",
+            "the arms are the product, named by their settings (`general-lr1e-3-r3`). Plus `vocab`, the kinds "
+            "of output vocabulary (default `[\"expanded\"]`): `[\"expanded\", \"wordpiece\"]` runs every arm "
+            "(grid and explicit) also as its plain SPLADE twin, named `-wp` (`general-lr1e-3-r3-wp`), with the "
+            "WordPiece MLM head of the starting checkpoint and the same corpus, lr, repeats, budget and seeds; the "
+            "findings judge the expanded arms, the summary compares each with its twin.", "",
+            "## [[arms]]", "", "Explicit arms: any key of `[pretrain]`, plus an optional `name` and `vocab` (a kind "
+            "or a list of kinds, instead of the grid's).", "",
             "## [finetune]", "", "The one fine-tuning recipe of every fine-tuned system.", "",
             *_table(_dataclass_rows(FinetuneConfig, schema.finetune_fields(), schema.FINETUNE_RESERVED))]
 
