@@ -192,3 +192,18 @@ def test_per_seed_vocab_column_and_the_arm_by_arm_table(cfg, tmp_path):
     assert all(abs(r["delta"]) < 0.02 and r["p"] > 0.05 for r in titles)
     table = render.twins_markdown(rows)
     assert "Δ = ESPLADE − SPLADE" in table[0] and table[2].startswith("| general-lr1e-3-r1 | full | 3 |")
+
+
+@pytest.mark.parametrize("name", ["semanlink-cpu.toml", "gpu.toml"])
+def test_committed_configs_run_every_arm_with_its_wordpiece_twin(name):
+    from pathlib import Path
+
+    from esplade_eval.study.config import load_config
+
+    cfg = load_config(Path(__file__).resolve().parent.parent / "configs" / name)
+    expanded = [a for a in cfg.arms if a.vocab == "expanded"]
+    twins = {a.name: a for a in cfg.arms if a.vocab == "wordpiece"}
+    assert len(expanded) == len(twins) == 5
+    for arm in expanded:
+        twin = twins[arm.name + "-wp"]
+        assert twin.axes == arm.axes and {k: v for k, v in twin.pretrain.items() if k != "output_vocab"} == arm.pretrain

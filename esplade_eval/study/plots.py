@@ -2,7 +2,8 @@
 
 * ``ndcg_vs_postings.png``: effectiveness against postings traversed per query, one line
   per system, a point per pruning level, error bars = sd over seeds (BM25 as a level line);
-* ``mlm_vs_ndcg.png``: held-out MLM accuracy against effectiveness per pre-trained system,
+* ``mlm_vs_ndcg.png``: held-out MLM accuracy against effectiveness per pre-trained system
+  (whole-word accuracy: the WordPiece twins, whose accuracy is per piece, are left out),
   unpruned and at the strictest level, error bars over seeds;
 * ``posting_lengths_strictest.png``: posting-list length distributions per arm at the
   strictest level (rank-size and box plots; the first seed's index of each arm).
@@ -63,8 +64,8 @@ def mlm_vs_ndcg(cfg, plan, analysis, path: Path) -> Path:
     axes = np.atleast_1d(axes)
     for ax, level in zip(axes, levels):
         for name, system in plan.systems.items():
-            if not system.pretrained or (name, level) not in t.index:
-                continue
+            if not system.pretrained or system.vocab == "wordpiece" or (name, level) not in t.index:
+                continue  # a WordPiece twin's accuracy is per piece: not on the whole-word axis
             row = t.loc[(name, level)]
             ax.errorbar(row[f"mlm_{which}_acc mean"], row[f"{m} mean"], xerr=_zero(row[f"mlm_{which}_acc sd"]),
                         yerr=_zero(row[f"{m} sd"]), marker="o" if system.kind == "arm" else "s", capsize=3,

@@ -114,7 +114,8 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
               "Postings traversed = sum of the query terms' posting-list lengths (exhaustive evaluation); FLOPS = "
               "postings / documents; posting-length variance and Gini over the vocabulary's document frequencies; "
               "latency = single-thread Lucene top-k, median of the timed passes per query, p50 over queries "
-              "(a timing field). MLM accuracy = held-out top-1 at masked whole words.", ""]
+              "(a timing field). MLM accuracy = held-out top-1 at masked whole words (WordPiece twins, `-wp`: at every "
+              "piece of the masked words, over 30,522 pieces: not comparable with the whole-word accuracy).", ""]
     lines += render.grid_markdown(cfg, analysis) + [""]
     lines += ["## Pre-training and fine-tuning budget (mean ± sd over seeds)", ""]
     lines += render.budget_markdown(cfg, analysis, plan) + [""]
