@@ -59,6 +59,11 @@ def test_wordpiece_pretraining_on_splade_tiny_then_fine_tuning(semanlink, tmp_pa
     src = AutoModelForMaskedLM.from_pretrained(common.load_input_tokenizer().name_or_path)
     assert model.config.vocab_size == 30522 and type(model).__name__ == "BertForMaskedLM"
     assert not torch.equal(model.cls.predictions.decoder.weight, src.cls.predictions.decoder.weight)  # it trained
+    # like for like: the ESPLADE run with the same settings reads the same batches (same texts, same tokens)
+    twin = pretrain(PretrainConfig(**{**cfg.__dict__, "output_vocab": "expanded", "vocab_size": 500,
+                                   "eval_texts": 0}), tmp_path / "e")
+    twin_state = json.loads((twin / "training_state.json").read_text())
+    assert (twin_state["tokens_seen"], twin_state["train_examples"]) == (state["tokens_seen"], state["train_examples"])
     from esplade_eval.train.finetune import FinetuneConfig, finetune
 
     ft = finetune(FinetuneConfig(init=str(out), collection=str(semanlink.root), steps=2, batch_size=8, validate=False,
