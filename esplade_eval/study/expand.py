@@ -72,6 +72,7 @@ def expand_arms(raw: dict, base: dict, problems: checks.Problems) -> list[Arm]:
         problems.add("grid", "no arms: give a [grid] of pre-training axes and/or [[arms]]")
         return []
     arms = _grid_arms(grid, base, problems) + _explicit_arms(explicit, base, problems)
+    _token_budgets(arms)
     seen: dict[str, str] = {}
     for arm in arms:
         if arm.name in seen:
@@ -147,6 +148,7 @@ def _arm(chosen: dict, base: dict, sources: dict, named_keys: list[str], origin:
         steps_at = sources.get("steps", "pretrain.steps")
         problems.add(where, f"repeats = {settings['repeats']} with a fixed {steps_at} = {settings['steps']} would "
                             "train the same budget as repeats = 1: express the budget in passes (epochs) instead")
+    _check_budget(settings, sources, problems)
     axes = {"corpus": settings["corpus"], "lr": settings["lr"], "repeats": settings["repeats"]}
     axes.update({k: settings[k] for k in named_keys if k not in axes})
     name = name or _name(axes)
@@ -165,3 +167,22 @@ def _name(axes: dict) -> str:
              f"r{checks.format_value(axes['repeats'])}"]
     parts += [f"{key}{checks.format_value(value)}" for key, value in axes.items() if key not in FIRST_AXES]
     return "-".join(parts)
+
+
+def _check_budget(settings: dict, sources: dict, problems: checks.Problems) -> None:
+    from esplade_eval.train.budget import BUDGETS
+
+    where = sources.get("budget", "pretrain.budget")
+    if settings.get("budget", "passes") not in BUDGETS:
+        problems.add(where, f"{settings['budget']!r}: expected one of {', '.join(map(repr, BUDGETS))}")
+    elif settings.get("budget") == "tokens" and settings.get("steps") is not None:
+        problems.add(where, f"budget = \"tokens\" with a fixed steps = {settings['steps']}: the steps would "
+                            "override the token budget; drop steps")
+
+
+def _token_budgets(arms: list[Arm]) -> None:
+    """``budget = "tokens"``: every such arm compares its corpora with every arm's (the smallest is a repeat)."""
+    every = [list(c) for c in dict.fromkeys(tuple(a.corpora) for a in arms)]
+    for arm in arms:
+        if arm.pretrain.get("budget") == "tokens":
+            arm.pretrain["budget_corpora"] = every

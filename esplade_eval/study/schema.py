@@ -44,6 +44,7 @@ PRETRAIN_RESERVED = {
     "threads": "set the top-level 'threads'",
     "device": "set the top-level 'device'",
     "progress": "the study shows one progress bar over its stages",
+    "budget_corpora": "with budget = \"tokens\" the study compares every arm's corpora",
 }
 FINETUNE_RESERVED = {
     "init": "each system's starting checkpoint is set by the study",
