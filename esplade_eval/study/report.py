@@ -25,6 +25,7 @@ import json
 
 from esplade_eval.study import render
 from esplade_eval.study.config import describe
+from esplade_eval.study.vocabulary import vocabulary, vocabulary_sentence
 
 VERDICT_MARK = {"supported": "**supported**", "contradicted": "**contradicted**", "inconclusive": "**inconclusive**",
                 "not applicable": "*not applicable*"}
@@ -58,8 +59,8 @@ def eval_docs_sentence(info: dict) -> str:
     vocab = info["vocabulary"] or {}
     if info["arms_allowing"] or vocab.get("excluded") is False:
         who = ", ".join(info["arms_allowing"]) or "the vocabulary"
-        return (f"**Evaluation documents were allowed in pre-training** ({who}): those arms saw the titles they "
-                "are evaluated on (a leak, declared).")
+        return (f"**The collection's own document text is in pre-training** ({who}): the titles corpus is the "
+                "collection's document titles, unlabelled (no queries, no judgments); declared, not filtered out.")
     if not vocab:
         return ""
     return (f"Evaluation documents ({', '.join(vocab.get('sources', []))}, {vocab.get('documents', 0):,} distinct "
@@ -70,6 +71,7 @@ def eval_docs_sentence(info: dict) -> str:
 def payload(cfg, plan, store, analysis, outcome) -> dict:
     data = analysis.data
     return {
+        "vocabulary": vocabulary(plan, store),
         "eval_docs": eval_docs(cfg, plan, store),
         "study": describe(cfg),
         "command": f"esplade-eval study {cfg.path}",
@@ -98,7 +100,7 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
              + f", {cfg.split} split, {_queries(analysis)} queries. "
              f"Seeds {list(cfg.seeds)}; pruning levels {list(ev.levels)} (unpruned: {ev.unpruned}, strictest: "
              f"{ev.strictest}); impacts rint x{ev.scale:g}; max length {ev.max_length}; top {ev.hits}.", "",
-             eval_docs_sentence(pay["eval_docs"]), "",
+             eval_docs_sentence(pay["eval_docs"]), "", vocabulary_sentence(pay.get("vocabulary"), cfg.split), "",
              f"This invocation: {outcome.describe()}. {_timing_sentence(pay['timing'])} "
              f"Machine: {env['platform']}, {env['cpu_count']} CPUs, {cfg.threads} torch thread{'' if cfg.threads == 1 else 's'}.", ""]
     if outcome.failed:
