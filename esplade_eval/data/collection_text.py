@@ -29,7 +29,9 @@ DECLARATION = ("the evaluation collection's unlabelled document text (no queries
 
 
 def _root(collection) -> Path:
-    return Path(getattr(collection, "root", collection))
+    from esplade_eval.data.prepared import Collection
+
+    return collection.root if isinstance(collection, Collection) else Path(collection)
 
 
 def is_semanlink(collection) -> bool:

@@ -26,18 +26,18 @@ def section(out) -> dict:
     """The section of a ``vocab`` stage's :class:`~esplade_eval.study.stages.vocab.Outputs`."""
     sources = out.sources or ["corpora"]
     found = {"size": out.size, "min_count": out.min_count,
-               "sources": {"corpora": list(out.corpora) if "corpora" in sources else [],
-                           "collection_text": "collection" in sources,
-                           "collection": out.collection_text,
-                           "declared": _declared(out, sources)}}
+             "sources": {"corpora": list(out.corpora) if "corpora" in sources else [],
+                         "collection_text": "collection" in sources,
+                         "collection": out.collection_text,
+                         "declared": _declared(out, sources)}}
     coverage = out.coverage or {}
     for split in sorted(coverage, key=lambda s: (s != "test", s)):
         cov = coverage[split]
         found[f"{split}_query_token_coverage"] = cov["share"]
         found[f"{split}_queries_without_a_word"] = cov["queries_without_a_word"]
     found["coverage"] = {split: {k: cov[k] for k in ("share", "tokens", "covered_tokens", "queries",
-                                                        "queries_without_a_word", "missing", "warning")}
-                           for split, cov in coverage.items()}
+                                                      "queries_without_a_word", "missing", "warning")}
+                         for split, cov in coverage.items()}
     return found
 
 
