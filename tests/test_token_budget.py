@@ -87,3 +87,14 @@ def test_repeats_multiply_the_same_token_budget(two_corpora, tmp_path):
     assert a["tokens_seen"] - b1["tokens_seen"] < 32  # the same tokens per repeat, within one example
     assert b3["tokens_seen"] == 3 * b1["tokens_seen"] and b3["steps"] == 3 * b1["steps"]
     assert b3["budget"]["subsample"] == b1["budget"]["subsample"]
+
+
+def test_the_summary_says_how_the_budget_was_set():
+    from esplade_eval.study.config import load_config
+    from esplade_eval.study.render import budget_note
+
+    root = Path(__file__).resolve().parent.parent / "configs"
+    tokens = load_config(root / "semanlink-cpu.toml")
+    assert all(a.pretrain["budget"] == "tokens" for a in tokens.arms)
+    assert budget_note(tokens).startswith("Budget in tokens: every arm sees the same tokens per repeat")
+    assert budget_note(load_config(root / "smoke.toml")).startswith("Budget in passes")

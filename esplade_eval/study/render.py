@@ -72,6 +72,15 @@ def budget_markdown(cfg, analysis, plan) -> list[str]:
                      "dev nDCG@10 (kept)"], rows)
 
 
+def budget_note(cfg) -> str:
+    """How the pre-training budget was set (``[pretrain] budget``, :mod:`esplade_eval.train.budget`)."""
+    if not any(a.pretrain.get("budget") == "tokens" for a in cfg.arms):
+        return "Budget in passes: repeats x epochs passes over each arm's whole corpus."
+    return ("Budget in tokens: every arm sees the same tokens per repeat, the smallest arm corpus's token count; "
+            "a larger corpus is subsampled per seed (a seeded shuffle's prefix) and `repeats = N` sees that same "
+            "subsample N times, so 'passes' count passes over the subsample.")
+
+
 def comparison_cells(c: dict) -> list[str]:
     ci = MISSING if c.get("ci_low") is None else f"[{signed(c['ci_low'])}, {signed(c['ci_high'])}]"
     seeds = f"{c['seeds_same_sign']}/{c['seed_pairs']}"

@@ -116,7 +116,7 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
               "(a timing field). MLM accuracy = held-out top-1 at masked whole words.", ""]
     lines += render.grid_markdown(cfg, analysis) + [""]
     lines += ["## Pre-training and fine-tuning budget (mean ± sd over seeds)", ""]
-    lines += render.budget_markdown(cfg, analysis, plan) + [""]
+    lines += [render.budget_note(cfg), ""] + render.budget_markdown(cfg, analysis, plan) + [""]
     if analysis.vs_bm25:
         m = cfg.findings["general_high_lr"]["measure"]
         lines += [f"## Every system vs BM25 ({m})", "",
