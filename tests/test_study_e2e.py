@@ -303,8 +303,8 @@ def test_results_state_the_vocabulary_and_its_query_coverage(smoke_study):
     section = json.loads((smoke_study.results / "results.json").read_text())["vocabulary"]
     [(path, record)] = [(p, r) for p, r in records(smoke_study.work).items() if r["kind"] == "vocab"]
     words = (smoke_study.work / path).parent.joinpath(record["outputs"]["vocab"]).read_text().split()
-    [topics] = [p for p in smoke_study.work.rglob("topics.test.tsv")]
-    cov = query_coverage(words, Collection(topics.parent).read_topics("test"), "test")
+    collection = Collection(smoke_study.work / "data" / "semanlink-first600")  # [collection] documents = 600
+    cov = query_coverage(words, collection.read_topics("test"), "test")
     assert section["size"] == len(words) == 2000 and section["sources"]["corpora"] == ["lee", "titles"]
     assert section["sources"]["collection_text"] is False  # configs/smoke.toml: the corpora only
     assert section["test_query_token_coverage"] == cov.share and 0 < cov.share < 1

@@ -62,5 +62,6 @@ def vocabulary_sentence(section: dict | None, split: str = "test") -> str:
         others = [f"{s} {100 * c['share']:.1f}%" for s, c in section["coverage"].items()
                   if s != split and c["share"] is not None]
         text += f" (Other splits: {', '.join(others)}.)" if others else ""
-    warnings = [c["warning"] for c in section["coverage"].values() if c.get("warning")]
-    return text + "".join(f" **Warning**: {w}." for w in warnings)
+    under = [s for s, c in section["coverage"].items() if c.get("warning")]
+    return text + (f" **Warning**: query token coverage under 90% in {', '.join(under)} (results.json "
+                   "`vocabulary.coverage`)." if under else "")
