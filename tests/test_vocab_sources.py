@@ -94,6 +94,20 @@ def test_semanlink_text_is_every_title_and_comment(semanlink, semanlink_small):
     assert "comment" in collection_text.describe(semanlink)["fields"]
 
 
+def test_a_semanlink_subset_keeps_its_own_documents_text(semanlink, tmp_path):
+    from esplade_eval.data.semanlink import doc_id, load_raw
+
+    subset = tmp_path / "first50"
+    subset.mkdir()
+    lines = semanlink.corpus.read_text(encoding="utf-8").splitlines(keepends=True)[:50]
+    (subset / "corpus.jsonl").write_text("".join(lines), encoding="utf-8")
+    (subset / "stats.json").write_text("{}", encoding="utf-8")  # as a subset of the study's is marked
+    ids = {json.loads(line)["id"] for line in lines}
+    docs = [d for d in load_raw()[0] if doc_id(d["document"]) in ids]
+    fields = [" ".join(str(d.get(k) or "").split()) for d in docs for k in ("title", "comment")]
+    assert len(docs) == 50 and list(collection_text.document_texts(subset)) == [t for t in fields if t]
+
+
 def write(tmp_path, text: str) -> Path:
     path = tmp_path / "study.toml"
     path.write_text(textwrap.dedent(text), encoding="utf-8")

@@ -4,7 +4,8 @@ No queries and no judgments are read here, only what the documents themselves sa
 
 * **Semanlink** (the bundled collection): every document's ``title`` and its ``comment``
   (the bookmark's description), read from the carrier's ``cherche/data/semanlink/docs.json``
-  the collection is built from; one text per non-empty field.
+  the collection is built from, for the documents of its ``corpus.jsonl`` (a subset such as
+  the first 600 keeps its own); one text per non-empty field.
 * **any other collection**: its ``corpus.jsonl``, each row's ``title`` (when the row has
   one) and ``contents``.
 
@@ -43,11 +44,16 @@ def is_semanlink(collection) -> bool:
     return source.get("builtin") == "semanlink" or (not col.record and (col.root / "stats.json").is_file())
 
 
-def _semanlink_texts() -> Iterator[str]:
-    from esplade_eval.data.semanlink import load_raw
+def _semanlink_texts(corpus: Path) -> Iterator[str]:
+    """Title and comment of the carrier's documents that are in ``corpus`` (a subset keeps its own)."""
+    from esplade_eval.data.formats import read_corpus
+    from esplade_eval.data.semanlink import doc_id, load_raw
 
+    ids = {did for did, _ in read_corpus(corpus, "jsonl")}
     docs, _ = load_raw()
     for d in docs:
+        if doc_id(d["document"]) not in ids:
+            continue
         for key in ("title", "comment"):
             text = " ".join(str(d.get(key) or "").split())
             if text:
@@ -73,14 +79,10 @@ def _jsonl_texts(path: Path) -> Iterator[str]:
 
 def document_texts(collection) -> Iterator[str]:
     """The unlabelled document text of a prepared collection (or its folder), see the module docstring."""
-    root = _root(collection)
-    if is_semanlink(collection):
-        yield from _semanlink_texts()
-        return
-    path = root / "corpus.jsonl"
+    path = _root(collection) / "corpus.jsonl"
     if not path.is_file():
         raise InputError(path, "no corpus.jsonl: not a prepared collection")
-    yield from _jsonl_texts(path)
+    yield from _semanlink_texts(path) if is_semanlink(collection) else _jsonl_texts(path)
 
 
 def describe(collection) -> dict:
