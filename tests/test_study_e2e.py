@@ -292,3 +292,22 @@ def test_a_kinds_results_change_only_with_its_version(smoke_study):
             f"{kind}: VERSION {version}; record its fingerprint {fp} in {FINGERPRINTS.name}"
         assert committed[kind]["fingerprint"] == fp, \
             f"{kind}: results changed while VERSION stayed {version}: bump VERSION, record fingerprint {fp}"
+
+
+def test_results_state_the_vocabulary_and_its_query_coverage(smoke_study):
+    """results.json's vocabulary section is the vocab stage's vocabulary, its coverage recomputed
+    here from the vocabulary file and the collection's topics; summary.md states it."""
+    from esplade_eval.data.collection import Collection
+    from esplade_eval.train.coverage import query_coverage
+
+    section = json.loads((smoke_study.results / "results.json").read_text())["vocabulary"]
+    [(path, record)] = [(p, r) for p, r in records(smoke_study.work).items() if r["kind"] == "vocab"]
+    words = (smoke_study.work / path).parent.joinpath(record["outputs"]["vocab"]).read_text().split()
+    collection = Collection(smoke_study.work / "data" / "semanlink-first600")  # [collection] documents = 600
+    cov = query_coverage(words, collection.read_topics("test"), "test")
+    assert section["size"] == len(words) == 2000 and section["sources"]["corpora"] == ["lee", "titles"]
+    assert section["sources"]["collection_text"] is False  # configs/smoke.toml: the corpora only
+    assert section["test_query_token_coverage"] == cov.share and 0 < cov.share < 1
+    assert section["test_queries_without_a_word"] == cov.queries_without_a_word
+    assert "Output vocabulary: 2,000 words from the pre-training corpora lee, titles." in \
+        (smoke_study.results / "summary.md").read_text()

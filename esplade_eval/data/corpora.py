@@ -5,8 +5,11 @@ Two bundled arms (the study's "general vs titles" contrast), read from installed
 
 * ``general`` = ``wiki`` (gensim's 106-article English Wikipedia dump, wiki markup
   stripped, one text per paragraph) + ``lee`` (the Lee news corpus, 300 documents).
-* ``titles`` = ``semanlink`` (7,300 Semanlink web-document titles, empty ones skipped)
-  + ``films`` (the 17,472 film titles of bokeh-sampledata's ``movies.db`` table ``omdb``).
+* ``titles`` = ``semanlink`` (7,300 Semanlink web-document titles, empty ones skipped): the
+  bundled collection's own document titles, so the titles arm is in the evaluation's domain
+  (unlabelled text; a study declares it and may keep it out with ``exclude_eval_docs``).
+* ``films`` (the 17,472 film titles of bokeh-sampledata's ``movies.db`` table ``omdb``) stays
+  a named corpus of its own, outside the ``titles`` arm.
 
 Any other name is read as a user text file, one text per line (``.gz`` allowed).
 
@@ -203,7 +206,7 @@ BUNDLED: dict[str, tuple[str, Callable[[], Iterator[str]]]] = {
     "semanlink": ("titles", _semanlink),
     "films": ("titles", _films),
 }
-ARMS = {"general": ("wiki", "lee"), "titles": ("semanlink", "films")}
+ARMS = {"general": ("wiki", "lee"), "titles": ("semanlink",)}
 
 
 @dataclass

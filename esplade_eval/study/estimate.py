@@ -42,7 +42,7 @@ DEFAULTS = {
     "startup_s": 5.0,  # the process: imports, the collection, the JVM, results and plots
 }
 #: WordPiece tokens per pass (training part, max length 64, texts cut at 40 words), measured
-TOKENS_PER_PASS = {"general": 588_814, "wiki": 520_000, "lee": 69_000, "titles": 330_000, "semanlink": 140_000,
+TOKENS_PER_PASS = {"general": 588_814, "wiki": 520_000, "lee": 69_000, "titles": 140_000, "semanlink": 140_000,
                    "films": 190_000}
 
 
@@ -98,6 +98,9 @@ def _tokens_per_pass(corpora, rates: Rates) -> float:
 
 def _pretrain(params: dict, rates: Rates) -> float:
     per_pass = _tokens_per_pass(params.get("corpora") or [], rates)
+    if params.get("budget") == "tokens":  # a repeat is the smallest corpus list's tokens (train.budget)
+        per_pass = params.get("budget_tokens") or min(
+            [per_pass, *(_tokens_per_pass(c, rates) for c in params.get("budget_corpora") or [])])
     length = params.get("max_length", 64)
     overhead = rates.pretrain_overhead
     if overhead is None:

@@ -85,6 +85,7 @@ def expand_arms(raw: dict, base: dict, problems: checks.Problems) -> list[Arm]:
         return []
     arms = [twin for arm in _grid_arms(grid, base, problems) for twin in with_vocab(arm, kinds)]
     arms += _explicit_arms(explicit, base, kinds, problems)
+    _token_budgets(arms)
     seen: dict[str, str] = {}
     for arm in arms:
         if arm.name in seen:
@@ -180,6 +181,7 @@ def _arm(chosen: dict, base: dict, sources: dict, named_keys: list[str], origin:
         steps_at = sources.get("steps", "pretrain.steps")
         problems.add(where, f"repeats = {settings['repeats']} with a fixed {steps_at} = {settings['steps']} would "
                             "train the same budget as repeats = 1: express the budget in passes (epochs) instead")
+    _check_budget(settings, sources, problems)
     axes = {"corpus": settings["corpus"], "lr": settings["lr"], "repeats": settings["repeats"]}
     axes.update({k: settings[k] for k in named_keys if k not in axes})
     name = name or _name(axes)
@@ -198,3 +200,22 @@ def _name(axes: dict) -> str:
              f"r{checks.format_value(axes['repeats'])}"]
     parts += [f"{key}{checks.format_value(value)}" for key, value in axes.items() if key not in FIRST_AXES]
     return "-".join(parts)
+
+
+def _check_budget(settings: dict, sources: dict, problems: checks.Problems) -> None:
+    from esplade_eval.train.budget import BUDGETS
+
+    where = sources.get("budget", "pretrain.budget")
+    if settings.get("budget", "passes") not in BUDGETS:
+        problems.add(where, f"{settings['budget']!r}: expected one of {', '.join(map(repr, BUDGETS))}")
+    elif settings.get("budget") == "tokens" and settings.get("steps") is not None:
+        problems.add(where, f"budget = \"tokens\" with a fixed steps = {settings['steps']}: the steps would "
+                            "override the token budget; drop steps")
+
+
+def _token_budgets(arms: list[Arm]) -> None:
+    """``budget = "tokens"``: every such arm compares its corpora with every arm's (the smallest is a repeat)."""
+    every = [list(c) for c in dict.fromkeys(tuple(a.corpora) for a in arms)]
+    for arm in arms:
+        if arm.pretrain.get("budget") == "tokens":
+            arm.pretrain["budget_corpora"] = every

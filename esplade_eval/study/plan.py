@@ -45,7 +45,9 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
     base = {**pretrain_defaults(), **cfg.pretrain}
     eval_docs = {"exclude_eval_docs": base.get("exclude_eval_docs", []), "allow_eval_docs": base.get("allow_eval_docs")}
     vocab = Stage("vocab", "vocab", {**cfg.vocab, **eval_docs},
-                  inputs=corpus_inputs([*cfg.vocab["corpora"], *eval_docs["exclude_eval_docs"]], collection_fp))
+                  inputs=corpus_inputs([*cfg.vocab["corpora"], *eval_docs["exclude_eval_docs"],
+                                        *(["collection"] if "collection" in cfg.vocab["sources"] else [])],
+                                       collection_fp))
     stages.append(vocab)
     for arm in cfg.arms:
         systems[arm.name] = System(arm.name, "arm", _arm_description(arm), tuple(cfg.seeds), dict(arm.axes), True,

@@ -144,7 +144,10 @@ def config_markdown() -> str:
              "## [collection]", "", *_table([(k, "", "", COLLECTION[k]) for k in schema.COLLECTION_KEYS]),
              "## [vocab]", "", *_table([("corpora", "a list of corpora", "every arm's", ""),
                                        ("size", "an integer", "`10000`", "words in the output vocabulary"),
-                                       ("min_count", "an integer", "`2`", "a word's minimum count")]),
+                                       ("min_count", "an integer", "`2`", "a word's minimum count"),
+                                       ("sources", "a list of strings", '`["corpora"]`',
+                                        '`"corpora"` (the corpora above) and/or `"collection"` (the collection\'s '
+                                        "unlabelled document text: Semanlink's titles and comments)")]),
              *_training_sections(),
              "## [references]", "", *_table([(k, "true or false", "`true`", desc)
                                             for k, (_, desc) in REFERENCES.items()]),

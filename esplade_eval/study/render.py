@@ -81,6 +81,13 @@ def twins_markdown(rows: list[dict]) -> list[str]:
     return md_table(["arm", "level", "seeds", f"{m} ESPLADE", f"{m} SPLADE (-wp)", "Δ = ESPLADE − SPLADE",
                      "p (seed-aware)", "p (Holm)", "p (query-only)", "postings / query ESPLADE",
                      "postings / query SPLADE"], table)
+def budget_note(cfg) -> str:
+    """How the pre-training budget was set (``[pretrain] budget``, :mod:`esplade_eval.train.budget`)."""
+    if not any(a.pretrain.get("budget") == "tokens" for a in cfg.arms):
+        return "Budget in passes: repeats x epochs passes over each arm's whole corpus."
+    return ("Budget in tokens: every arm sees the same tokens per repeat, the smallest arm corpus's token count; "
+            "a larger corpus is subsampled per seed (a seeded shuffle's prefix) and `repeats = N` sees that same "
+            "subsample N times, so 'passes' count passes over the subsample.")
 
 
 def comparison_cells(c: dict) -> list[str]:

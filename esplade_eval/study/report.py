@@ -27,6 +27,7 @@ import json
 
 from esplade_eval.study import render
 from esplade_eval.study.config import describe
+from esplade_eval.study.vocabulary import vocabulary, vocabulary_sentence
 
 VERDICT_MARK = {"supported": "**supported**", "contradicted": "**contradicted**", "inconclusive": "**inconclusive**",
                 "not applicable": "*not applicable*"}
@@ -60,8 +61,8 @@ def eval_docs_sentence(info: dict) -> str:
     vocab = info["vocabulary"] or {}
     if info["arms_allowing"] or vocab.get("excluded") is False:
         who = ", ".join(info["arms_allowing"]) or "the vocabulary"
-        return (f"**Evaluation documents were allowed in pre-training** ({who}): those arms saw the titles they "
-                "are evaluated on (a leak, declared).")
+        return (f"**The collection's own document text is in pre-training** ({who}): the titles corpus is the "
+                "collection's document titles, unlabelled (no queries, no judgments); declared, not filtered out.")
     if not vocab:
         return ""
     return (f"Evaluation documents ({', '.join(vocab.get('sources', []))}, {vocab.get('documents', 0):,} distinct "
@@ -72,6 +73,7 @@ def eval_docs_sentence(info: dict) -> str:
 def payload(cfg, plan, store, analysis, outcome) -> dict:
     data = analysis.data
     return {
+        "vocabulary": vocabulary(plan, store),
         "eval_docs": eval_docs(cfg, plan, store),
         "study": describe(cfg),
         "command": f"esplade-eval study {cfg.path}",
@@ -101,7 +103,7 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
              + f", {cfg.split} split, {_queries(analysis)} queries. "
              f"Seeds {list(cfg.seeds)}; pruning levels {list(ev.levels)} (unpruned: {ev.unpruned}, strictest: "
              f"{ev.strictest}); impacts rint x{ev.scale:g}; max length {ev.max_length}; top {ev.hits}.", "",
-             eval_docs_sentence(pay["eval_docs"]), "",
+             eval_docs_sentence(pay["eval_docs"]), "", vocabulary_sentence(pay.get("vocabulary"), cfg.split), "",
              f"This invocation: {outcome.describe()}. {_timing_sentence(pay['timing'])} "
              f"Machine: {env['platform']}, {env['cpu_count']} CPUs, {cfg.threads} torch thread{'' if cfg.threads == 1 else 's'}.", ""]
     if outcome.failed:
@@ -118,7 +120,7 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
               "piece of the masked words, over 30,522 pieces: not comparable with the whole-word accuracy).", ""]
     lines += render.grid_markdown(cfg, analysis) + [""]
     lines += ["## Pre-training and fine-tuning budget (mean ± sd over seeds)", ""]
-    lines += render.budget_markdown(cfg, analysis, plan) + [""]
+    lines += [render.budget_note(cfg), ""] + render.budget_markdown(cfg, analysis, plan) + [""]
     if analysis.twins:
         lines += ["## ESPLADE vs SPLADE, arm by arm", "",
                   "Each expanded-vocabulary arm against its WordPiece twin (`-wp`: SPLADE-tiny's own head, the same "

@@ -45,6 +45,7 @@ PRETRAIN_RESERVED = {
     "device": "set the top-level 'device'",
     "progress": "the study shows one progress bar over its stages",
     "output_vocab": "give the kinds of output vocabulary as [grid] vocab = [\"expanded\", \"wordpiece\"] (or an arm's vocab)",
+    "budget_corpora": "with budget = \"tokens\" the study compares every arm's corpora",
 }
 FINETUNE_RESERVED = {
     "init": "each system's starting checkpoint is set by the study",
@@ -215,14 +216,31 @@ def vocab(tbl, arms, problems: Problems) -> dict:
     if not isinstance(tbl, dict):
         problems.add("vocab", f"expected a table, got {tbl!r}")
         tbl = {}
-    problems.unknown(tbl, ("corpora", "size", "min_count"), "vocab")
+    problems.unknown(tbl, ("corpora", "size", "min_count", "sources"), "vocab")
     default = list(dict.fromkeys(c for arm in arms for c in arm.corpora))
     corpora = tbl.get("corpora", default)
     if "corpora" in tbl:
         corpora = check_corpus(corpora, "vocab.corpora", problems)
         corpora = corpora if isinstance(corpora, list) else [corpora] if corpora is not _MISSING else default
     return {"corpora": corpora, "size": get(tbl, "size", int, problems, "vocab", default=10000, minimum=1),
-            "min_count": get(tbl, "min_count", int, problems, "vocab", default=2, minimum=1)}
+            "min_count": get(tbl, "min_count", int, problems, "vocab", default=2, minimum=1),
+            "sources": vocab_sources(tbl.get("sources", ["corpora"]), problems)}
+
+
+def vocab_sources(value, problems: Problems) -> list[str]:
+    """``[vocab] sources``: ``"corpora"`` (the arms' or ``[vocab] corpora``) and/or ``"collection"``
+    (the study collection's unlabelled document text)."""
+    from esplade_eval.study.stages.vocab import SOURCES
+
+    if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+        problems.add("vocab.sources", f"expected a non-empty list of {', '.join(map(repr, SOURCES))}, got {value!r}")
+        return ["corpora"]
+    for i, v in enumerate(value):
+        if v not in SOURCES:
+            problems.add(join("vocab.sources", i), f"{v!r}: expected one of {', '.join(map(repr, SOURCES))}")
+    if len(set(value)) != len(value):
+        problems.add("vocab.sources", f"sources repeat: {value}")
+    return list(value)
 
 
 def references(tbl, problems: Problems, defaults: dict[str, bool]) -> dict:

@@ -46,7 +46,8 @@ def _no_mlm(p: Planning, ref: ReferenceSystem) -> None:
 
     cfg, seeds = p.cfg, tuple(p.cfg.seeds)
     p.systems[ref.name] = System(ref.name, "reference", ref.description, seeds, {}, True)
-    settings = {**pretrain_defaults(), **cfg.pretrain, "corpora": list(cfg.vocab["corpora"]), "steps": 0, "repeats": 1}
+    settings = {**pretrain_defaults(), **cfg.pretrain, "corpora": list(cfg.vocab["corpora"]), "steps": 0, "repeats": 1,
+                "budget": "passes"}
     settings.pop("corpus", None)
     for seed in seeds:
         pt = pretrain_stage(cfg, ref.name, settings, seed, p.vocab, p.fp["collection"])

@@ -15,7 +15,8 @@ so ``repeats=3`` trains on every text three times (and takes three times the ste
 tokens of ``repeats=1``). A fixed ``steps`` overrides that; ``steps`` with ``repeats != 1``
 is refused, since the repeats would silently change nothing. ``training_state.json``
 records the budget, the steps taken, tokens seen, passes over each named corpus and the
-repeats that really happened.
+repeats that really happened. ``budget = "tokens"`` gives every arm of a grid the same tokens
+per repeat, a larger corpus subsampled per seed (:mod:`esplade_eval.train.budget`).
 
 **Evaluation documents** (:mod:`esplade_eval.train.texts`) are kept out of the training
 texts, and so out of a vocabulary built here, unless ``allow_eval_docs``; the default
@@ -92,10 +93,19 @@ class PretrainConfig:
     exclude_eval_docs: list[str] = field(default_factory=lambda: list(DEFAULT_EVAL_DOCS))  # see train.texts
     allow_eval_docs: bool = False  # train on evaluation documents too (recorded)
     output_vocab: str = "expanded"  # "expanded" (ESPLADE word head) or "wordpiece" (plain SPLADE head)
+    budget: str = "passes"  # or "tokens": the same tokens per repeat for every arm (train.budget)
+    budget_corpora: list | None = None  # corpus lists whose smallest token count is a repeat (None: this run's)
+    budget_tokens: int | None = None  # tokens per repeat, given (overrides budget_corpora)
 
     def __post_init__(self):
+        from esplade_eval.train.budget import BUDGETS
+
         if self.output_vocab not in OUTPUT_VOCABS:
             raise EspladeError(f"output_vocab must be one of {', '.join(OUTPUT_VOCABS)}, got {self.output_vocab!r}")
+        if self.budget not in BUDGETS:
+            raise EspladeError(f"budget must be one of {', '.join(BUDGETS)}, got {self.budget!r}")
+        if self.budget == "tokens" and self.steps is not None:
+            raise EspladeError(f"steps={self.steps} with budget='tokens': a fixed step budget ignores the token budget")
         if self.steps is not None and self.repeats != 1:
             raise EspladeError(f"steps={self.steps} with repeats={self.repeats}: a fixed step budget ignores "
                                "repeats; give the budget in passes (epochs) or set repeats=1")
@@ -187,6 +197,7 @@ class PretrainData:
     origin: np.ndarray  # index into ``corpora`` of each example
     heldout: dict[str, list[Example]]  # arm -> held-out examples
     baseline_id: int  # the most frequent training target (the frequency baseline)
+    subsample: dict | None = None  # budget = "tokens": what one repeat keeps (train.budget)
 
 
 def _vocabulary(cfg: PretrainConfig, train_texts: list[str], eval_record: dict) -> tuple[list[str], dict]:
@@ -230,13 +241,18 @@ def prepare_data(cfg: PretrainConfig) -> PretrainData:
             f" once {dropped} evaluation documents are dropped (allow_eval_docs / --allow-eval-docs keeps them)"
             if dropped else ""))
     origin = np.repeat(np.arange(len(corpora)), [len(part) for part in chunks])
+    subsample = None
+    if cfg.budget == "tokens":
+        from esplade_eval.train.budget import apply_token_budget
+
+        examples, origin, subsample = apply_token_budget(cfg, docs, tokenizer, examples, origin)
     heldout = {}
     for arm in ARMS:
         texts = chunk_texts(load_corpus(arm).heldout, cfg.max_words)[:cfg.eval_texts] if cfg.eval_texts > 0 else []
         heldout[arm] = tokenize_examples(tokenizer, texts, vocab_index, cfg.max_length)
     target_counts = np.bincount(np.concatenate([_targets(e, wordpiece) for e in examples]), minlength=len(vocab))
     return PretrainData(corpora, docs, vocab, vocab_record, tokenizer, examples, origin, heldout,
-                        int(target_counts.argmax()))
+                        int(target_counts.argmax()), subsample)
 
 
 def _targets(example: Example, wordpiece: bool) -> np.ndarray:
@@ -324,7 +340,8 @@ def budget_record(cfg: PretrainConfig, data: PretrainData, loop: TrainingLoop, u
     passes = float(used.examples.sum() / len(data.examples))
     names = [c.name for c in data.corpora]
     return {
-        "budget": {"unit": "steps" if cfg.steps is not None else "passes", "passes": cfg.passes,
+        "budget": {"unit": "steps" if cfg.steps is not None else cfg.budget, "passes": cfg.passes,
+                   "subsample": data.subsample,
                    "repeats": cfg.repeats, "epochs": None if cfg.steps is not None else cfg.epochs,
                    "steps": loop.cfg.total_steps, "batches_per_pass": math.ceil(len(data.examples) / cfg.batch_size)},
         "steps": loop.step_count,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from esplade_eval.study.stages.base import Inputs, Record, eval_sources, pick
 
 KIND = "pretrain"
-VERSION = 1
+VERSION = 2
 #: the files whose content is this kind's results (with its record's outputs, timings aside)
 RESULT_FILES = ("checkpoint/model.safetensors",)
 #: result files only some of its stages have (a WordPiece arm saves no output vocabulary)
