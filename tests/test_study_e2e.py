@@ -113,7 +113,13 @@ def test_tables_follow_from_the_per_query_values(smoke_study):
     assert list(a.index) == list(b.index)
     c = vs[(arm, "full")]
     assert c["delta"] == pytest.approx(float((a - b).mean()), abs=1e-12)
-    assert c["p"] == pytest.approx(stats.ttest_rel(a.to_numpy(), b.to_numpy()).pvalue, rel=1e-9)
+    assert c["p_query"] == pytest.approx(stats.ttest_rel(a.to_numpy(), b.to_numpy()).pvalue, rel=1e-9)
+    # the seed-aware p: each system's seed variance its own (BM25 has one run)
+    from esplade_eval.evaluate.seeds import compare_seeds
+
+    runs = pq[(pq.system == arm) & (pq.level == "full")].pivot(index="qid", columns="seed", values="nDCG@10")
+    seed_aware = compare_seeds(runs.sort_index().to_numpy(), b.to_numpy(), seeds="independent")
+    assert c["p"] == pytest.approx(seed_aware.p, rel=1e-9) and c["df"] == pytest.approx(seed_aware.df, rel=1e-9)
     seed_diffs = [pq[(pq.system == arm) & (pq.level == "full") & (pq.seed == s)]["nDCG@10"].mean() - b.mean()
                   for s in (0, 1)]
     assert c["seeds_same_sign"] == sum(np.sign(d) == np.sign(c["delta"]) for d in seed_diffs)
