@@ -119,7 +119,7 @@ def contrast(data, name: str, weights: dict, at: tuple[str, str], seeds: str) ->
     """One contrast ``sum_k w_k * arm_k`` on ``column`` at ``level`` (``at``), seed-aware, as a comparison row."""
     level, column = at
     mats = {arm: stats.matrix(data, arm, level, column) for arm in weights}
-    row = stats.test_row(stats.seed_aware(mats, weights, seeds))
+    row = stats.comparison_row(stats.seed_aware(mats, weights, seeds))
     same = len({tuple(m.columns) for m in mats.values()}) == 1
     per_seed = sum(w * mats[k].mean(axis=0).to_numpy() for k, w in weights.items()) if same else []
     agree = int(sum((v > 0) == (row["delta"] > 0) for v in per_seed))

@@ -210,7 +210,7 @@ def seed_aware(mats: dict, weights: dict, seeds: str = "independent") -> object:
     return independent_test({k: f.to_numpy() for k, f in zip(weights, frames)}, weights)
 
 
-def test_row(test, confidence: float = 0.95) -> dict:
+def comparison_row(test, confidence: float = 0.95) -> dict:
     """A seed-aware test as a comparison row: Δ, its CI, p, SE, df, and the query-only test beside it."""
     q = test.query_only
     ci = test.ci(confidence)
@@ -236,7 +236,7 @@ def paired(data: StudyData, a: str, b: str, level_a: str, level_b: str, column: 
     """
     ka, kb = f"{a} at {level_a}", f"{b} at {level_b}"
     mats = {ka: matrix(data, a, level_a, column), kb: matrix(data, b, level_b, column)}
-    row = test_row(seed_aware(mats, {ka: 1.0, kb: -1.0}, seeds), confidence)
+    row = comparison_row(seed_aware(mats, {ka: 1.0, kb: -1.0}, seeds), confidence)
     agree, pairs = _seed_agreement(data, a, b, level_a, level_b, column, row["delta"])
     return {"a": a, "b": b, "level_a": level_a, "level_b": level_b, "column": column,
             "mean_a": float(mats[ka].to_numpy().mean()), "mean_b": float(mats[kb].to_numpy().mean()),
