@@ -215,8 +215,9 @@ def _f2_rule(cfg, strict: str, m: str) -> str:
             f"with Holm-corrected p < {alpha} (exact p over all pairings up to 9 runs, else a seeded permutation p, "
             f"never below the exact minimum 2/n!; Holm over these two); contradicted when either is negative with "
             f"Holm p < {alpha}; otherwise inconclusive. Beside: rho with FLOPS (postings / documents, the same "
-            f"ranks), the Gini and the raw variance of posting lengths, and the {seed_aware(cfg)} effects of corpus, "
-            f"learning rate and their interaction on postings traversed (Holm among themselves).")
+            f"ranks), the Gini and the raw variance of posting lengths, and the effects of corpus, learning rate and "
+            f"their interaction on postings traversed (factorial contrasts, each by the {seed_aware(cfg)}; Holm among "
+            "themselves).")
 
 
 def cost(cfg, data) -> Finding:
