@@ -307,3 +307,22 @@ def test_a_results_folder_is_judged_again_from_its_tables(cfg, tmp_path):
     pd.read_csv(tmp_path / "per_seed.csv").drop(columns="seed").to_csv(tmp_path / "per_seed.csv", index=False)
     with pytest.raises(EspladeError, match=r"per_seed.csv:1: no column 'seed'"):
         rejudge.load(tmp_path, ("nDCG@10",))
+
+
+def test_every_pair_table_uses_the_seed_aware_test():
+    from scipy import stats as sps
+
+    data, a, b = _two_arm_data(np.random.default_rng(4))
+    data.per_query.update({("c", s, "full"): f * 0.5 for (name, s, lv), f in list(data.per_query.items())
+                           if name == "b"})
+    rep = stats.all_pairs(data, ["a", "b", "c"], "full", ["nDCG@10"])
+    pairs = rep.pairs.set_index(["system", "other"])
+    one = pairs.loc[("b", "a")]
+    direct = stats.paired(data, "b", "a", "full", "full", "nDCG@10")
+    assert one["p-value"] == pytest.approx(direct["p"], rel=1e-12) and one["ci low"] == pytest.approx(direct["ci_low"])
+    assert one["p-value (queries only)"] == pytest.approx(sps.ttest_rel(b.mean(axis=1), a.mean(axis=1)).pvalue)
+    from statsmodels.stats.multitest import multipletests
+
+    assert list(rep.pairs["p-value corrected"]) == pytest.approx(
+        list(multipletests(rep.pairs["p-value"], method="holm")[1]))
+    assert "seed-aware test" in rep.to_markdown() and rep.to_dict()["test"].startswith("seed-aware")

@@ -133,8 +133,9 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
 def pairs_markdown(cfg, analysis) -> str:
     """Every pair of systems per level, ranx-style letters (:func:`stats.all_pairs`)."""
     lines = [f"# Every pair of systems, study {cfg.name}", "",
-             "Per-query values averaged over each system's seeds; systems without pruning levels (BM25) take "
-             "part at every level through their only run.", ""]
+             "Means over each system's seeds; p-values, intervals and letters from the seed-aware test (query and "
+             "seed variance); systems without pruning levels (BM25) take part at every level through their only "
+             "run.", ""]
     for level, rep in analysis.pairs.items():
         lines += [f"## Level `{level}`", "", rep.to_markdown()]
     return "\n".join(lines)
@@ -142,7 +143,7 @@ def pairs_markdown(cfg, analysis) -> str:
 
 def pairs_latex(cfg, analysis) -> str:
     return "\n".join(rep.to_latex(caption=f"Study {cfg.name}, level {level}: every pair of systems "
-                                          f"(paired t-test, Holm).", label=f"tab:{cfg.name}-pairs-{level}")
+                                          f"(seed-aware test, Holm).", label=f"tab:{cfg.name}-pairs-{level}")
                      for level, rep in analysis.pairs.items())
 
 

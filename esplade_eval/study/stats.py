@@ -243,24 +243,52 @@ def paired(data: StudyData, a: str, b: str, level_a: str, level_b: str, column: 
             **row, "seeds_same_sign": agree, "seed_pairs": pairs}
 
 
-def all_pairs(data: StudyData, systems: list[str], level: str, measures, alpha: float = 0.05):
+def all_pairs(data: StudyData, systems: list[str], level: str, measures, alpha: float = 0.05,
+              seeds: str = "independent"):
     """Every pair of ``systems`` at ``level`` (:func:`esplade_eval.evaluate.compare_all_pairs`).
 
-    Per-query values are averaged over each system's seeds first; a system without pruning
-    levels (BM25) takes part through its only level. Paired t-test per pair, Holm across the
-    pairs of each measure; returns a ``PairsReport`` (None with fewer than two systems).
+    Means are over each system's seeds; a system without pruning levels (BM25) takes part
+    through its only level. Each pair's p, interval, Holm-corrected p (across the pairs of each
+    measure) and letters come from the seed-aware test (:func:`seed_aware` with ``seeds``); the
+    paired t-test on seed-averaged scores stays beside as ``p-value (queries only)``. Returns a
+    ``PairsReport`` (None with fewer than two systems).
     """
     from esplade_eval.evaluate import compare_all_pairs
 
-    frames = {}
+    frames, chosen = {}, {}
     for system in systems:
         levels = {lv for (s, _, lv) in data.per_query if s == system}
-        chosen = level if level in levels else NO_LEVEL if NO_LEVEL in levels else None
-        if chosen is not None:
-            frames[system] = seed_mean(data, system, chosen, list(measures))
+        chosen[system] = level if level in levels else NO_LEVEL if NO_LEVEL in levels else None
+        if chosen[system] is not None:
+            frames[system] = seed_mean(data, system, chosen[system], list(measures))
     if len(frames) < 2:
         return None
-    return compare_all_pairs(frames, correction="holm", alpha=alpha, confidence=0.95)
+    report = compare_all_pairs(frames, correction="holm", alpha=alpha, confidence=0.95)
+    return _seed_aware_pairs(report, data, chosen, seeds)
+
+
+def _seed_aware_pairs(report, data: StudyData, levels: dict, seeds: str):
+    """``report`` with every pair re-tested over queries x seeds and Holm applied again per measure."""
+    from esplade_eval.evaluate import correct
+
+    pairs = report.pairs.copy()
+    pairs.insert(list(pairs.columns).index("p-value") + 1, "p-value (queries only)", pairs["p-value"])
+    for i, row in pairs.iterrows():
+        if row["measure"] in report.failed:
+            continue
+        a, b = row["system"], row["other"]
+        mats = {a: matrix(data, a, levels[a], row["measure"]), b: matrix(data, b, levels[b], row["measure"])}
+        test = seed_aware(mats, {a: 1.0, b: -1.0}, seeds)
+        pairs.loc[i, ["p-value", "ci low", "ci high"]] = [test.p, *test.ci(report.confidence)]
+    for index in pairs.groupby("measure").groups.values():
+        corrected, reject = correct(pairs.loc[index, "p-value"].to_numpy(dtype=float), "holm", report.alpha)
+        pairs.loc[index, "p-value corrected"], pairs.loc[index, "reject"] = corrected, reject
+    pairs["reject"] = pairs["reject"].astype(bool)
+    report.pairs, report.test = pairs, "seeds"
+    report.notes.append("p, interval, corrected p and letters: the seed-aware test (query and seed variance, "
+                        f"{seeds} seeds); `p-value (queries only)` in the CSV/JSON: the paired t-test on "
+                        "seed-averaged scores.")
+    return report
 
 
 def _seed_agreement(data, a, b, level_a, level_b, column, delta) -> tuple[int, int]:
