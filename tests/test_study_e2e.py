@@ -113,7 +113,13 @@ def test_tables_follow_from_the_per_query_values(smoke_study):
     assert list(a.index) == list(b.index)
     c = vs[(arm, "full")]
     assert c["delta"] == pytest.approx(float((a - b).mean()), abs=1e-12)
-    assert c["p"] == pytest.approx(stats.ttest_rel(a.to_numpy(), b.to_numpy()).pvalue, rel=1e-9)
+    assert c["p_query"] == pytest.approx(stats.ttest_rel(a.to_numpy(), b.to_numpy()).pvalue, rel=1e-9)
+    # the seed-aware p: each system's seed variance its own (BM25 has one run)
+    from esplade_eval.evaluate.seeds import compare_seeds
+
+    runs = pq[(pq.system == arm) & (pq.level == "full")].pivot(index="qid", columns="seed", values="nDCG@10")
+    seed_aware = compare_seeds(runs.sort_index().to_numpy(), b.to_numpy(), seeds="independent")
+    assert c["p"] == pytest.approx(seed_aware.p, rel=1e-9) and c["df"] == pytest.approx(seed_aware.df, rel=1e-9)
     seed_diffs = [pq[(pq.system == arm) & (pq.level == "full") & (pq.seed == s)]["nDCG@10"].mean() - b.mean()
                   for s in (0, 1)]
     assert c["seeds_same_sign"] == sum(np.sign(d) == np.sign(c["delta"]) for d in seed_diffs)
@@ -133,7 +139,12 @@ def test_tables_follow_from_the_per_query_values(smoke_study):
     x, y = seed_avg(one["system"], "d8-q4" if one["system"] != "bm25" else "-"), \
         seed_avg(one["other"], "d8-q4" if one["other"] != "bm25" else "-")
     assert one["delta"] == pytest.approx(float((x - y).mean()), abs=1e-12)
-    assert one["p-value"] == pytest.approx(stats.ttest_rel(x.to_numpy(), y.to_numpy()).pvalue, rel=1e-9)
+    assert one["p-value (queries only)"] == pytest.approx(stats.ttest_rel(x.to_numpy(), y.to_numpy()).pvalue, rel=1e-9)
+    runs_of = {s: seed_avg(s, "-").to_numpy() if s == "bm25" else  # BM25: its one run
+               pq[(pq.system == s) & (pq.level == "d8-q4")].pivot(index="qid", columns="seed", values="nDCG@10")
+               .sort_index().to_numpy() for s in (one["system"], one["other"])}
+    assert one["p-value"] == pytest.approx(compare_seeds(runs_of[one["system"]], runs_of[one["other"]],
+                                                         seeds="independent").p, rel=1e-9)
     expected = multipletests([p["p-value"] for p in ndcg], method="holm")[1]
     assert [p["p-value corrected"] for p in ndcg] == pytest.approx(list(expected), rel=1e-9)
     assert "## Level `d8-q4`" in (res / "pairs.md").read_text() and "\\begin{tabular}" in (res / "pairs.tex").read_text()

@@ -44,7 +44,9 @@ from esplade_eval.defaults import FORMATS
 
 FAILED = "failed"
 TEST_NAMES = {"t": "paired t-test", "wilcoxon": "Wilcoxon signed-rank test", "permutation": "paired randomisation test",
-              None: None}
+              None: None,
+              # set by a caller that re-tests the pairs over queries x seeds (esplade_eval.study.stats.all_pairs)
+              "seeds": "seed-aware test over queries x seeds (variance components, Satterthwaite df)"}
 CORRECTION_NAMES = {"holm": "Holm", "bonferroni": "Bonferroni", "holm-sidak": "Holm-Šidák", "sidak": "Šidák",
                     "fdr_bh": "Benjamini-Hochberg", "fdr_by": "Benjamini-Yekutieli"}
 

@@ -26,7 +26,7 @@ def analyse(cfg, plan, store) -> Analysis:
         return Analysis(data, None)
     table = stats.aggregate(data.rows, order=list(plan.systems))
     ev, alpha = cfg.evaluation, cfg.findings["alpha"]
-    pairs = {lv: stats.all_pairs(data, list(plan.systems), lv, ev.measures, alpha)
+    pairs = {lv: stats.all_pairs(data, list(plan.systems), lv, ev.measures, alpha, cfg.findings["seeds"])
              for lv in dict.fromkeys([ev.unpruned, ev.strictest])}
     return Analysis(data, table, fnd.judge(cfg, data), fnd.versus_bm25(cfg, data, plan), fnd.correlations(cfg, data),
                     {lv: rep for lv, rep in pairs.items() if rep is not None}, twins.compare_twins(cfg, data, alpha))

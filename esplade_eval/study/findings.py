@@ -1,26 +1,42 @@
 """The paper's three findings as data: a small table and a verdict each, the rule beside it.
 
 Verdicts are *supported*, *contradicted* or *inconclusive* (or *not applicable* when the
-config has no arms to test a finding with). Every comparison is paired over queries on
-seed-averaged per-query values (:func:`esplade_eval.study.stats.paired`) and the
-comparisons of one finding form one Holm family.
+config has no arms to test a finding with). Findings are judged on the expanded (ESPLADE)
+arms only: an arm whose ``vocab`` (attribute, or the per-seed ``vocab`` column) is
+``wordpiece`` is left out. Every comparison counts seeds: its standard error holds query and
+seed variance (:func:`esplade_eval.study.stats.paired`, variance components with
+Satterthwaite df), the query-only paired t-test beside it; the comparisons of one finding
+form one Holm family.
 
 1. ``general_high_lr``: a general corpus with a higher learning rate gives better
-   retrievers, unpruned and at the strictest pruning, despite lower MLM accuracy.
-2. ``cost``: at the strictest pruning the most effective models cost more (postings
-   traversed, FLOPS) and their posting-list lengths vary more.
-3. ``repeats``: repeating the general corpus changes little (equivalence within a margin).
+   retrievers, unpruned and at the strictest pruning, despite lower MLM accuracy (the focal
+   comparisons decide; the corpus x learning-rate factorial contrasts are reported beside).
+2. ``cost``: at the strictest pruning the most effective models cost more and their
+   posting-list lengths vary more: Spearman association over the arm x seed runs (exact or
+   seeded permutation p), with the seed-aware effects of corpus and learning rate on cost.
+3. ``repeats``: repeating the general corpus changes little
+   (:func:`esplade_eval.evaluate.verdicts.equivalence`).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
+from esplade_eval.errors import EspladeError
 from esplade_eval.evaluate.verdicts import CONTRADICTED, INCONCLUSIVE, SUPPORTED
 from esplade_eval.study import stats
 from esplade_eval.study.schema import MLM_SETS
 
 NOT_APPLICABLE = "not applicable"
+WORDPIECE = "wordpiece"
+DESIGNS = {"independent": "each arm's seed variance its own", "paired": "seed i of every arm paired"}
+
+
+def seed_aware(cfg) -> str:
+    """How the finding's tests count seeds, as its rule states it."""
+    return (f"seed-aware test (query and seed variance components, {DESIGNS[cfg.findings['seeds']]}, "
+            "Satterthwaite df; the query-only paired t-test printed beside it)")
 
 
 @dataclass
@@ -37,11 +53,21 @@ class Finding:
                 "rows": self.rows, "notes": self.notes}
 
 
+def expanded(arm, data) -> bool:
+    """Whether ``arm`` has expanded (ESPLADE) outputs: its ``vocab`` attribute, else the per-seed
+    ``vocab`` column, else (neither present) yes."""
+    vocab = getattr(arm, "vocab", None)
+    rows = data.rows
+    if vocab is None and len(rows) and "vocab" in rows.columns:
+        kinds = set(rows.loc[rows["system"] == arm.name, "vocab"].dropna())
+        vocab = WORDPIECE if kinds == {WORDPIECE} else None
+    return vocab != WORDPIECE
+
+
 def _arms(cfg, data) -> list:
-    """Expanded (ESPLADE) arms with results at every level: the findings are about them, so their
-    WordPiece twins (``-wp``) never enter a finding."""
+    """The expanded arms with results."""
     have = set(data.rows["system"]) if len(data.rows) else set()
-    return [a for a in cfg.arms if a.name in have and a.vocab == "expanded"]
+    return [a for a in cfg.arms if a.name in have and expanded(a, data)]
 
 
 def _levels(cfg) -> list[str]:
@@ -49,10 +75,18 @@ def _levels(cfg) -> list[str]:
     return list(dict.fromkeys([ev.unpruned, ev.strictest]))
 
 
+def _per_seed(data, system: str, column: str, level: str | None = None) -> dict:
+    """``{seed: value}`` of a per-seed column of ``system`` (at ``level``, else any level)."""
+    rows = data.rows[data.rows["system"] == system]
+    if level is not None:
+        rows = rows[rows["level"] == level]
+    rows = rows.drop_duplicates("seed")
+    return {s: float(v) for s, v in zip(rows["seed"], rows[column]) if v is not None and not math.isnan(float(v))}
+
+
 def _mlm(data, system: str, which: str) -> float | None:
-    rows = data.rows[(data.rows["system"] == system)]
-    values = rows.drop_duplicates("seed")[f"mlm_{which}_acc"].dropna()
-    return float(values.mean()) if len(values) else None
+    values = list(_per_seed(data, system, f"mlm_{which}_acc").values())
+    return sum(values) / len(values) if values else None
 
 
 # --- finding 1 --------------------------------------------------------------------------
@@ -66,30 +100,90 @@ def _focal(cfg, arms, settings):
     return sorted(general, key=lambda a: (-a.axes["lr"], a.axes["repeats"]))[0]
 
 
+def design(arms, focal, corpus: str) -> list[tuple[str, dict]]:
+    """The corpus x learning-rate contrasts (:func:`esplade_eval.evaluate.contrasts.contrast_weights`)
+    over the arms that share the focal arm's other axes; an error unless they form a 2 x 2."""
+    from esplade_eval.evaluate.contrasts import Factor, cells, contrast_weights
+
+    same = [a for a in arms if all(a.axes.get(k) == v for k, v in focal.axes.items() if k not in ("corpus", "lr"))]
+    corpora, lrs = sorted({a.axes["corpus"] for a in same}), sorted({a.axes["lr"] for a in same})
+    if len(corpora) != 2 or len(lrs) != 2:
+        raise EspladeError(f"the factorial contrasts need 2 corpora x 2 learning rates, got corpora {corpora} and "
+                           f"learning rates {lrs}")
+    factors = (Factor("corpus", next(c for c in corpora if c != corpus), corpus), Factor("lr", lrs[0], lrs[1]))
+    levels = {a.name: {"corpus": a.axes["corpus"], "lr": a.axes["lr"]} for a in same}
+    return contrast_weights(cells(levels, factors), factors)
+
+
+def contrast(data, name: str, weights: dict, at: tuple[str, str], seeds: str) -> dict:
+    """One contrast ``sum_k w_k * arm_k`` on ``column`` at ``level`` (``at``), seed-aware, as a comparison row."""
+    level, column = at
+    mats = {arm: stats.matrix(data, arm, level, column) for arm in weights}
+    row = stats.comparison_row(stats.seed_aware(mats, weights, seeds))
+    same = len({tuple(m.columns) for m in mats.values()}) == 1
+    per_seed = sum(w * mats[k].mean(axis=0).to_numpy() for k, w in weights.items()) if same else []
+    agree = int(sum((v > 0) == (row["delta"] > 0) for v in per_seed))
+    return {"a": name, "b": "contrast", "level_a": level, "level_b": level, "column": column, "mean_a": None,
+            "mean_b": None, **row, "seeds_same_sign": agree, "seed_pairs": len(per_seed), "contrast": True}
+
+
+def mlm_test(data, a: str, b: str, which: str) -> dict:
+    """Held-out MLM accuracy of ``a`` vs ``b``: paired t-test over the seeds they share."""
+    import numpy as np
+
+    from esplade_eval.evaluate.seeds import t_test
+
+    va, vb = _per_seed(data, a, f"mlm_{which}_acc"), _per_seed(data, b, f"mlm_{which}_acc")
+    d = np.array([va[s] - vb[s] for s in va if s in vb])
+    k = len(d)
+    test = t_test(float(d.mean()), float(d.std(ddof=1) / math.sqrt(k)), k - 1, "paired t-test over seeds") \
+        if k > 1 else None
+    return {"a": a, "b": b, "column": f"MLM accuracy ({which})", "mean_a": _mlm(data, a, which),
+            "mean_b": _mlm(data, b, which), "delta": float(d.mean()) if k else None, "seeds": k,
+            "p": None if test is None else stats._f(test.p), "method": "paired t-test over seeds"}
+
+
+def _f1_rule(cfg, focal_name: str, levels, m: str, mlm_set: str) -> str:
+    alpha = cfg.findings["alpha"]
+    return (f"supported when the focal arm ({focal_name}) has a significantly higher {m} than every other "
+            f"expanded arm with its repeats at each of {levels} and a lower mean held-out MLM accuracy ({mlm_set}) "
+            f"than each of them; contradicted when some of these comparisons is significantly lower; otherwise "
+            f"inconclusive. Significant: Holm-corrected p < {alpha} of the {seed_aware(cfg)}; one Holm family holds "
+            f"the focal comparisons and the factorial contrasts (corpus, learning rate, corpus x learning rate, "
+            f"at each level), which are reported beside and do not decide. MLM accuracy: paired t-test over "
+            f"seeds beside, its direction decides.")
+
+
 def general_high_lr(cfg, data) -> Finding:
     settings, alpha = cfg.findings["general_high_lr"], cfg.findings["alpha"]
     m, mlm_set, levels = settings["measure"], settings["mlm_set"], _levels(cfg)
     arms = _arms(cfg, data)
     focal = _focal(cfg, arms, settings)
     others = [a for a in arms if focal and a.name != focal.name and a.axes["repeats"] == focal.axes["repeats"]]
-    rule = (f"supported: the focal arm ({focal.name if focal else settings['corpus'] + ', highest lr'}) has a higher "
-            f"{m} than every other arm with the same repeats at each of {levels} (paired t-test over queries on "
-            f"seed-averaged scores, Holm over the finding's comparisons, corrected p < {alpha}, every seed "
-            f"higher) and a lower held-out MLM accuracy ({mlm_set}, mean over seeds) than each of them; "
-            f"contradicted: some comparison is significantly lower with every seed lower; otherwise inconclusive.")
+    rule = _f1_rule(cfg, focal.name if focal else settings["corpus"] + ", highest lr", levels, m, mlm_set)
     finding = Finding("general_high_lr", "A general corpus with a higher learning rate gives better retrievers, "
                       "unpruned and at the strictest pruning, despite lower MLM accuracy", NOT_APPLICABLE, rule)
     if focal is None or not others:
         finding.notes.append("needs an arm on the general corpus and another arm with the same repeats")
         return finding
-    rows = stats.holm([stats.paired(data, focal.name, o.name, lv, lv, m) for o in others for lv in levels], alpha)
-    mlm_focal = _mlm(data, focal.name, mlm_set)
+    seeds = cfg.findings["seeds"]
+    rows = [stats.paired(data, focal.name, o.name, lv, lv, m, seeds=seeds) for o in others for lv in levels]
+    try:
+        rows += [contrast(data, name, w, (lv, m), seeds) for lv in levels
+                 for name, w in design(arms, focal, settings["corpus"])]
+    except EspladeError as err:
+        finding.notes.append(f"no factorial contrasts: {err}")
+    stats.holm(rows, alpha)
+    mlm = {o.name: mlm_test(data, focal.name, o.name, mlm_set) for o in others}
     for row in rows:
-        row["mlm_a"], row["mlm_b"] = mlm_focal, _mlm(data, row["b"], mlm_set)
-        row["mlm_lower"] = None if None in (row["mlm_a"], row["mlm_b"]) else row["mlm_a"] < row["mlm_b"]
-    better = all(r["delta"] > 0 and r["significant"] and stats.all_seeds_agree(r) for r in rows)
-    worse = any(r["delta"] < 0 and r["significant"] and stats.all_seeds_agree(r) for r in rows)
-    mlm_lower = all(r["mlm_lower"] for r in rows)
+        if not row.get("contrast"):
+            row["mlm"] = mlm[row["b"]]
+            row["mlm_a"], row["mlm_b"] = row["mlm"]["mean_a"], row["mlm"]["mean_b"]
+            row["mlm_lower"] = None if None in (row["mlm_a"], row["mlm_b"]) else row["mlm_a"] < row["mlm_b"]
+    focal_rows = [r for r in rows if not r.get("contrast")]
+    better = all(r["delta"] > 0 and r["significant"] for r in focal_rows)
+    worse = any(r["delta"] < 0 and r["significant"] for r in focal_rows)
+    mlm_lower = all(r["mlm_lower"] for r in focal_rows)
     finding.rows = rows
     finding.verdict = CONTRADICTED if worse else SUPPORTED if better and mlm_lower else INCONCLUSIVE
     if better and not mlm_lower:
@@ -100,51 +194,62 @@ def general_high_lr(cfg, data) -> Finding:
 
 # --- finding 2 --------------------------------------------------------------------------
 
+DECIDING, BESIDE = ("postings", "df_cv"), ("flops", "df_gini", "df_variance")
+COST_NAMES = {"postings": "postings traversed / query", "flops": "FLOPS", "df_cv": "CV of posting lengths",
+              "df_gini": "Gini of posting lengths", "df_variance": "variance of posting lengths"}
+
+
+def association(data, arms, level: str, x: str, y: str) -> dict:
+    """Spearman's rho of ``x`` with ``y`` over the arm x seed runs at ``level`` (exact or seeded permutation p)."""
+    rows = data.rows[data.rows["system"].isin([a.name for a in arms]) & (data.rows["level"] == level)]
+    have = x in rows.columns and y in rows.columns
+    r = stats.correlation(rows[x].tolist() if have else [], rows[y].tolist() if have else [])
+    return {"x": x, "y": y, "level": level, "runs": r["n"], "rho": r["spearman_rho"], "p": r["spearman_p"],
+            "p_min": r["spearman_p_min"], "method": r["spearman_method"], "association": True}
+
+
+def _f2_rule(cfg, strict: str, m: str) -> str:
+    alpha = cfg.findings["alpha"]
+    return (f"at the strictest level ({strict}), over the expanded arms' arm x seed runs: supported when Spearman's "
+            f"rho of {m} with postings traversed per query and with the CV of posting lengths are both positive "
+            f"with Holm-corrected p < {alpha} (exact p over all pairings up to 9 runs, else a seeded permutation p, "
+            f"never below the exact minimum 2/n!; Holm over these two); contradicted when either is negative with "
+            f"Holm p < {alpha}; otherwise inconclusive. Beside: rho with FLOPS (postings / documents, the same "
+            f"ranks), the Gini and the raw variance of posting lengths, and the effects of corpus, learning rate and "
+            f"their interaction on postings traversed (factorial contrasts, each by the {seed_aware(cfg)}; Holm among "
+            "themselves).")
+
+
 def cost(cfg, data) -> Finding:
     settings, alpha, strict = cfg.findings["cost"], cfg.findings["alpha"], cfg.evaluation.strictest
     m = settings["measure"]
     arms = _arms(cfg, data)
-    rule = (f"at the strictest level ({strict}), the arms' most effective (highest mean {m}) vs least effective: "
-            f"supported when its {m} is significantly higher and its postings traversed and FLOPS per query are "
-            f"higher (paired t-tests over queries on seed-averaged values, one Holm family of the three, "
-            f"corrected p < {alpha}, every seed agreeing) and the variance of its posting-list lengths over the "
-            "vocabulary is higher in every seed; contradicted when the most effective is significantly more "
-            "effective but postings or FLOPS are significantly lower (every seed agreeing) or its variance is "
-            "lower in every seed; otherwise inconclusive.")
     finding = Finding("cost", "At the strictest pruning the most effective models cost more (postings traversed, "
-                      "FLOPS) and their posting-list lengths vary more", NOT_APPLICABLE, rule)
+                      "FLOPS) and their posting-list lengths vary more", NOT_APPLICABLE, _f2_rule(cfg, strict, m))
     if len(arms) < 2:
         finding.notes.append("needs two arms")
         return finding
-    means = {a.name: float(stats.seed_mean(data, a.name, strict, [m])[m].mean()) for a in arms}
-    best, worst = max(means, key=means.get), min(means, key=means.get)
-    rows = stats.holm([stats.paired(data, best, worst, strict, strict, c) for c in (m, "postings", "flops")], alpha)
-    rows.append(_variance_row(data, best, worst, strict, "df_variance"))
-    rows.append(_variance_row(data, best, worst, strict, "query_df_variance"))
-    finding.rows = rows
-    effective = rows[0]["delta"] > 0 and rows[0]["significant"]
-    costs_up = all(r["delta"] > 0 and r["significant"] and stats.all_seeds_agree(r) for r in rows[1:3])
-    costs_down = any(r["delta"] < 0 and r["significant"] and stats.all_seeds_agree(r) for r in rows[1:3])
-    var = rows[3]
-    var_up, var_down = var["seeds_higher"] == var["seed_pairs"] > 0, var["seeds_lower"] == var["seed_pairs"] > 0
-    finding.verdict = (SUPPORTED if effective and costs_up and var_up else
-                       CONTRADICTED if effective and (costs_down or var_down) else INCONCLUSIVE)
-    finding.notes.append("FLOPS per query is postings traversed / documents, so its test equals the postings test")
+    deciding = stats.holm([association(data, arms, strict, m, y) for y in DECIDING], alpha)
+    beside = [association(data, arms, strict, m, y) for y in BESIDE]
+    finding.rows = deciding + beside + _cost_effects(cfg, data, arms, strict, finding.notes)
+    up = all(r["rho"] is not None and r["rho"] > 0 and r["significant"] for r in deciding)
+    down = any(r["rho"] is not None and r["rho"] < 0 and r["significant"] for r in deciding)
+    finding.verdict = CONTRADICTED if down else SUPPORTED if up else INCONCLUSIVE
     return finding
 
 
-def _variance_row(data, a: str, b: str, level: str, column: str) -> dict:
-    """A per-index statistic (one value per seed): means and the per-seed comparison, no test."""
-    rows = data.rows[data.rows["level"] == level]
-    va = rows[rows["system"] == a].sort_values("seed")[column].astype(float).tolist()
-    vb = rows[rows["system"] == b].sort_values("seed")[column].astype(float).tolist()
-    pairs = list(zip(va, vb)) if len(vb) > 1 else [(x, vb[0]) for x in va] if vb else []
-    mean_a, mean_b = sum(va) / len(va), sum(vb) / len(vb)
-    return {"a": a, "b": b, "level_a": level, "level_b": level, "column": column, "mean_a": mean_a, "mean_b": mean_b,
-            "delta": mean_a - mean_b, "seeds_higher": sum(x > y for x, y in pairs),
-            "seeds_lower": sum(x < y for x, y in pairs), "seed_pairs": len(pairs),
-            "seeds_same_sign": sum((x > y) == (mean_a > mean_b) for x, y in pairs), "p": None, "p_holm": None,
-            "test": "none (one value per index): compared seed by seed"}
+def _cost_effects(cfg, data, arms, level: str, notes: list) -> list[dict]:
+    """The seed-aware factorial contrasts of corpus and learning rate on postings traversed."""
+    settings = cfg.findings["general_high_lr"]
+    focal = _focal(cfg, arms, settings)
+    if focal is None:
+        return []
+    try:
+        return stats.holm([contrast(data, name, w, (level, "postings"), cfg.findings["seeds"])
+                           for name, w in design(arms, focal, settings["corpus"])], cfg.findings["alpha"])
+    except (EspladeError, KeyError) as err:
+        notes.append(f"no effect of corpus and learning rate on cost: {err}")
+        return []
 
 
 # --- finding 3 --------------------------------------------------------------------------
@@ -163,28 +268,32 @@ def _repeat_pairs(arms, corpus) -> list[tuple]:
 
 
 def repeats(cfg, data) -> Finding:
+    from types import SimpleNamespace
+
+    from esplade_eval.evaluate.verdicts import equivalence, equivalence_rule
+
     settings, alpha = cfg.findings["repeats"], cfg.findings["alpha"]
     m, margin, levels = settings["measure"], settings["margin"], _levels(cfg)
-    rule = (f"supported (equivalent) when, for every pair of {settings['corpus']} arms that differ only in repeats and "
-            f"at each of {levels}, the {100 * (1 - 2 * alpha):.0f}% confidence interval of the {m} difference (more "
-            f"repeats - fewer, paired over queries on seed-averaged scores) lies inside ±{margin} (TOST at "
-            f"alpha {alpha}); contradicted when a difference is significant (paired t-test, Holm over the finding's "
-            f"comparisons, corrected p < {alpha}), larger than the margin and of the same sign in every seed; "
-            "otherwise inconclusive.")
+    rule = (f"for every pair of expanded {settings['corpus']} arms that differ only in repeats and at each of "
+            f"{levels}, the {m} difference (more repeats - fewer) is judged by the equivalence rule: "
+            f"{equivalence_rule(margin)} The finding is contradicted when some pair is, supported when every pair "
+            "is, otherwise inconclusive. Holm p (over the finding's comparisons) printed beside.")
     finding = Finding("repeats", "Repeating the general corpus changes little", NOT_APPLICABLE, rule)
     pairs = _repeat_pairs(_arms(cfg, data), settings["corpus"])
     if not pairs:
         finding.notes.append(f"needs two {settings['corpus']} arms that differ only in repeats")
         return finding
-    rows = stats.holm([stats.paired(data, b.name, a.name, lv, lv, m, confidence=1 - 2 * alpha)
+    rows = stats.holm([stats.paired(data, b.name, a.name, lv, lv, m, confidence=0.90, seeds=cfg.findings["seeds"])
                        for a, b in pairs for lv in levels], alpha)
     for row in rows:
+        ci90, ci95 = (tuple(math.nan if x is None else x for x in row[k]) for k in ("ci90", "ci95"))
         row["margin"] = margin
-        row["equivalent"] = row["ci_low"] is not None and -margin < row["ci_low"] and row["ci_high"] < margin
-    equivalent = all(r["equivalent"] for r in rows)
-    differs = any(r["significant"] and abs(r["delta"]) > margin and stats.all_seeds_agree(r) for r in rows)
+        row["equivalence"] = equivalence(SimpleNamespace(delta=row["delta"], ci90=ci90, ci95=ci95), margin).verdict
+        row["equivalent"] = row["equivalence"] == SUPPORTED
+    outcomes = {r["equivalence"] for r in rows}
     finding.rows = rows
-    finding.verdict = SUPPORTED if equivalent else CONTRADICTED if differs else INCONCLUSIVE
+    finding.verdict = (CONTRADICTED if CONTRADICTED in outcomes else SUPPORTED if outcomes == {SUPPORTED}
+                       else INCONCLUSIVE)
     return finding
 
 
@@ -203,7 +312,8 @@ def versus_bm25(cfg, data, plan) -> list[dict]:
         return []
     out = []
     for level in cfg.evaluation.levels:
-        family = [stats.paired(data, name, "bm25", level, stats.NO_LEVEL, m) for name, system in plan.systems.items()
+        family = [stats.paired(data, name, "bm25", level, stats.NO_LEVEL, m, seeds=cfg.findings["seeds"])
+                  for name, system in plan.systems.items()
                   if system.levels and ((data.rows["system"] == name) & (data.rows["level"] == level)).any()]
         out += stats.holm(family, alpha)
     return out

@@ -131,7 +131,9 @@ def _evaluation_rows() -> list[tuple[str, str, str, str]]:
 
 
 def _findings_rows() -> list[tuple[str, str, str, str]]:
-    rows = [("alpha", "a number", "`0.05`", "significance level of every finding's tests")]
+    rows = [("alpha", "a number", "`0.05`", "significance level of every finding's tests"),
+            ("seeds", "a string", f"`{schema.SEED_DESIGN!r}`", "seed-aware tests: `'independent'` (each arm's seed "
+             "variance its own) or `'paired'` (seed i of every arm shares its randomness)")]
     for name, settings in schema.DEFAULTS.items():
         rows += [(f"{name}.{key}", "true or false" if isinstance(d, bool) else "a number" if isinstance(d, float)
                   else "a string", _default(dataclasses.field(default=d)), "") for key, d in settings.items()]

@@ -93,11 +93,16 @@ def budget_note(cfg) -> str:
 def comparison_cells(c: dict) -> list[str]:
     ci = MISSING if c.get("ci_low") is None else f"[{signed(c['ci_low'])}, {signed(c['ci_high'])}]"
     seeds = f"{c['seeds_same_sign']}/{c['seed_pairs']}"
-    return [num(c["mean_a"]), num(c["mean_b"]), signed(c["delta"]), ci, num(c.get("d_z"), 2), pval(c.get("p")),
-            pval(c.get("p_holm")) + (DAGGER if c.get("significant") else ""), seeds]
+    return [num(c["mean_a"]), num(c["mean_b"]), signed(c["delta"]), ci, num(c.get("df"), 1), num(c.get("d_z"), 2),
+            pval(c.get("p")), pval(c.get("p_holm")) + (DAGGER if c.get("significant") else ""),
+            pval(c.get("p_query")), seeds]
 
 
-COMPARISON_HEADER = ["A", "B", "Δ = A − B", "95% CI of Δ", "d_z", "p", "p (Holm)", "seeds, same sign"]
+COMPARISON_HEADER = ["A", "B", "Δ = A − B", "95% CI of Δ", "df", "d_z", "p", "p (Holm)", "p (queries only)",
+                     "seeds, same sign"]
+SEED_AWARE_NOTE = ("CI, df, p and Holm p from the seed-aware test: per-query values of every seed, query and seed "
+                   "variance components, Satterthwaite df (esplade_eval.evaluate.seeds); p (queries only) = the "
+                   "paired t-test over queries on seed-averaged scores, beside it.")
 
 
 def bm25_markdown(analysis) -> list[str]:
@@ -107,8 +112,10 @@ def bm25_markdown(analysis) -> list[str]:
 
 def correlation_markdown(analysis) -> list[str]:
     rows = [[c["x"], c["y"], c["n"], num(c["pearson_r"], 3), pval(c["pearson_p"]), num(c["spearman_rho"], 3),
-             pval(c["spearman_p"])] for c in analysis.correlations]
-    return md_table(["x", "y", "arms", "Pearson r", "p", "Spearman ρ", "p"], rows)
+             pval(c["spearman_p"]), pval(c.get("spearman_p_min")), c.get("spearman_method") or MISSING]
+            for c in analysis.correlations]
+    return md_table(["x", "y", "arms", "Pearson r", "p", "Spearman ρ", "p", "smallest possible p", "Spearman p"],
+                    rows)
 
 
 def environment() -> dict:

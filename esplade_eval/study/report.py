@@ -111,7 +111,8 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
     if analysis.table is None:
         return "\n".join(lines + ["No complete system yet.", ""])
     lines += ["## Verdicts", ""]
-    lines += [f"- {f.title}: {VERDICT_MARK[f.verdict]} (see `findings.md`)" for f in analysis.findings] + [""]
+    lines += [f"- {f.title}: {VERDICT_MARK[f.verdict]}. Rule: {f.rule} (see `findings.md`)"
+              for f in analysis.findings] + [""]
     lines += ["## Grid: every system x level, mean ± sd over seeds", "",
               "Postings traversed = sum of the query terms' posting-list lengths (exhaustive evaluation); FLOPS = "
               "postings / documents; posting-length variance and Gini over the vocabulary's document frequencies; "
@@ -132,9 +133,8 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
     if analysis.vs_bm25:
         m = cfg.findings["general_high_lr"]["measure"]
         lines += [f"## Every system vs BM25 ({m})", "",
-                  "Paired t-test over queries on seed-averaged per-query scores; Holm over the systems of each level; "
-                  "† = significant after correction; seeds = in how many seeds the system's own difference has "
-                  "the sign of Δ.", ""]
+                  render.SEED_AWARE_NOTE + " Holm over the systems of each level; † = significant after "
+                  "correction; seeds = in how many seeds the system's own difference has the sign of Δ.", ""]
         lines += render.bm25_markdown(analysis) + [""]
     if analysis.correlations:
         lines += ["## Correlations across arms (seed means)", ""] + render.correlation_markdown(analysis) + [""]
@@ -147,8 +147,9 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
 def pairs_markdown(cfg, analysis) -> str:
     """Every pair of systems per level, ranx-style letters (:func:`stats.all_pairs`)."""
     lines = [f"# Every pair of systems, study {cfg.name}", "",
-             "Per-query values averaged over each system's seeds; systems without pruning levels (BM25) take "
-             "part at every level through their only run.", ""]
+             "Means over each system's seeds; p-values, intervals and letters from the seed-aware test (query and "
+             "seed variance); systems without pruning levels (BM25) take part at every level through their only "
+             "run.", ""]
     for level, rep in analysis.pairs.items():
         lines += [f"## Level `{level}`", "", rep.to_markdown()]
     return "\n".join(lines)
@@ -156,7 +157,7 @@ def pairs_markdown(cfg, analysis) -> str:
 
 def pairs_latex(cfg, analysis) -> str:
     return "\n".join(rep.to_latex(caption=f"Study {cfg.name}, level {level}: every pair of systems "
-                                          f"(paired t-test, Holm).", label=f"tab:{cfg.name}-pairs-{level}")
+                                          f"(seed-aware test, Holm).", label=f"tab:{cfg.name}-pairs-{level}")
                      for level, rep in analysis.pairs.items())
 
 
@@ -174,34 +175,54 @@ def _queries(analysis) -> int:
 
 def findings_markdown(cfg, analysis) -> str:
     lines = [f"# Findings of study {cfg.name}", "",
-             "Each finding of arXiv 2605.01407, judged on this study's grid. Comparisons are paired over queries on "
-             "per-query scores averaged over the seeds (`esplade_eval.evaluate.compare`), Holm-corrected within each "
-             "finding; `seeds` counts the seeds whose own difference has the sign of Δ.", ""]
+             "Each finding of arXiv 2605.01407, judged on this study's expanded (ESPLADE) arms. "
+             + render.SEED_AWARE_NOTE + " Holm-corrected within each finding (as its rule says); `seeds` counts the "
+             "seeds whose own difference has the sign of Δ.", ""]
     for f in analysis.findings:
         lines += [f"## {f.title}", "", f"Verdict: {VERDICT_MARK[f.verdict]}", "", f"Rule: {f.rule}", ""]
-        if f.rows:
-            lines += _finding_table(f) + [""]
+        comparisons = [r for r in f.rows if not r.get("association")]
+        associations = [r for r in f.rows if r.get("association")]
+        if associations:
+            lines += _association_table(associations) + [""]
+        if comparisons:
+            lines += _finding_table(comparisons) + [""]
         lines += [f"- {n}" for n in f.notes] + ([""] if f.notes else [])
     return "\n".join(lines)
 
 
-def _finding_table(f) -> list[str]:
+def _association_table(rows) -> list[str]:
+    cells = [[r["x"], r["y"], r["level"], r["runs"], render.num(r["rho"], 3), render.pval(r["p"]),
+              render.pval(r.get("p_holm")) + (render.DAGGER if r.get("significant") else ""),
+              render.pval(r["p_min"]), r["method"]] for r in rows]
+    return render.md_table(["x", "y", "level", "arm x seed runs", "Spearman ρ", "p", "p (Holm)",
+                            "smallest possible p", "p computed"], cells)
+
+
+def _also(c: dict) -> str:
+    if c.get("contrast"):
+        return "factorial contrast (reported, does not decide)"
+    if "mlm" in c:
+        mlm = c["mlm"]
+        return (f"MLM {render.num(c['mlm_a'], 3)} vs {render.num(c['mlm_b'], 3)} "
+                f"(p {render.pval(mlm['p'])}, {mlm['method']}, {mlm['seeds']} seeds)")
+    if "equivalence" in c:
+        return (f"90% CI [{render.signed(c['ci90'][0])}, {render.signed(c['ci90'][1])}], 95% CI "
+                f"[{render.signed(c['ci95'][0])}, {render.signed(c['ci95'][1])}] vs ±{c['margin']:g}: "
+                f"{c['equivalence']}")
+    return ""
+
+
+def _finding_table(rows) -> list[str]:
     header = ["column", "level", *render.COMPARISON_HEADER]
-    rows = []
-    for c in f.rows:
+    out = []
+    for c in rows:
         cells = render.comparison_cells(c)
-        cells[:2] = [f"{c['a']}: {render.num(c['mean_a'])}", f"{c['b']}: {render.num(c['mean_b'])}"]
+        cells[:2] = ([c["a"], render.MISSING] if c.get("contrast") else
+                     [f"{c['a']}: {render.num(c['mean_a'])}", f"{c['b']}: {render.num(c['mean_b'])}"])
         if c.get("confidence") and c["confidence"] != 0.95:
             cells[3] += f" ({100 * c['confidence']:.0f}%)"
-        extra = ""
-        if "mlm_lower" in c:
-            extra = f"MLM {render.num(c['mlm_a'], 3)} vs {render.num(c['mlm_b'], 3)}"
-        elif "equivalent" in c:
-            extra = "inside ±{:g}".format(c["margin"]) if c["equivalent"] else "not inside ±{:g}".format(c["margin"])
-        elif c.get("test"):
-            extra = f"higher in {c['seeds_higher']}/{c['seed_pairs']} seeds"
-        rows.append([c["column"], c["level_a"], *cells, extra])
-    return render.md_table(header + ["also"], rows)
+        out.append([c["column"], c["level_a"], *cells, _also(c)])
+    return render.md_table(header + ["also"], out)
 
 
 def per_query_frame(data):

@@ -61,6 +61,10 @@ FINETUNE_RESERVED = {
 
 
 
+#: how the findings' seed-aware tests treat seed ``i`` of two arms (esplade_eval.evaluate.seeds):
+#: "independent" (each arm's seed variance its own; arms share no randomness) or "paired"
+SEED_DESIGN = "independent"
+
 #: the findings' settings and their defaults (``[findings.<name>]`` overrides them)
 DEFAULTS = {
     "general_high_lr": {"enabled": True, "corpus": "general", "measure": "nDCG@10", "mlm_set": "titles",
@@ -325,11 +329,14 @@ def findings(tbl, ev, problems: Problems) -> dict:
     if not isinstance(tbl, dict):
         problems.add("findings", f"expected a table, got {tbl!r}")
         tbl = {}
-    problems.unknown(tbl, ("alpha", *DEFAULTS), "findings")
+    problems.unknown(tbl, ("alpha", "seeds", *DEFAULTS), "findings")
     alpha = get(tbl, "alpha", float, problems, "findings", default=0.05)
     if not 0 < alpha < 1:
         problems.add("findings.alpha", f"must be in (0, 1), got {alpha}")
-    out = {"alpha": alpha}
+    seeds = get(tbl, "seeds", str, problems, "findings", default=SEED_DESIGN)
+    if seeds not in ("paired", "independent"):
+        problems.add("findings.seeds", f"expected 'paired' or 'independent', got {seeds!r}")
+    out = {"alpha": alpha, "seeds": seeds}
     for name, defaults in DEFAULTS.items():
         sub = tbl.get(name, {})
         prefix = f"findings.{name}"

@@ -4,14 +4,16 @@
   queries), held-out MLM accuracy and loss, the cost read from the level's index and the
   training budget.
 * **Over seeds**: mean and standard deviation (ddof 1) of every column per (system, level).
-* **Comparisons** go through :func:`esplade_eval.evaluate.compare` (no second t-test): the
-  per-query values of each system are first averaged over its seeds, then the two systems
-  are paired over the queries (paired t-test, Δ with its confidence interval, Cohen's
-  d_z); families of comparisons are Holm-corrected with :func:`esplade_eval.evaluate.correct`.
-  Beside each comparison: in how many seeds the system's own difference has the same sign
-  as Δ (seed ``i`` of one system against seed ``i`` of the other, or against the other's
-  only run when it has one).
-* **Correlations across arms** (Pearson and Spearman over the arms' seed means).
+* **Comparisons** count seeds: each system's per-query values form a (queries x seeds)
+  matrix and Δ is tested by :mod:`esplade_eval.evaluate.seeds` (variance components over
+  queries and seeds, Satterthwaite df; seed ``i`` of each system paired, a single run
+  broadcast, or each system's own seed variance when the seeds differ). The query-only
+  paired t-test on seed-averaged scores stays beside it (``p_query``), with Cohen's d_z;
+  families of comparisons are Holm-corrected on the seed-aware p-values with
+  :func:`esplade_eval.evaluate.correct`. Beside each comparison: in how many seeds the
+  system's own difference has the same sign as Δ.
+* **Correlations** (Pearson, and Spearman with an exact or permutation p that never falls below its
+  exact minimum 2/n!).
 """
 
 from __future__ import annotations
@@ -172,44 +174,121 @@ def seed_means(data: StudyData, system: str, level: str, column: str) -> dict:
 
 # --- paired comparisons ------------------------------------------------------------------------
 
-def paired(data: StudyData, a: str, b: str, level_a: str, level_b: str, column: str,
-           confidence: float = 0.95) -> dict:
-    """System ``a`` vs ``b`` on ``column``: paired over queries on seed-averaged per-query values.
+def matrix(data: StudyData, system: str, level: str, column: str) -> object:
+    """Per-query values of ``system`` at ``level``: a DataFrame qid x seed (seeds in order)."""
+    import pandas as pd
 
-    Returns Δ = mean(a - b), its ``confidence`` interval, d_z, the two-sided paired t-test p
-    (all from :func:`esplade_eval.evaluate.compare`) and the per-seed sign agreement.
+    runs = {seed: f[column] for (s, seed, lv), f in data.per_query.items() if s == system and lv == level}
+    if not runs:
+        raise KeyError(f"no per-query values for {system} at {level}")
+    return pd.DataFrame({seed: runs[seed] for seed in sorted(runs, key=_seed_order)}).sort_index().astype(float)
+
+
+def seed_aware(mats: dict, weights: dict, seeds: str = "independent") -> object:
+    """The seed-aware test (:mod:`esplade_eval.evaluate.seeds`) of ``sum_k w_k * mean(mats[k])``.
+
+    ``mats``: ``{system: qid x seed}`` on the same queries. ``seeds="independent"``: each
+    system's seed variance is its own (:func:`~esplade_eval.evaluate.seeds.independent_test`).
+    ``"paired"``: seed ``i`` of every system shares its randomness, so the combination is formed
+    per (query, seed) (:func:`~esplade_eval.evaluate.seeds.seed_test`; a single run broadcast);
+    systems with different seeds fall back to independent.
     """
-    from esplade_eval.evaluate import compare
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.evaluate.seeds import SEED_DESIGNS, independent_test, seed_test
 
-    frames = {a: seed_mean(data, a, level_a, [column]), b: seed_mean(data, b, level_b, [column])}
-    row = compare(frames, baseline=b, correction=None, confidence=confidence).to_dataframe().loc[a]
-    delta = float(row[f"{column} delta"])
-    agree, pairs = _seed_agreement(data, a, b, level_a, level_b, column, delta)
+    frames = [mats[k] for k in weights]
+    first = frames[0].index
+    for name, f in zip(weights, frames):
+        if not f.index.equals(first):
+            raise EspladeError(f"{name} is scored on other queries than {next(iter(weights))}: pair them first")
+    shared = {tuple(f.columns) for f in frames}
+    singles = [f.shape[1] == 1 for f in frames]
+    if seeds not in SEED_DESIGNS:
+        raise EspladeError(f"unknown seed design {seeds!r}; choose one of {SEED_DESIGNS}")
+    if seeds == "paired" and (len(shared) == 1 or (len(frames) == 2 and any(singles))):
+        return seed_test(sum(w * f.to_numpy() for w, f in zip(weights.values(), frames)))
+    return independent_test({k: f.to_numpy() for k, f in zip(weights, frames)}, weights)
+
+
+def comparison_row(test, confidence: float = 0.95) -> dict:
+    """A seed-aware test as a comparison row: Δ, its CI, p, SE, df, and the query-only test beside it."""
+    q = test.query_only
+    ci = test.ci(confidence)
+    q_ci = q.ci(confidence)
+    sd = q.se * math.sqrt(test.queries) if q.se and math.isfinite(q.se) else None
+    return {"delta": float(test.delta), "ci_low": _f(ci[0]), "ci_high": _f(ci[1]), "confidence": confidence,
+            "ci90": [_f(x) for x in test.ci90], "ci95": [_f(x) for x in test.ci95], "se": _f(test.se),
+            "df": _f(test.df), "p": _f(test.p), "method": test.method, "seeds": test.seeds,
+            "queries": test.queries, "seed_variance": _f(test.components.get("seed")),
+            "d_z": _f(q.delta / sd) if sd else None, "p_query": _f(q.p), "ci_query_low": _f(q_ci[0]),
+            "ci_query_high": _f(q_ci[1]), "notes": list(test.notes)}
+
+
+def paired(data: StudyData, a: str, b: str, level_a: str, level_b: str, column: str,
+           confidence: float = 0.95, seeds: str = "independent") -> dict:
+    """System ``a`` vs ``b`` on ``column``, paired over queries, with seed variance in its SE.
+
+    Δ = mean(a - b) with its ``confidence`` interval and two-sided p from the seed-aware test
+    (:func:`seed_aware` with ``seeds``: variance components over queries x seeds, Satterthwaite
+    df); beside it
+    the query-only paired t-test on seed-averaged scores (``p_query``, ``ci_query_*``), d_z and
+    the per-seed sign agreement.
+    """
+    ka, kb = f"{a} at {level_a}", f"{b} at {level_b}"
+    mats = {ka: matrix(data, a, level_a, column), kb: matrix(data, b, level_b, column)}
+    row = comparison_row(seed_aware(mats, {ka: 1.0, kb: -1.0}, seeds), confidence)
+    agree, pairs = _seed_agreement(data, a, b, level_a, level_b, column, row["delta"])
     return {"a": a, "b": b, "level_a": level_a, "level_b": level_b, "column": column,
-            "mean_a": float(row[column]), "mean_b": float(frames[b][column].mean()), "delta": delta,
-            "ci_low": _f(row[f"{column} ci low"]), "ci_high": _f(row[f"{column} ci high"]),
-            "confidence": confidence, "d_z": _f(row[f"{column} d"]), "p": _f(row[f"{column} p-value"]),
-            "seeds_same_sign": agree, "seed_pairs": pairs, "queries": int(len(frames[a]))}
+            "mean_a": float(mats[ka].to_numpy().mean()), "mean_b": float(mats[kb].to_numpy().mean()),
+            **row, "seeds_same_sign": agree, "seed_pairs": pairs}
 
 
-def all_pairs(data: StudyData, systems: list[str], level: str, measures, alpha: float = 0.05):
+def all_pairs(data: StudyData, systems: list[str], level: str, measures, alpha: float = 0.05,
+              seeds: str = "independent"):
     """Every pair of ``systems`` at ``level`` (:func:`esplade_eval.evaluate.compare_all_pairs`).
 
-    Per-query values are averaged over each system's seeds first; a system without pruning
-    levels (BM25) takes part through its only level. Paired t-test per pair, Holm across the
-    pairs of each measure; returns a ``PairsReport`` (None with fewer than two systems).
+    Means are over each system's seeds; a system without pruning levels (BM25) takes part
+    through its only level. Each pair's p, interval, Holm-corrected p (across the pairs of each
+    measure) and letters come from the seed-aware test (:func:`seed_aware` with ``seeds``); the
+    paired t-test on seed-averaged scores stays beside as ``p-value (queries only)``. Returns a
+    ``PairsReport`` (None with fewer than two systems).
     """
     from esplade_eval.evaluate import compare_all_pairs
 
-    frames = {}
+    frames, chosen = {}, {}
     for system in systems:
         levels = {lv for (s, _, lv) in data.per_query if s == system}
-        chosen = level if level in levels else NO_LEVEL if NO_LEVEL in levels else None
-        if chosen is not None:
-            frames[system] = seed_mean(data, system, chosen, list(measures))
+        chosen[system] = level if level in levels else NO_LEVEL if NO_LEVEL in levels else None
+        if chosen[system] is not None:
+            frames[system] = seed_mean(data, system, chosen[system], list(measures))
     if len(frames) < 2:
         return None
-    return compare_all_pairs(frames, correction="holm", alpha=alpha, confidence=0.95)
+    report = compare_all_pairs(frames, correction="holm", alpha=alpha, confidence=0.95)
+    return _seed_aware_pairs(report, data, chosen, seeds)
+
+
+def _seed_aware_pairs(report, data: StudyData, levels: dict, seeds: str):
+    """``report`` with every pair re-tested over queries x seeds and Holm applied again per measure."""
+    from esplade_eval.evaluate import correct
+
+    pairs = report.pairs.copy()
+    pairs.insert(list(pairs.columns).index("p-value") + 1, "p-value (queries only)", pairs["p-value"])
+    for i, row in pairs.iterrows():
+        if row["measure"] in report.failed:
+            continue
+        a, b = row["system"], row["other"]
+        mats = {a: matrix(data, a, levels[a], row["measure"]), b: matrix(data, b, levels[b], row["measure"])}
+        test = seed_aware(mats, {a: 1.0, b: -1.0}, seeds)
+        pairs.loc[i, ["p-value", "ci low", "ci high"]] = [test.p, *test.ci(report.confidence)]
+    for index in pairs.groupby("measure").groups.values():
+        corrected, reject = correct(pairs.loc[index, "p-value"].to_numpy(dtype=float), "holm", report.alpha)
+        pairs.loc[index, "p-value corrected"], pairs.loc[index, "reject"] = corrected, reject
+    pairs["reject"] = pairs["reject"].astype(bool)
+    report.pairs, report.test = pairs, "seeds"
+    report.notes.append("p, interval, corrected p and letters: the seed-aware test (query and seed variance, "
+                        f"{seeds} seeds); `p-value (queries only)` in the CSV/JSON: the paired t-test on "
+                        "seed-averaged scores.")
+    return report
 
 
 def _seed_agreement(data, a, b, level_a, level_b, column, delta) -> tuple[int, int]:
@@ -254,16 +333,19 @@ def all_seeds_agree(c: dict) -> bool:
 
 
 def correlation(x, y) -> dict:
-    """Pearson r and Spearman rho (with p) of paired values; None where undefined."""
+    """Pearson r (with its p) and Spearman rho with its exact or permutation p
+    (:func:`esplade_eval.evaluate.spearman`, never below ``2 / n!``); None where undefined."""
     from scipy import stats
+
+    from esplade_eval.evaluate.association import spearman
 
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     ok = ~(np.isnan(x) | np.isnan(y))
     x, y = x[ok], y[ok]
-    out = {"n": int(len(x)), "pearson_r": None, "pearson_p": None, "spearman_rho": None, "spearman_p": None}
+    rank = spearman(x, y)
+    out = {"n": int(len(x)), "pearson_r": None, "pearson_p": None, "spearman_rho": rank.rho, "spearman_p": rank.p,
+           "spearman_method": rank.method, "spearman_p_min": rank.p_min}
     if len(x) >= 3 and np.ptp(x) > 0 and np.ptp(y) > 0:
         r = stats.pearsonr(x, y)
-        rho = stats.spearmanr(x, y)
-        out.update(pearson_r=_f(r.statistic), pearson_p=_f(r.pvalue), spearman_rho=_f(rho.statistic),
-                   spearman_p=_f(rho.pvalue))
+        out.update(pearson_r=_f(r.statistic), pearson_p=_f(r.pvalue))
     return out
