@@ -54,14 +54,14 @@ class Finding:
 
 
 def expanded(arm, data) -> bool:
-    """Whether ``arm`` has expanded (ESPLADE) outputs: its ``vocab`` attribute, else the per-seed
-    ``vocab`` column, else (neither present) yes."""
-    vocab = getattr(arm, "vocab", None)
+    """Whether ``arm`` has expanded (ESPLADE) outputs: not when its ``vocab`` attribute or its rows'
+    per-seed ``vocab`` column say WordPiece; yes when neither is present."""
+    if getattr(arm, "vocab", None) == WORDPIECE:
+        return False
     rows = data.rows
-    if vocab is None and len(rows) and "vocab" in rows.columns:
-        kinds = set(rows.loc[rows["system"] == arm.name, "vocab"].dropna())
-        vocab = WORDPIECE if kinds == {WORDPIECE} else None
-    return vocab != WORDPIECE
+    if len(rows) and "vocab" in rows.columns:
+        return set(rows.loc[rows["system"] == arm.name, "vocab"].dropna()) != {WORDPIECE}
+    return True
 
 
 def _arms(cfg, data) -> list:

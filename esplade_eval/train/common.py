@@ -130,3 +130,18 @@ def quiet_transformers() -> None:
 
     transformers.utils.logging.set_verbosity_error()
     transformers.utils.logging.disable_progress_bar()
+
+
+def wordpiece_model(init_encoder: str | None, preset: str, tokenizer):
+    """SPLADE's own masked LM: ``init_encoder``'s ``BertForMaskedLM`` (head included), or a random ``preset``."""
+    from transformers import AutoModelForMaskedLM, BertConfig, BertForMaskedLM
+
+    from esplade_eval.model.checkpoint import resolve_checkpoint
+
+    if not init_encoder:
+        return BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), **PRESETS[preset])), None
+    model = AutoModelForMaskedLM.from_pretrained(resolve_checkpoint(init_encoder))
+    if model.config.vocab_size != len(tokenizer) or not hasattr(model, "cls"):
+        raise EspladeError(f"{init_encoder}: not a WordPiece masked LM over the input tokenizer's "
+                           f"{len(tokenizer)} pieces")
+    return model, {"source": str(init_encoder), "head": "the source's own WordPiece head"}

@@ -262,22 +262,6 @@ def _targets(example: Example, wordpiece: bool) -> np.ndarray:
     return example.ids[(example.word >= 0) & (example.target[np.maximum(example.word, 0)] >= 0)]
 
 
-def wordpiece_model(cfg: PretrainConfig, tokenizer):
-    """SPLADE's own masked LM: ``init_encoder``'s ``BertForMaskedLM`` (head included), or a random ``preset``."""
-    from transformers import AutoModelForMaskedLM, BertConfig, BertForMaskedLM
-
-    from esplade_eval.model.checkpoint import resolve_checkpoint
-    from esplade_eval.train.common import PRESETS
-
-    if not cfg.init_encoder:
-        return BertForMaskedLM(BertConfig(vocab_size=len(tokenizer), **PRESETS[cfg.preset])), None
-    model = AutoModelForMaskedLM.from_pretrained(resolve_checkpoint(cfg.init_encoder))
-    if model.config.vocab_size != len(tokenizer) or not hasattr(model, "cls"):
-        raise EspladeError(f"{cfg.init_encoder}: not a WordPiece masked LM over the input tokenizer's "
-                           f"{len(tokenizer)} pieces")
-    return model, {"source": str(cfg.init_encoder), "head": "the source's own WordPiece head"}
-
-
 def build_model(cfg: PretrainConfig, data: PretrainData, device: str):
     """The model to pre-train (seeded): from ``init_encoder`` or a random ``preset``; and the head transfer record."""
     from esplade_eval.model.esplade import EspladeForMaskedLM
@@ -286,7 +270,7 @@ def build_model(cfg: PretrainConfig, data: PretrainData, device: str):
     common.seed_everything(cfg.seed)
     transfer = None
     if cfg.output_vocab == "wordpiece":
-        model, transfer = wordpiece_model(cfg, data.tokenizer)
+        model, transfer = common.wordpiece_model(cfg.init_encoder, cfg.preset, data.tokenizer)
     elif cfg.init_encoder:
         model, transfer = init_from_wordpiece(cfg.init_encoder, data.vocab, data.tokenizer)
     else:
