@@ -24,6 +24,9 @@ def register(sub):
     p.add_argument("--work", default=None, help="artifacts folder (default: the config's, or artifacts/study/NAME)")
     p.add_argument("--results", default=None, help="results folder (default: the config's, or results/NAME)")
     p.add_argument("--threads", type=positive_int, default=None, help="override the config's threads")
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="stages run at once, each in a worker process (default: the config's jobs, else 1); "
+                        "the same results and cache keys as 1")
     define_progress_args(p)
     declare_paths(p, inputs=["config"], outputs={"work": guard.STUDY_WORK, "results": guard.RESULTS})
     p.set_defaults(func=run)
@@ -37,6 +40,8 @@ def run(args):
     cfg = load_config(args.config, work=args.work, results=args.results)
     if args.threads:
         cfg = replace(cfg, threads=args.threads)
+    if args.jobs:
+        cfg = replace(cfg, jobs=args.jobs)
     if args.dry_run:
         return dry_run(cfg, args.tune)
     if args.tune:

@@ -92,9 +92,15 @@ def run_stage(stage: Stage, store: StageStore, ctx) -> StageResult:
     return StageResult(stage, "ran", time.perf_counter() - t0)
 
 
-def execute(stages: list[Stage], store: StageStore, ctx, progress: bool = True) -> Outcome:
-    """Every stage in order; dependants of a failed stage are skipped."""
+def execute(stages: list[Stage], store: StageStore, ctx, progress: bool = True, jobs: int = 1) -> Outcome:
+    """Every stage in order; dependants of a failed stage are skipped. With ``jobs`` > 1, stages whose
+    dependencies are done run at once in that many worker processes (:mod:`.pool`): the same records."""
     from tqdm.auto import tqdm
+
+    if jobs > 1:
+        from esplade_eval.study.pool import execute_concurrently
+
+        return execute_concurrently(stages, store, ctx, jobs, progress)
 
     outcome = Outcome()
     started = time.perf_counter()
@@ -126,12 +132,12 @@ def opened(store: StageStore, echo=print):
         yield store
 
 
-def run_stages(stages: list[Stage], store: StageStore, ctx, progress: bool = True):
-    """Run or reuse ``stages`` (keys assigned here when missing), inside :func:`opened`; the
-    :class:`Outcome`."""
+def run_stages(stages: list[Stage], store: StageStore, ctx, progress: bool = True, jobs: int = 1):
+    """Run or reuse ``stages`` (keys assigned here when missing), inside :func:`opened`, ``jobs`` at
+    a time; the :class:`Outcome`."""
     if any(not s.key for s in stages):
         assign_keys(stages)
-    return execute(stages, store, ctx, progress)
+    return execute(stages, store, ctx, progress, jobs)
 
 
 def checkpoint_fingerprint(checkpoint: str) -> str:
