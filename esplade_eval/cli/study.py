@@ -64,9 +64,11 @@ def run(args):
 
 
 def dry_run(cfg, tune: bool = False) -> int:
+    import os
+
     from esplade_eval.study.cache import StageStore
     from esplade_eval.study.collection import prepare_collection
-    from esplade_eval.study.estimate import format_plan, plan_table
+    from esplade_eval.study.estimate import DEFAULTS, format_plan, makespan, plan_table
     from esplade_eval.study.plan import build_plan
 
     collection = prepare_collection(cfg, create=False)
@@ -86,6 +88,10 @@ def dry_run(cfg, tune: bool = False) -> int:
     if collection is None:
         print("the collection is not built yet: every stage will run")
     print(format_plan(rows, total))
+    if cfg.jobs > 1 and total:
+        wall = makespan(plan.stages, [r["estimate_s"] for r in rows], cfg.jobs) + DEFAULTS["startup_s"]
+        print(f"with --jobs {cfg.jobs}: about {wall / 60:.0f} min of wall time, if each job has a core of its own "
+              f"(threads = {cfg.threads} per job, {os.cpu_count()} CPUs here)")
     return 0
 
 
