@@ -29,14 +29,18 @@ BLOCKING = ("failed", "skipped")
 TERMINATE_GRACE_S = 10.0
 
 
-def _start_worker(store, ctx, parent: int) -> None:
-    """Worker initialiser: the shared store and context; SIGTERM/SIGHUP raise ``Interrupted``, and
-    the parent's death (even by SIGKILL) sends SIGTERM (Linux), so no worker outlives its run."""
+def _start_worker(store, ctx, parent: int, log_level: int | None) -> None:
+    """Worker initialiser: the shared store and context; the parent's log level (lines marked with
+    the worker's name); SIGTERM/SIGHUP raise ``Interrupted``, and the parent's death (even by
+    SIGKILL) sends SIGTERM (Linux), so no worker outlives its run."""
     import os
     import signal
 
     from esplade_eval._children import install_stop_handlers
 
+    if log_level is not None:
+        logging.basicConfig(level=log_level, datefmt="%H:%M:%S",
+                            format="%(asctime)s %(levelname)s %(processName)s %(name)s: %(message)s")
     install_stop_handlers()
     setter = _death_signal(signal.SIGTERM)
     if setter is not None:
@@ -65,7 +69,10 @@ def _new_pool(jobs: int, store, ctx) -> ProcessPoolExecutor:
     import multiprocessing
     import os
 
-    return ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"), _start_worker, (store, ctx, os.getpid()))
+    root = logging.getLogger()
+    level = root.level if root.handlers else None  # the CLI's logging set-up, else none
+    return ProcessPoolExecutor(jobs, multiprocessing.get_context("spawn"), _start_worker,
+                               (store, ctx, os.getpid(), level))
 
 
 def _run_in_worker(stage) -> tuple[str, float, str | None]:
