@@ -2,7 +2,7 @@
 
 The same records, keys, cache, resume and failure handling as the serial engine
 (:func:`esplade_eval.study.engine.execute`): a worker runs
-:func:`~esplade_eval.study.engine.run_stage` exactly as the serial loop does, so a stage's
+:func:`~esplade_eval.study.running.run_stage` exactly as the serial loop does, so a stage's
 folder still appears only when complete (renamed from its temporary folder), a failure is
 still recorded beside it, and a failed stage's dependants are skipped. What changes is
 only the order in which independent stages finish; the outcome lists them in plan order.
@@ -77,7 +77,7 @@ def _new_pool(jobs: int, store, ctx) -> ProcessPoolExecutor:
 
 def _run_in_worker(stage) -> tuple[str, float, str | None]:
     """One stage in a worker: its status, seconds and error (the parent keeps its own Stage objects)."""
-    from esplade_eval.study.engine import run_stage
+    from esplade_eval.study.running import run_stage
 
     result = run_stage(stage, _WORKER["store"], _WORKER["ctx"])
     return result.status, result.seconds, result.error
@@ -102,12 +102,12 @@ class Scheduler:
 
 def execute_concurrently(stages: list, store, ctx, jobs: int, progress: bool = True):
     """Every stage of ``stages`` (keys assigned) on ``jobs`` spawned workers; the
-    :class:`~esplade_eval.study.engine.Outcome`, its results in plan order."""
+    :class:`~esplade_eval.study.running.Outcome`, its results in plan order."""
     import time
 
     from tqdm.auto import tqdm
 
-    from esplade_eval.study.engine import Outcome
+    from esplade_eval.study.running import Outcome
 
     started = time.perf_counter()
     results: dict[int, object] = {}
@@ -149,7 +149,7 @@ class _Run:
 
 def _drive(sched: Scheduler, run: _Run) -> None:
     """Start what is ready (plan order first), wait for one stage to finish, repeat."""
-    from esplade_eval.study.engine import StageResult
+    from esplade_eval.study.running import StageResult
 
     while sched.pending or run.running:
         for stage in list(sched.pending):
@@ -182,7 +182,7 @@ def _drive(sched: Scheduler, run: _Run) -> None:
 
 def _result(stage, future: Future):
     """The stage's result from its future; a worker that died (killed, out of memory) fails the stage."""
-    from esplade_eval.study.engine import StageResult
+    from esplade_eval.study.running import StageResult
 
     try:
         status, seconds, error = future.result()
