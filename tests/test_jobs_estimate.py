@@ -42,3 +42,22 @@ def test_dry_run_prints_the_wall_time_with_jobs(tmp_path):
                           cwd=ROOT, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert "with --jobs 2: about" in proc.stdout
+
+
+def test_a_stage_that_times_something_runs_alone():
+    """``cost`` measures latency: no other stage runs beside it, even with a worker free."""
+    stages = chains(2, 1) + [Stage("cost", "c", {}), Stage("evaluate", "e", {})]
+    assert makespan(stages, [1.0, 1.0, 1.0, 1.0], 2) == 3.0  # [a b] [cost] [e]
+    assert makespan(stages[:2] + stages[3:], [1.0, 1.0, 1.0], 2) == 2.0
+
+
+def test_the_pool_starts_nothing_beside_a_cost_stage():
+    from esplade_eval.study.pool import _Run
+
+    run = _Run(pool=None, store=None, ctx=None, jobs=2, results={}, bar=None)
+    cost, ev = Stage("cost", "c", {}), Stage("evaluate", "e", {})
+    assert run.free_for(ev) and run.free_for(cost)  # nothing runs
+    run.running = {"f1": ev}
+    assert run.free_for(Stage("evaluate", "e2", {})) and not run.free_for(cost)
+    run.running = {"f1": cost}
+    assert not run.free_for(ev)

@@ -14,6 +14,10 @@ without a worker. On Ctrl-C or SIGTERM the workers are terminated (a worker turn
 into :class:`~esplade_eval.errors.Interrupted`, so its temporary folder is removed and its
 child JVMs stopped) and waited for before the exception goes on: the work folder's lock is
 released only when no worker writes any more, and nothing half-written looks complete.
+
+A stage whose kind times something (``EXCLUSIVE``: ``cost``, which measures search latency)
+runs alone, with no other stage beside it, so that its latency is not measured against a
+training run for the two cores.
 """
 
 from __future__ import annotations
@@ -83,6 +87,13 @@ def _run_in_worker(stage) -> tuple[str, float, str | None]:
     return result.status, result.seconds, result.error
 
 
+def exclusive(stage) -> bool:
+    """A stage that times something (``EXCLUSIVE`` in its kind: ``cost`` measures latency) runs alone."""
+    from esplade_eval.study.stages import KINDS
+
+    return bool(getattr(KINDS[stage.kind], "EXCLUSIVE", False))
+
+
 class Scheduler:
     """Which stages are ready, running and done; stages in plan order, dependencies by identity."""
 
@@ -142,6 +153,12 @@ class _Run:
                              failed=sum(s in BLOCKING for s in statuses))
         self.bar.update(1)
 
+    def free_for(self, stage) -> bool:
+        """A worker is free, and neither ``stage`` nor a running stage must run alone."""
+        if len(self.running) >= self.jobs or any(exclusive(s) for s in self.running.values()):
+            return False
+        return not (self.running and exclusive(stage))
+
     def describe(self) -> None:
         labels = sorted(s.label for s in self.running.values())
         self.bar.set_description(" | ".join(labels) if labels else "study")
@@ -160,7 +177,7 @@ def _drive(sched: Scheduler, run: _Run) -> None:
                 result = StageResult(stage, "skipped", error=f"needs {', '.join(blocked)}")
             elif id(stage) not in sched.uncached and run.store.record(stage) is not None:
                 result = StageResult(stage, "cached")
-            elif len(run.running) < run.jobs:
+            elif run.free_for(stage):
                 result = None
                 run.running[run.pool.submit(_run_in_worker, stage)] = stage
             else:
