@@ -34,6 +34,8 @@ def register(sub):
     define_measures_arg(p, COST_MEASURES)
     define_latency_args(p, search=False)
     define_threads_arg(p)
+    p.add_argument("--jobs", type=positive_int, default=1,
+                   help="checkpoints' flows run at once, each in a worker process (default 1); the same results")
     p.add_argument("--references", nargs="*", choices=["bm25", "dense", "hybrid"], default=(), metavar="ROW",
                    help="reference rows in a table of their own: bm25, dense (MiniLM, faiss flat), hybrid (dense + "
                         "the first checkpoint's first level); default none")
@@ -53,7 +55,7 @@ def run(args):
     job = GridJob(parse_checkpoints(args.checkpoint), args.out, levels=levels_of(args), split=args.split,
                   threads=args.threads, max_length=args.max_length, measures=args.measures, passes=args.passes,
                   results=args.results, collection=args.collection, registry=args.registry,
-                  progress=progress_of(args), references=tuple(args.references))
+                  progress=progress_of(args), references=tuple(args.references), jobs=args.jobs)
     result = run_grid(job)
     print(result["markdown"])
     return 0

@@ -24,6 +24,9 @@ def register(sub):
     p.add_argument("--work", default=None, help="artifacts folder (default: the config's, or artifacts/study/NAME)")
     p.add_argument("--results", default=None, help="results folder (default: the config's, or results/NAME)")
     p.add_argument("--threads", type=positive_int, default=None, help="override the config's threads")
+    p.add_argument("--jobs", type=positive_int, default=None,
+                   help="stages run at once, each in a worker process (default: the config's jobs, else 1); "
+                        "the same results and cache keys as 1")
     define_progress_args(p)
     declare_paths(p, inputs=["config"], outputs={"work": guard.STUDY_WORK, "results": guard.RESULTS})
     p.set_defaults(func=run)
@@ -37,6 +40,8 @@ def run(args):
     cfg = load_config(args.config, work=args.work, results=args.results)
     if args.threads:
         cfg = replace(cfg, threads=args.threads)
+    if args.jobs:
+        cfg = replace(cfg, jobs=args.jobs)
     if args.dry_run:
         return dry_run(cfg, args.tune)
     if args.tune:
@@ -59,9 +64,11 @@ def run(args):
 
 
 def dry_run(cfg, tune: bool = False) -> int:
+    import os
+
     from esplade_eval.study.cache import StageStore
     from esplade_eval.study.collection import prepare_collection
-    from esplade_eval.study.estimate import format_plan, plan_table
+    from esplade_eval.study.estimate import DEFAULTS, format_plan, makespan, plan_table
     from esplade_eval.study.plan import build_plan
 
     collection = prepare_collection(cfg, create=False)
@@ -81,6 +88,10 @@ def dry_run(cfg, tune: bool = False) -> int:
     if collection is None:
         print("the collection is not built yet: every stage will run")
     print(format_plan(rows, total))
+    if cfg.jobs > 1 and total:
+        wall = makespan(plan.stages, [r["estimate_s"] for r in rows], cfg.jobs) + DEFAULTS["startup_s"]
+        print(f"with --jobs {cfg.jobs}: about {wall / 60:.0f} min of wall time, if each job has a core of its own "
+              f"(threads = {cfg.threads} per job, {os.cpu_count()} CPUs here)")
     return 0
 
 

@@ -66,6 +66,7 @@ class StudyConfig:
     evaluation: Evaluation
     findings: dict
     tuning: dict | None
+    jobs: int = 1  # stages run at once (worker processes); no part of any stage's key
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -122,6 +123,7 @@ def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> S
         problems.add("name", f"{name!r} is not a folder-safe name (letters, digits, '.', '_', '+', '-')")
     seeds = schema.seeds(raw, problems)
     threads = checks.get(raw, "threads", int, problems, default=os.cpu_count() or 1, minimum=1)
+    jobs = checks.get(raw, "jobs", int, problems, default=1, minimum=1)
     device = checks.get(raw, "device", str, problems, default=None)
     split = checks.get(raw, "split", str, problems, default="test")
     collection = schema.collection(raw.get("collection", {}), problems, base=path.parent)
@@ -142,7 +144,7 @@ def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> S
         results=Path(results or raw.get("results") or Path("results") / name),
         threads=threads, device=device, seeds=tuple(seeds), split=split, collection=collection, vocab=vocab,
         pretrain=pretrain, arms=tuple(arms), finetune=finetune, references=references, evaluation=evaluation,
-        findings=findings, tuning=tuning, raw=raw)
+        findings=findings, tuning=tuning, jobs=jobs, raw=raw)
 
 
 def _check_names(arms: list[Arm], references: dict, problems: checks.Problems) -> None:
@@ -156,7 +158,7 @@ def describe(cfg: StudyConfig) -> dict[str, Any]:
     """A JSON-able echo of the validated config (recorded with the results)."""
     return {
         "config": str(cfg.path), "name": cfg.name, "description": cfg.description, "seeds": list(cfg.seeds),
-        "threads": cfg.threads, "device": cfg.device, "split": cfg.split, "collection": cfg.collection,
+        "threads": cfg.threads, "jobs": cfg.jobs, "device": cfg.device, "split": cfg.split, "collection": cfg.collection,
         "vocab": cfg.vocab, "pretrain_base": cfg.pretrain,
         "arms": [{"name": a.name, "axes": a.axes, "pretrain": a.pretrain, "origin": a.origin, "vocab": a.vocab}
                  for a in cfg.arms],

@@ -29,7 +29,7 @@ def run_study(cfg, progress: bool = True, echo=print):
         check_splits(collection, cfg)
         plan = build_plan(cfg, collection.fingerprint)
         echo(f"study {cfg.name}: {len(plan.stages)} stages, work folder {cfg.work}")
-        outcome = run_stages(plan.stages, store, Context(cfg, collection, store), progress)
+        outcome = run_stages(plan.stages, store, Context(cfg, collection, store), progress, cfg.jobs)
         analysis = analyse(cfg, plan, store)
         write_results(cfg, plan, store, analysis, outcome)
     return outcome, analysis

@@ -194,3 +194,28 @@ def _duration(seconds: float) -> str:
     if seconds < 10:
         return f"{seconds:.1f} s"
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.0f} min"
+
+
+def makespan(stages, seconds: list[float], jobs: int) -> float:
+    """The wall time of ``stages`` (plan order, ``seconds`` each) on ``jobs`` workers scheduled as
+    :mod:`esplade_eval.study.pool` does: the first ready stages in plan order start whenever a
+    worker is free, a stage of an ``EXCLUSIVE`` kind alone. Assumes each job has a core of its
+    own (``threads = 1`` per job on as many cores)."""
+    import heapq
+
+    from esplade_eval.study.pool import exclusive
+
+    alone = [exclusive(s) for s in stages]
+    index = {id(s): i for i, s in enumerate(stages)}
+    deps = [[index[id(d)] for d in s.deps if id(d) in index] for s in stages]
+    finished: dict[int, float] = {}
+    pending, running, now = list(range(len(stages))), [], 0.0  # running: a heap of (end, stage)
+    while pending or running:
+        for i in [i for i in pending if all(d in finished for d in deps[i])]:
+            if len(running) >= jobs or any(alone[r] for _, r in running) or (running and alone[i]):
+                continue
+            pending.remove(i)
+            heapq.heappush(running, (now + seconds[i], i))
+        now, done = heapq.heappop(running)
+        finished[done] = now
+    return now

@@ -50,15 +50,16 @@ def flow_stages(checkpoints: Mapping[str, str], settings: FlowSettings, collecti
     return stages
 
 
-def run_flow_stages(out: str | os.PathLike, stages: list, collection, progress=None, echo=print) -> list:
-    """Run (or reuse) ``stages`` in ``out/flow-stages/``; a :class:`~esplade_eval.study.flow.FlowResult` each."""
+def run_flow_stages(out: str | os.PathLike, stages: list, collection, progress=None, echo=print, jobs: int = 1) -> list:
+    """Run (or reuse) ``stages`` in ``out/flow-stages/``, ``jobs`` at a time; a
+    :class:`~esplade_eval.study.flow.FlowResult` each."""
     from esplade_eval.study.cache import StageStore
     from esplade_eval.study.engine import opened, require_success, run_stages
     from esplade_eval.study.stages import Context
 
     store = StageStore(out, FLOW_STAGES)
     with opened(store, echo):
-        outcome = run_stages(stages, store, Context(None, collection, store), progress=bool(progress))
+        outcome = run_stages(stages, store, Context(None, collection, store), progress=bool(progress), jobs=jobs)
     require_success(outcome)
     return [flow_result(store.folder(stage), stage, collection) for stage in stages]
 

@@ -53,6 +53,7 @@ class GridJob:
     registry: str | None = None
     progress: bool | None = None
     references: Sequence[str] = ()
+    jobs: int = 1  # checkpoints' flows run at once, each in a worker process (the engine's pool)
 
 
 def run_flows(job: GridJob, echo=print) -> tuple[object, list]:
@@ -68,7 +69,7 @@ def run_flows(job: GridJob, echo=print) -> tuple[object, list]:
     stages = flow_stages(job.checkpoints, FlowSettings(job.levels, job.split, job.threads, job.max_length), collection)
     for stage in stages:
         echo(f"grid: {stage.name} ({stage.params['checkpoint']})")
-    return collection, run_flow_stages(job.out, stages, collection, job.progress, echo)
+    return collection, run_flow_stages(job.out, stages, collection, job.progress, echo, job.jobs)
 
 
 def run_grid(job: GridJob, echo=print) -> dict:

@@ -25,6 +25,8 @@ TOP_LEVEL = {
     "work": ("a path", "`artifacts/study/<name>`", "stage folders (cache); `--work` overrides"),
     "results": ("a path", "`results/<name>`", "the results folder; `--results` overrides"),
     "threads": ("an integer", "every CPU", "torch and Lucene threads; `--threads` overrides"),
+    "jobs": ("an integer", "`1`", "stages run at once, each in its own worker process (same results and "
+             "keys as `1`); `--jobs` overrides"),
     "device": ("a string", "cuda when present", "`cpu`, `cuda`, `cuda:1` ..."),
     "seeds": ("a list of integers", "`[0]`", "every arm and fine-tuned reference is trained once per seed"),
     "split": ("a string", "`test`", "the split every table reports; fine-tuning reads train and dev"),

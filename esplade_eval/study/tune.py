@@ -56,7 +56,7 @@ def run_tuning(cfg, progress: bool = True, echo=print):
         check_splits(collection, cfg)
         stages = tuning_plan(cfg, collection.fingerprint)
         echo(f"tuning {cfg.name}: {len(stages)} stages, work folder {cfg.work}")
-        outcome = run_stages(stages, store, Context(cfg, collection, store), progress)
+        outcome = run_stages(stages, store, Context(cfg, collection, store), progress, cfg.jobs)
         rows = tuning_rows(cfg, stages, store)
         folder = cfg.results.parent / f"{cfg.results.name}-tuning"
         with atomic_dir(folder, overwrite=True) as tmp:

@@ -80,6 +80,7 @@ class FinetuneConfig:
     device: str | None = None
     log_every: int = 10
     progress: bool | None = None  # bars: None only on a terminal, True always, False never
+    cpu_bf16: bool = False  # training steps under bf16 autocast on the CPU: faster, not bit-identical (off)
 
     def __post_init__(self):
         import math
@@ -307,7 +308,7 @@ def train_ranking(encoder, data: TrainPairs, cfg: FinetuneConfig, validator: Val
     best = BestWeights("nDCG@10")
     loop_cfg = LoopConfig(total_steps=total, lr=cfg.lr, warmup=cfg.warmup, weight_decay=cfg.weight_decay,
                           device=encoder.device, log_every=cfg.log_every, progress=cfg.progress, desc="finetune",
-                          unit="texts")
+                          unit="texts", cpu_bf16=cfg.cpu_bf16)
     with TrainingLoop(encoder.model, loop_cfg) as loop:
         while not loop.done:
             batch, doc_ids, doc_texts = batches.next()

@@ -32,12 +32,15 @@ def warmup_steps(warmup: float, total: int) -> int:
     return int(warmup) if warmup >= 1 else int(round(warmup * total))
 
 
-def autocast(device: str, bf16: bool | None = None):
-    """bf16 autocast on CUDA devices that support it (CPU stays fp32: exact reproducibility)."""
+def autocast(device: str, bf16: bool | None = None, cpu_bf16: bool = False):
+    """bf16 autocast on CUDA devices that support it; the CPU stays fp32 (exact reproducibility)
+    unless ``cpu_bf16`` asks for bf16 there too (an explicit option: it changes the numbers)."""
     import torch
 
     if device.startswith("cuda") and (bf16 is None or bf16) and torch.cuda.is_bf16_supported():
         return torch.autocast("cuda", dtype=torch.bfloat16)
+    if cpu_bf16 and device.startswith("cpu"):
+        return torch.autocast("cpu", dtype=torch.bfloat16)
     return nullcontext()
 
 
@@ -80,6 +83,7 @@ class LoopConfig:
     progress: bool | None = None  # a bar of steps: None only on a terminal (esplade_eval._progress)
     desc: str = "train"  # progress bar label
     unit: str = "tokens"  # what the throughput counts; history records ``<unit>_seen``
+    cpu_bf16: bool = False  # bf16 autocast on the CPU too (changes the numbers; off by default)
 
 
 class TrainingLoop:
@@ -143,7 +147,7 @@ class TrainingLoop:
         """
         import torch
 
-        with autocast(self.cfg.device):
+        with autocast(self.cfg.device, cpu_bf16=self.cfg.cpu_bf16):
             loss, extras = compute_loss(*args)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.clip_norm)

@@ -11,6 +11,8 @@ KIND = "cost"
 VERSION = 1
 #: the files whose content is this kind's results (with its record's outputs, timings aside)
 RESULT_FILES = ("df.npy",)
+#: it measures latency: with ``jobs`` > 1 it runs alone, no other stage beside it (:mod:`esplade_eval.study.pool`)
+EXCLUSIVE = True
 
 
 @dataclass(frozen=True)
