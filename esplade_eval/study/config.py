@@ -66,6 +66,7 @@ class StudyConfig:
     evaluation: Evaluation
     findings: dict
     tuning: dict | None
+    parity: dict = field(default_factory=lambda: {"enabled": True, "tolerance": 0.02, "measure": "nDCG@10"})
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -133,6 +134,7 @@ def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> S
     evaluation = schema.evaluation(raw.get("evaluation", {}), problems)
     findings = schema.findings(raw.get("findings", {}), evaluation, problems)
     tuning = schema.tuning(raw.get("tuning"), finetune, arms, references, problems)
+    parity = schema.parity(raw.get("parity", {}), evaluation, problems)
     _check_names(arms, references, problems)
     if problems:
         return None
@@ -142,7 +144,7 @@ def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> S
         results=Path(results or raw.get("results") or Path("results") / name),
         threads=threads, device=device, seeds=tuple(seeds), split=split, collection=collection, vocab=vocab,
         pretrain=pretrain, arms=tuple(arms), finetune=finetune, references=references, evaluation=evaluation,
-        findings=findings, tuning=tuning, raw=raw)
+        findings=findings, tuning=tuning, parity=parity, raw=raw)
 
 
 def _check_names(arms: list[Arm], references: dict, problems: checks.Problems) -> None:
@@ -161,5 +163,5 @@ def describe(cfg: StudyConfig) -> dict[str, Any]:
         "arms": [{"name": a.name, "axes": a.axes, "pretrain": a.pretrain, "origin": a.origin} for a in cfg.arms],
         "finetune": cfg.finetune, "references": cfg.reference_names,
         "evaluation": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.evaluation.__dict__.items()},
-        "findings": cfg.findings,
+        "findings": cfg.findings, "parity": cfg.parity,
     }

@@ -29,7 +29,7 @@ from esplade_eval.study.checks import (
 from esplade_eval.study.stages.base import EVAL_COLLECTION
 
 TOP_LEVEL = ("name", "description", "work", "results", "threads", "device", "seeds", "split", "collection", "vocab",
-             "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning")
+             "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning", "parity")
 #: the bundled corpora: the two arms (``general``, ``titles``) and their parts (esplade_eval.data.corpora)
 BUNDLED_CORPORA = (*ARMS, *BUNDLED)
 MLM_SETS = tuple(ARMS)  # held-out MLM accuracy is reported per arm
@@ -327,6 +327,20 @@ def findings(tbl, ev, problems: Problems) -> dict:
         problems.add("findings.general_high_lr.mlm_set", f"expected one of {MLM_SETS}")
     if not out["repeats"]["margin"] > 0:
         problems.add("findings.repeats.margin", "must be > 0")
+    return out
+
+
+def parity(tbl, ev, problems: Problems) -> dict:
+    """``[parity]``: the starting point's check (:mod:`esplade_eval.study.stages.parity`), at the unpruned level."""
+    if not isinstance(tbl, dict):
+        problems.add("parity", f"expected a table, got {tbl!r}")
+        tbl = {}
+    problems.unknown(tbl, ("enabled", "tolerance", "measure"), "parity")
+    out = {"enabled": get(tbl, "enabled", bool, problems, "parity", default=True),
+           "tolerance": get(tbl, "tolerance", float, problems, "parity", default=0.02, minimum=0.0),
+           "measure": get(tbl, "measure", str, problems, "parity", default="nDCG@10")}
+    if out["measure"] not in ev.measures:
+        problems.add("parity.measure", f"{out['measure']!r} is not one of the evaluation measures {list(ev.measures)}")
     return out
 
 
