@@ -100,3 +100,46 @@ def test_parity_config_is_checked(tmp_path):
     text = str(err.value)
     assert "parity.tolerance" in text and "parity.measure" in text and "parity.level" in text
     assert load_config(SMOKE).parity == {"enabled": True, "tolerance": 0.02, "measure": "nDCG@10"}
+
+
+@pytest.fixture(scope="module")
+def wordpiece_head():
+    """SPLADE-tiny's real output rows and its tokenizer."""
+    from transformers import AutoModelForMaskedLM
+
+    from esplade_eval.model.checkpoint import resolve_checkpoint
+    from esplade_eval.train import common
+
+    src = AutoModelForMaskedLM.from_pretrained(resolve_checkpoint("splade-tiny"))
+    return src.get_output_embeddings().weight.detach(), src.cls.predictions.bias.detach(), common.load_input_tokenizer()
+
+
+@pytest.mark.parametrize("rule", ["mean", "sqrtn", "first", "sum"])
+def test_a_multi_piece_words_row_follows_the_rule_on_splade_tiny(wordpiece_head, rule):
+    import torch
+
+    from esplade_eval.train.pretrain import init_from_wordpiece
+
+    weight, bias, tok = wordpiece_head
+    vocab = ["embeddings", "the", "graph"]
+    pieces = tok.convert_tokens_to_ids(tok.tokenize("embeddings"))
+    assert len(pieces) > 1  # em ##bed ##ding ##s
+    model, record = init_from_wordpiece("splade-tiny", vocab, tok, head=rule)
+    rows, b = model.mlm_head.decoder.weight.detach(), model.mlm_head.decoder.bias.detach()
+    expect = {"mean": weight[pieces].mean(0), "sqrtn": weight[pieces].mean(0) * len(pieces) ** 0.5,
+              "first": weight[pieces[0]], "sum": weight[pieces].sum(0)}[rule]
+    assert torch.allclose(rows[0], expect, atol=1e-6)
+    the = tok.convert_tokens_to_ids("the")
+    assert torch.allclose(rows[1], weight[the]) and torch.isclose(b[1], bias[the])  # one piece: its own row
+    assert record["head_init"] == rule and record["single_piece_words"] == 2
+    if rule == "mean":  # the word's logit at any hidden state is the mean of its pieces' logits
+        h = torch.randn(128)
+        assert torch.isclose(rows[0] @ h + b[0], (weight[pieces] @ h + bias[pieces]).mean(), atol=1e-5)
+
+
+def test_an_unknown_head_rule_is_refused():
+    from esplade_eval.errors import EspladeError
+    from esplade_eval.train.pretrain import PretrainConfig
+
+    with pytest.raises(EspladeError, match="head_init 'median'"):
+        PretrainConfig(head_init="median")
