@@ -18,23 +18,34 @@ def _evaluation(system: str, seed, score: float) -> Source:
     return Source("evaluate", system, seed, Path("unused"), out)
 
 
-def _start() -> Source:
+def _start(folder: Path, write: bool = True) -> Source:
+    """A pre-training stage folder whose checkpoint records its head rule (``write``)."""
+    import json
+
+    if write:
+        (folder / "checkpoint").mkdir(parents=True, exist_ok=True)
+        state = {"model": {"head_transfer": {"source": "splade-tiny", "head": "the head's rule"}}}
+        (folder / "checkpoint" / "training_state.json").write_text(json.dumps(state), encoding="utf-8")
     summary = {"heldout_mlm": {"general": {"accuracy": 0.08, "frequency_baseline_accuracy": 0.06},
-                               "titles": {"accuracy": 0.02, "frequency_baseline_accuracy": 0.03}},
-               "head_transfer": {"source": "splade-tiny", "head": "the head's rule"}}
-    return Source("pretrain", "esplade-no-mlm", 0, Path("unused"), pretrain.Outputs("checkpoint", summary))
+                               "titles": {"accuracy": 0.02, "frequency_baseline_accuracy": 0.03}}}
+    return Source("pretrain", "esplade-no-mlm", 0, folder, pretrain.Outputs("checkpoint", summary))
 
 
-def _run(no_mlm: list[float], tiny_ft: list[float], tolerance: float = 0.02) -> parity.Outputs:
-    sources = [_start(), _evaluation("esplade-start", 0, 0.30), _evaluation("splade-tiny-zs", None, 0.45)]
+@pytest.fixture
+def start(tmp_path) -> Source:
+    return _start(tmp_path / "pretrain")
+
+
+def _run(no_mlm: list[float], tiny_ft: list[float], tolerance: float = 0.02, start: Source | None = None):
+    sources = [start or _start(Path("/nonexistent/pretrain"), write=False), _evaluation("esplade-start", 0, 0.30), _evaluation("splade-tiny-zs", None, 0.45)]
     sources += [_evaluation("esplade-no-mlm", s, v) for s, v in enumerate(no_mlm)]
     sources += [_evaluation("splade-tiny-ft", s, v) for s, v in enumerate(tiny_ft)]
     params = parity.Params.of({"tolerance": tolerance, "measure": "nDCG@10", "level": "full"})
     return parity.run(params, Inputs(Path("unused"), None, sources=sources))
 
 
-def test_parity_passes_within_the_tolerance_on_seed_means():
-    out = _run([0.49, 0.50, 0.48], [0.50, 0.51, 0.49])  # means 0.49 vs 0.50: 0.01 short
+def test_parity_passes_within_the_tolerance_on_seed_means(start):
+    out = _run([0.49, 0.50, 0.48], [0.50, 0.51, 0.49], start=start)  # means 0.49 vs 0.50: 0.01 short
     assert out.passed is True
     assert out.scores["esplade-no-mlm"] == pytest.approx(0.49) and out.scores["splade-tiny-ft"] == pytest.approx(0.50)
     assert out.shortfall == pytest.approx(0.01) and out.zero_shot_gap == pytest.approx(0.15)
@@ -48,14 +59,15 @@ def test_parity_fails_beyond_the_tolerance_and_an_esplade_lead_passes(caplog):
     assert out.passed is False and out.shortfall == pytest.approx(0.085)
     assert "PARITY FAILED" in caplog.text
     assert _run([0.55], [0.50]).passed is True  # ESPLADE above SPLADE-tiny is no shortfall
+    assert _run([0.55], [0.50]).start == {}  # a start without its training state: no head record
     assert _run([0.41], [0.50], tolerance=0.1).passed is True
     assert parity.judge({"splade-tiny-ft": 0.5}, 0.02)["passed"] is None  # a missing score is not judged
 
 
-def test_the_summary_states_the_start_and_reports_a_failure_loudly():
+def test_the_summary_states_the_start_and_reports_a_failure_loudly(start):
     from esplade_eval.study.render import parity_markdown
 
-    failed = "\n".join(parity_markdown(_run([0.41], [0.50]).to_dict()))
+    failed = "\n".join(parity_markdown(_run([0.41], [0.50], start=start).to_dict()))
     assert "FAILED" in failed and "+0.0900" in failed and "study went on" in failed
     assert "unigram baseline" in failed and "0.060" in failed and "the head's rule" in failed
     passed = "\n".join(parity_markdown(_run([0.50], [0.51]).to_dict()))

@@ -19,8 +19,10 @@ False
 
 from __future__ import annotations
 
+import json
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 
 from esplade_eval.study.stages.base import FromConfig, Inputs, Record
 
@@ -80,6 +82,14 @@ def mlm_of(summary: dict) -> dict:
             for arm, r in held.items()}
 
 
+def head_transfer(checkpoint: Path) -> dict:
+    """How the start's head was made (``training_state.json``'s ``model.head_transfer``), or {}."""
+    state = checkpoint / "training_state.json"
+    if not state.is_file():
+        return {}
+    return json.loads(state.read_text(encoding="utf-8")).get("model", {}).get("head_transfer") or {}
+
+
 def run(p: Params, inputs: Inputs) -> Outputs:
     per_seed: dict = {}
     start, mlm = {}, {}
@@ -88,7 +98,7 @@ def run(p: Params, inputs: Inputs) -> Outputs:
             per_seed.setdefault(src.system, {})[str(src.seed)] = float(src.outputs.mean[p.level][p.measure])
         elif src.kind == "pretrain":
             mlm = mlm_of(src.outputs.summary)
-            start = src.outputs.summary.get("head_transfer") or {}
+            start = head_transfer(src.folder / src.outputs.checkpoint)
     scores = {s: sum(v.values()) / len(v) for s, v in per_seed.items() if v}
     verdict = judge(scores, p.tolerance)
     if verdict["passed"] is False:

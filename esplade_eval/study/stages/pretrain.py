@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from esplade_eval.study.stages.base import Inputs, Record, eval_sources, pick
 
 KIND = "pretrain"
-VERSION = 2  # 2: the head initialisation of issue 21, and its record in the summary
+VERSION = 1
 #: the files whose content is this kind's results (with its record's outputs, timings aside)
 RESULT_FILES = ("checkpoint/model.safetensors", "checkpoint/output_vocab.txt")
 
@@ -43,5 +43,4 @@ def run(p: Params, inputs: Inputs) -> Outputs:
     settings["exclude_eval_docs"] = eval_sources(settings.get("exclude_eval_docs", []), inputs.collection)
     out = pretrain(PretrainConfig(**settings, vocab=str(vocab_dir), progress=False), inputs.tmp / "checkpoint")
     state = json.loads((out / "training_state.json").read_text(encoding="utf-8"))
-    head = {"head_transfer": state["model"]["head_transfer"]} if state.get("model", {}).get("head_transfer") else {}
-    return Outputs("checkpoint", {**pick(state, SUMMARY), **head})
+    return Outputs("checkpoint", pick(state, SUMMARY))
