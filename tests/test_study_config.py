@@ -266,16 +266,17 @@ def test_keys_follow_the_config_slice(tmp_path):
     assert changed and {kind for kind, _ in changed} == {"cost"}
     ft = {(s.kind, s.name) for s in build_plan(replace(cfg, finetune={"steps": 7}), "fp").stages
           if base[(s.kind, s.name)] != s.key}
-    assert {kind for kind, _ in ft} == {"finetune", "flow", "evaluate", "cost"}
+    assert {kind for kind, _ in ft} == {"finetune", "flow", "evaluate", "cost", "parity"}  # parity reads them
     other = {(s.kind, s.name) for s in build_plan(cfg, "another collection").stages if base[(s.kind, s.name)] != s.key}
     # everything: the collection's documents are also what pre-training and the vocabulary leave out
-    assert {kind for kind, _ in other} == {"vocab", "pretrain", "finetune", "flow", "evaluate", "cost", "bm25"}
+    assert {kind for kind, _ in other} == {"vocab", "pretrain", "finetune", "flow", "evaluate", "cost", "bm25",
+                                           "parity"}
     allowed = replace(cfg, arms=tuple(replace(a, pretrain={**a.pretrain, "exclude_eval_docs": [],
                                                             "allow_eval_docs": True}) for a in cfg.arms),
                       pretrain={**cfg.pretrain, "exclude_eval_docs": [], "allow_eval_docs": True})
     keys = {(s.kind, s.name): s.key for s in build_plan(allowed, "fp").stages}
     moved = {(s.kind, s.name) for s in build_plan(allowed, "another collection").stages if keys[(s.kind, s.name)] != s.key}
-    assert {kind for kind, _ in moved} == {"finetune", "flow", "evaluate", "cost", "bm25"}  # training texts unchanged
+    assert {kind for kind, _ in moved} == {"finetune", "flow", "evaluate", "cost", "bm25", "parity"}  # texts unchanged
 
 
 def test_keys_follow_each_kinds_version_not_its_source(tmp_path, monkeypatch):
@@ -292,7 +293,7 @@ def test_keys_follow_each_kinds_version_not_its_source(tmp_path, monkeypatch):
     assert moved and {kind for kind, _ in moved} == {"cost"}
     monkeypatch.setattr(stages.finetune, "VERSION", stages.finetune.VERSION + 1)
     moved = {kind for s in build_plan(cfg, "fp").stages if base[((kind := s.kind), s.name)] != s.key}
-    assert moved == {"finetune", "flow", "evaluate", "cost"}
+    assert moved == {"finetune", "flow", "evaluate", "cost", "parity"}
     monkeypatch.setattr(esplade_eval, "__version__", esplade_eval.__version__ + ".post1")
     assert all(base[(s.kind, s.name)] != s.key for s in build_plan(cfg, "fp").stages)
 
@@ -303,7 +304,7 @@ def test_every_stage_kind_is_one_typed_unit():
 
     from esplade_eval.study.stages import KINDS
 
-    assert set(KINDS) == {"vocab", "pretrain", "finetune", "flow", "bm25", "dense", "evaluate", "cost"}
+    assert set(KINDS) == {"vocab", "pretrain", "finetune", "flow", "bm25", "dense", "evaluate", "cost", "parity"}
     for kind, module in KINDS.items():
         assert module.KIND == kind and isinstance(module.VERSION, int) and callable(module.run)
         assert module.Params.__dataclass_params__.frozen, kind
@@ -350,4 +351,4 @@ def test_a_users_collection_given_by_its_files(tmp_path):
     assert len(list(sub.docs())) == 10 and sub.fingerprint != col.fingerprint
     assert set(sub.read_qrels("test")) == {"q9"}  # q10 and q11 judge d10, d11: outside the first 10
     moved = {(s.kind, s.name) for s in build_plan(cfg, sub.fingerprint).stages if keys[(s.kind, s.name)] != s.key}
-    assert {k for k, _ in moved} == {"vocab", "pretrain", "finetune", "flow", "evaluate", "cost", "bm25"}
+    assert {k for k, _ in moved} == {"vocab", "pretrain", "finetune", "flow", "evaluate", "cost", "bm25", "parity"}

@@ -84,6 +84,8 @@ def _register_pretrain(sub):
     p.add_argument("--eval-texts", type=non_negative_int, default=1000, help="held-out texts per arm for MLM accuracy (0: none)")
     p.add_argument("--init-encoder", default=None,
                    help="initialise the WordPiece encoder from a BERT/SPLADE checkpoint (e.g. splade-tiny)")
+    p.add_argument("--head-init", choices=["mean", "first", "sum", "sqrtn"], default="mean",
+                   help="with --init-encoder: a word's output row from its pieces' rows (default mean)")
     _eval_doc_args(p)
     p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
     _device_args(p)
@@ -144,7 +146,8 @@ def run_pretrain(args):
     cfg = PretrainConfig(corpora=args.corpus, vocab=args.vocab, vocab_size=args.vocab_size, preset=args.preset,
                          lr=args.lr, repeats=args.repeats, epochs=args.epochs, steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, mask_rate=args.mask_rate,
-                         warmup=args.warmup, init_encoder=args.init_encoder, eval_texts=args.eval_texts,
+                         warmup=args.warmup, init_encoder=args.init_encoder, head_init=args.head_init,
+                         eval_texts=args.eval_texts,
                          seed=args.seed, threads=args.threads, device=args.device, progress=progress_of(args),
                          exclude_eval_docs=args.exclude_eval_docs, allow_eval_docs=args.allow_eval_docs)
     out = pretrain(cfg, args.out, overwrite=args.overwrite)

@@ -78,7 +78,9 @@ class Stage:
 
 
 def stage_key(stage: Stage) -> str:
-    return digest({"kind": stage.kind, "params": stage.params, "deps": {d.name: d.key for d in stage.deps},
+    names = [d.name for d in stage.deps]  # two dependencies of one name (a parity stage's) are told apart by kind
+    deps = {d.name if names.count(d.name) == 1 else f"{d.kind} {d.name}": d.key for d in stage.deps}
+    return digest({"kind": stage.kind, "params": stage.params, "deps": deps,
                    "inputs": stage.inputs, "code": code_version(stage.kind)})
 
 

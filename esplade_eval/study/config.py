@@ -32,6 +32,7 @@ from esplade_eval.errors import EspladeError
 from esplade_eval.study import checks, schema
 from esplade_eval.study.expand import Arm, expand_arms
 from esplade_eval.study.schema import Evaluation
+from esplade_eval.study.stages import parity as parity_stage
 from esplade_eval.study.systems import DEFAULTS, REFERENCES
 
 
@@ -67,6 +68,7 @@ class StudyConfig:
     findings: dict
     tuning: dict | None
     jobs: int = 1  # stages run at once (worker processes); no part of any stage's key
+    parity: dict = field(default_factory=lambda: {"enabled": True, "tolerance": 0.02, "measure": "nDCG@10"})
     raw: dict = field(repr=False, compare=False, default_factory=dict)
 
     @property
@@ -135,6 +137,7 @@ def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> S
     evaluation = schema.evaluation(raw.get("evaluation", {}), problems)
     findings = schema.findings(raw.get("findings", {}), evaluation, problems)
     tuning = schema.tuning(raw.get("tuning"), finetune, arms, references, problems)
+    parity = parity_stage.config_table(raw.get("parity", {}), evaluation, problems)
     _check_names(arms, references, problems)
     if problems:
         return None
@@ -144,7 +147,7 @@ def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> S
         results=Path(results or raw.get("results") or Path("results") / name),
         threads=threads, device=device, seeds=tuple(seeds), split=split, collection=collection, vocab=vocab,
         pretrain=pretrain, arms=tuple(arms), finetune=finetune, references=references, evaluation=evaluation,
-        findings=findings, tuning=tuning, jobs=jobs, raw=raw)
+        findings=findings, tuning=tuning, jobs=jobs, parity=parity, raw=raw)
 
 
 def _check_names(arms: list[Arm], references: dict, problems: checks.Problems) -> None:
@@ -164,5 +167,5 @@ def describe(cfg: StudyConfig) -> dict[str, Any]:
                  for a in cfg.arms],
         "finetune": cfg.finetune, "references": cfg.reference_names,
         "evaluation": {k: list(v) if isinstance(v, tuple) else v for k, v in cfg.evaluation.__dict__.items()},
-        "findings": cfg.findings,
+        "findings": cfg.findings, "parity": cfg.parity,
     }

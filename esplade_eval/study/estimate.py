@@ -36,6 +36,8 @@ DEFAULTS = {
     "evaluate_s_per_document": 2.5e-4,  # (0.1 -> 0.25; 2 -> 1.9)
     "bm25_s": 0.2,
     "bm25_s_per_document": 2.7e-3,  # (1.0 -> 1.8; 20 -> 20)
+    "parity_s": 0.05,  # reads the other stages' records
+    "parity_s_per_document": 0.0,
     "dense_s": 2.0,
     "dense_s_per_document": 2.7e-3,  # MiniLM over 7,300 titles: 20 s on 2 quiet cores
     "vocab_s_per_token": 25 / 918_000,  # tokens per pass of its corpora (25 s for general + titles)

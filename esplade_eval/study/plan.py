@@ -7,6 +7,11 @@
     pretrain(esplade-no-mlm, seed: 0 steps) ─► finetune ─► flow ─► evaluate, cost
     finetune(splade-tiny-ft, seed) ─► flow ─► evaluate, cost
     flow(splade-tiny-zs) ─► evaluate, cost            bm25 ─► evaluate
+    pretrain(esplade-no-mlm, first seed) ─► flow(esplade-start) ─► evaluate ─┐
+    evaluate(esplade-no-mlm, splade-tiny-ft, splade-tiny-zs) ───────────────┴► parity
+
+The references and the parity check are planned before the arms, so a starting point that
+is not fair is known before any arm is trained.
 
 ``flow`` encodes the corpus once and exports every pruning level, then builds an Anserini
 index and searches it with Lucene per level (:func:`esplade_eval.study.flow.run_flow`).
@@ -18,7 +23,14 @@ from dataclasses import dataclass
 
 from esplade_eval.study.cache import Stage, assign_keys
 from esplade_eval.study.expand import pretrain_defaults
-from esplade_eval.study.planning import System, corpus_inputs, downstream, finetune_stage, pretrain_stage
+from esplade_eval.study.planning import (
+    System,
+    corpus_inputs,
+    downstream,
+    finetune_stage,
+    parity_stages,
+    pretrain_stage,
+)
 from esplade_eval.study.systems import Planning, plan_references
 
 
@@ -49,6 +61,10 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
                                         *(["collection"] if "collection" in cfg.vocab["sources"] else [])],
                                        collection_fp))
     stages.append(vocab)
+    # the references and the starting point's parity check come first: a start that is not fair shows before any arm
+    references: dict[str, System] = {}  # rows after the arms' in the tables
+    plan_references(Planning(cfg, stages, references, vocab, fp))
+    parity_stages(cfg, stages, fp)
     for arm in cfg.arms:
         systems[arm.name] = System(arm.name, "arm", _arm_description(arm), tuple(cfg.seeds), dict(arm.axes), True,
                                    vocab=arm.vocab)
@@ -56,7 +72,7 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
             pt = pretrain_stage(cfg, arm.name, arm.pretrain, seed, vocab, collection_fp)
             stages.append(pt)
             downstream(cfg, stages, arm.name, seed, finetune_stage(cfg, arm.name, seed, pt, fp), fp)
-    plan_references(Planning(cfg, stages, systems, vocab, fp))
+    systems.update(references)
     assign_keys(stages)
     return Plan(stages, systems)
 

@@ -66,14 +66,38 @@ def downstream(cfg, stages: list[Stage], system: str, seed, source: Stage | None
     if source is not None:
         stages.append(source)
     suffix = f".s{seed}" if seed is not None else ""
-    params = {"levels": list(ev.levels), "max_length": ev.max_length, "scale": ev.scale, "hits": ev.hits,
-              "split": cfg.split, "checkpoint": checkpoint, **training(cfg)}
+    params = flow_params(cfg, list(ev.levels), checkpoint)
     flow = Stage("flow", system + suffix, params, (source,) if source else (), dict(fp), system=system, seed=seed)
     stages.append(flow)
     stages.append(evaluate_stage(cfg, system, seed, flow, fp))
     for level in ev.levels:
         cost = {"level": level, "hits": ev.hits, "passes": ev.latency_passes, "warmup": ev.latency_warmup}
         stages.append(Stage("cost", f"{system}{suffix}.{level}", cost, (flow,), system=system, seed=seed, level=level))
+
+
+def flow_params(cfg, levels: list[str], checkpoint: str | None = None) -> dict:
+    ev = cfg.evaluation
+    return {"levels": levels, "max_length": ev.max_length, "scale": ev.scale, "hits": ev.hits, "split": cfg.split,
+            "checkpoint": checkpoint, **training(cfg)}
+
+
+def parity_stages(cfg, stages: list[Stage], fp: dict) -> None:
+    """The parity check (:mod:`.stages.parity`) after the reference systems it reads: the no-MLM
+    start (its first seed's pre-training stage) searched zero-shot at the unpruned level, and
+    the evaluations of ``esplade-no-mlm`` and SPLADE-tiny. Nothing when those are not planned."""
+    from esplade_eval.study.stages.parity import NO_MLM, START, TINY_FT, TINY_ZS
+
+    if not cfg.parity.get("enabled", True):
+        return
+    evals = [s for s in stages if s.kind == "evaluate" and s.system in (NO_MLM, TINY_FT, TINY_ZS)]
+    starts = [s for s in stages if s.kind == "pretrain" and s.system == NO_MLM]
+    if not starts or not any(s.system == TINY_FT for s in evals):
+        return
+    pt, level = starts[0], cfg.evaluation.unpruned
+    flow = Stage("flow", f"{START}.s{pt.seed}", flow_params(cfg, [level]), (pt,), dict(fp), system=START, seed=pt.seed)
+    zero_shot = evaluate_stage(cfg, START, pt.seed, flow, fp)
+    params = {"tolerance": cfg.parity["tolerance"], "measure": cfg.parity["measure"], "level": level}
+    stages += [flow, zero_shot, Stage("parity", "parity", params, (pt, zero_shot, *evals))]
 
 
 def evaluate_stage(cfg, system: str, seed, source: Stage, fp: dict) -> Stage:

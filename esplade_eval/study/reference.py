@@ -40,6 +40,7 @@ TOP_LEVEL = {
     "evaluation": ("a table", "", "[`[evaluation]`](#evaluation): levels, measures, search and cost settings"),
     "findings": ("a table", "", "[`[findings]`](#findings): alpha and each finding's settings"),
     "tuning": ("a table", "absent", "[`[tuning]`](#tuning): candidate recipes scored on dev by `--tune`"),
+    "parity": ("a table", "on", "[`[parity]`](#parity): the arms' starting point checked against SPLADE-tiny"),
 }
 
 COLLECTION = {
@@ -161,7 +162,12 @@ def config_markdown() -> str:
              "## [tuning]", "", *_table([("system", "a string", "`\"esplade-no-mlm\"`", "the system tuned"),
                                         ("seeds", "a list of integers", "`[0]`", ""),
                                         ("candidates", "a list of tables", "required",
-                                         "`[[tuning.candidates]]`: overrides of `[finetune]`, optional `name`")])]
+                                         "`[[tuning.candidates]]`: overrides of `[finetune]`, optional `name`")]),
+             "## [parity]", "", "Planned when `esplade_no_mlm` and `splade_tiny_finetuned` are on; judged at the "
+             "unpruned level (`esplade_eval.study.stages.parity`).", "",
+             *_table([("enabled", "true or false", "`true`", "plan the parity check"),
+                      ("tolerance", "a number", "`0.02`", "passes when SPLADE-tiny fine-tuned - esplade-no-mlm <= it"),
+                      ("measure", "a string", "`\"nDCG@10\"`", "one of the evaluation measures")])]
     return "\n".join(lines).rstrip() + "\n"
 
 

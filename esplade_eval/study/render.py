@@ -129,3 +129,32 @@ def environment() -> dict:
             versions[pkg] = None
     return {"platform": platform.platform(), "machine": platform.machine(), "cpu_count": os.cpu_count(),
             "python": sys.version.split()[0], "versions": versions}
+
+
+# --- the starting point's parity check -------------------------------------------------------
+
+def parity_markdown(p: dict | None) -> list[str]:
+    """The summary's section on the arms' starting point (:mod:`esplade_eval.study.stages.parity`)."""
+    lines = ["## Starting point and parity", ""]
+    if p is None:
+        return lines + ["The parity check has not run yet (it needs esplade-no-mlm and SPLADE-tiny evaluated)."]
+    start = p["start"] or {}
+    lines += [f"Every arm and `esplade-no-mlm` start from {start.get('source', 'SPLADE-tiny')}'s encoder with its head "
+              f"mapped to whole words: {start.get('head', 'unknown')}. Held-out MLM accuracy of that start: "
+              + "; ".join(f"{arm} {num(m['accuracy'], 3)} (unigram baseline, always the most frequent word: "
+                          f"{num(m['unigram_baseline'], 3)})" for arm, m in p["mlm"].items()) + ".", ""]
+    names = {"esplade-start": "ESPLADE start, zero-shot", "splade-tiny-zs": "SPLADE-tiny, zero-shot",
+             "esplade-no-mlm": "ESPLADE start, fine-tuned (esplade-no-mlm)",
+             "splade-tiny-ft": "SPLADE-tiny, fine-tuned (splade-tiny-ft)"}
+    rows = [[label, num(p["scores"].get(name)), str(len(p["per_seed"].get(name, {})))] for name, label in names.items()]
+    lines += md_table(["system", f"{p['measure']} at `{p['level']}`", "seeds"], rows) + [""]
+    if p["passed"] is None:
+        verdict = "**not judged** (a score is missing)"
+    else:
+        verdict = "**passed**" if p["passed"] else "**FAILED: the starting point is not fair**"
+    lines += [f"Parity: {verdict}. SPLADE-tiny fine-tuned - esplade-no-mlm = {signed(p['shortfall'])} "
+              f"(tolerance {p['tolerance']:g}); zero-shot gap {signed(p['zero_shot_gap'])}. Rule: {p['rule']}."]
+    if p["passed"] is False:
+        lines += ["", "The study went on: the arms start from this point, so read their comparisons with SPLADE-tiny "
+                  "with the shortfall above in mind."]
+    return lines

@@ -70,11 +70,21 @@ def eval_docs_sentence(info: dict) -> str:
             f"texts dropped ({vocab.get('dropped_texts')}).")
 
 
+def parity(plan, store) -> dict | None:
+    """The parity stage's outputs (:mod:`esplade_eval.study.stages.parity`), or None (not planned or not run)."""
+    from esplade_eval.study.stages import outputs
+
+    stages = plan.of_kind("parity")
+    record = store.record(stages[0]) if stages else None
+    return outputs("parity", record).to_dict() if record else None
+
+
 def payload(cfg, plan, store, analysis, outcome) -> dict:
     data = analysis.data
     return {
         "vocabulary": vocabulary(plan, store),
         "eval_docs": eval_docs(cfg, plan, store),
+        "parity": parity(plan, store),
         "study": describe(cfg),
         "command": f"esplade-eval study {cfg.path}",
         "environment": render.environment(),
@@ -108,6 +118,8 @@ def summary_markdown(cfg, plan, analysis, outcome, pay: dict) -> str:
              f"Machine: {env['platform']}, {env['cpu_count']} CPUs, {cfg.threads} torch thread{'' if cfg.threads == 1 else 's'}.", ""]
     if outcome.failed:
         lines += ["## Failures", ""] + [f"- {r.stage.label}: {r.status}: {r.error}" for r in outcome.failed] + [""]
+    if plan.of_kind("parity"):
+        lines += render.parity_markdown(pay["parity"]) + [""]
     if analysis.table is None:
         return "\n".join(lines + ["No complete system yet.", ""])
     lines += ["## Verdicts", ""]

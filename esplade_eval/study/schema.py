@@ -29,7 +29,8 @@ from esplade_eval.study.checks import (
 from esplade_eval.study.stages.base import EVAL_COLLECTION
 
 TOP_LEVEL = ("name", "description", "work", "results", "threads", "jobs", "device", "seeds", "split", "collection",
-             "vocab", "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning")
+             "vocab", "pretrain", "grid", "arms", "finetune", "references", "evaluation", "findings", "tuning",
+             "parity")
 #: the bundled corpora: the two arms (``general``, ``titles``) and their parts (esplade_eval.data.corpora)
 BUNDLED_CORPORA = (*ARMS, *BUNDLED)
 MLM_SETS = tuple(ARMS)  # held-out MLM accuracy is reported per arm

@@ -87,6 +87,7 @@ class PretrainConfig:
     threads: int | None = None
     device: str | None = None
     init_encoder: str | None = None  # BERT/SPLADE checkpoint whose encoder (and head, mapped) start the model
+    head_init: str = "mean"  # how a word's row comes from its pieces' rows (esplade_eval.train.headinit)
     eval_texts: int = 1000  # held-out texts per arm
     log_every: int = 10
     progress: bool | None = None  # bars: None only on a terminal, True always, False never
@@ -113,6 +114,9 @@ class PretrainConfig:
             raise EspladeError(f"repeats must be a whole number >= 1, got {self.repeats!r}")
         if self.steps is None and not self.epochs > 0:
             raise EspladeError(f"epochs must be > 0, got {self.epochs!r}")
+        from esplade_eval.train.headinit import check_rule
+
+        check_rule(self.head_init)
         if self.steps is not None and self.steps < 0:
             raise EspladeError(f"steps must be >= 0, got {self.steps!r}")
         from esplade_eval.train.common import PRESETS
@@ -139,19 +143,21 @@ class PretrainConfig:
         return warmup_steps(self.warmup, total)
 
 
-def init_from_wordpiece(checkpoint: str, vocab: list[str], tokenizer):
+def init_from_wordpiece(checkpoint: str, vocab: list[str], tokenizer, head: str = "mean"):
     """An ESPLADE model whose encoder is copied from a BERT/SPLADE masked-LM checkpoint.
 
     The head is *mapped*, not random: its transform (dense + LayerNorm) is the source
-    head's, and the output row (weight and bias) of each word is the mean of the source
-    rows of the word's WordPiece pieces. The source checkpoint must use the same input
-    tokenizer. Returns the model and a record of the mapping.
+    head's, and the output row (weight and bias) of each word combines the source rows of
+    the word's WordPiece pieces by ``head`` (:mod:`esplade_eval.train.headinit`: the mean by
+    default). The source checkpoint must use the same input tokenizer. Returns the model
+    and a record of the mapping.
     """
     import torch
     from transformers import AutoModelForMaskedLM
 
     from esplade_eval.model.checkpoint import resolve_checkpoint
     from esplade_eval.model.esplade import EspladeConfig, EspladeForMaskedLM
+    from esplade_eval.train import headinit
 
     path = resolve_checkpoint(checkpoint)
     src = AutoModelForMaskedLM.from_pretrained(path)
@@ -171,14 +177,10 @@ def init_from_wordpiece(checkpoint: str, vocab: list[str], tokenizer):
             model.mlm_head.LayerNorm.load_state_dict(pred.transform.LayerNorm.state_dict())
             w_src = src.get_output_embeddings().weight
             b_src = src.get_output_embeddings().bias if src.get_output_embeddings().bias is not None else pred.bias
-            for i, word in enumerate(vocab):
-                ids = tokenizer.convert_tokens_to_ids(tokenizer.tokenize(word)) or [tokenizer.unk_token_id]
-                single += len(ids) == 1
-                model.mlm_head.decoder.weight[i] = w_src[ids].mean(0)
-                model.mlm_head.decoder.bias[i] = b_src[ids].mean(0)
+        single = headinit.map_head(model.mlm_head.decoder, w_src, b_src, headinit.piece_ids(vocab, tokenizer), head)
     record = {"source": str(checkpoint), "encoder_missing_keys": list(missing.missing_keys),
-              "head": "mean of source WordPiece rows per word" if src_head is not None else "random",
-              "single_piece_words": single}
+              "head": headinit.describe(head) if src_head is not None else "random",
+              "head_init": head if src_head is not None else None, "single_piece_words": single}
     return model, record
 
 
@@ -272,7 +274,7 @@ def build_model(cfg: PretrainConfig, data: PretrainData, device: str):
     if cfg.output_vocab == "wordpiece":
         model, transfer = common.wordpiece_model(cfg.init_encoder, cfg.preset, data.tokenizer)
     elif cfg.init_encoder:
-        model, transfer = init_from_wordpiece(cfg.init_encoder, data.vocab, data.tokenizer)
+        model, transfer = init_from_wordpiece(cfg.init_encoder, data.vocab, data.tokenizer, cfg.head_init)
     else:
         model = EspladeForMaskedLM(common.model_config(cfg.preset, len(data.vocab), len(data.tokenizer)))
     model.to(device)

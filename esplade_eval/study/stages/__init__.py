@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from esplade_eval.study.stages import bm25, cost, dense, evaluate, finetune, flow, pretrain, vocab
-from esplade_eval.study.stages.base import Inputs
+from esplade_eval.study.stages import bm25, cost, dense, evaluate, finetune, flow, parity, pretrain, vocab
+from esplade_eval.study.stages.base import Inputs, Source
 
 #: every stage kind, by name
-KINDS = {m.KIND: m for m in (vocab, pretrain, finetune, flow, bm25, dense, evaluate, cost)}
+KINDS = {m.KIND: m for m in (vocab, pretrain, finetune, flow, bm25, dense, evaluate, cost, parity)}
 
 
 @dataclass
@@ -43,13 +43,14 @@ def outputs(kind: str, record: dict):
 def run_stage(stage, tmp: Path, ctx: Context):
     """Run ``stage`` into ``tmp``: its params typed, its dependencies' outputs loaded."""
     module = KINDS[stage.kind]
-    deps = {}
+    deps, sources = {}, []
     for d in stage.deps:
         record = ctx.store.record(d)
         if record is None:
             raise RuntimeError(f"{stage.label}: {d.label} is not complete")
         deps[d.kind] = (ctx.store.folder(d), outputs(d.kind, record))
-    return module.run(module.Params.of(stage.params), Inputs(Path(tmp), ctx.collection, deps, stage.system))
+        sources.append(Source(d.kind, d.system, d.seed, *deps[d.kind]))
+    return module.run(module.Params.of(stage.params), Inputs(Path(tmp), ctx.collection, deps, stage.system, sources))
 
 
 #: record fields that are timings or paths, not results: left out of :func:`fingerprint`

@@ -21,12 +21,24 @@ class Inputs:
     collection: object
     deps: dict = field(default_factory=dict)  # {kind: (folder, Outputs)}
     system: str | None = None
+    sources: list = field(default_factory=list)  # every dependency as a Source (several of one kind too)
 
     def dep(self, kind: str):
         """Folder and ``Outputs`` of the dependency of ``kind``."""
         if kind not in self.deps:
             raise RuntimeError(f"no {kind} dependency")
         return self.deps[kind]
+
+
+@dataclass(frozen=True)
+class Source:
+    """One dependency of a stage: its kind, system, seed, folder and ``Outputs``."""
+
+    kind: str
+    system: str | None
+    seed: int | None
+    folder: Path
+    outputs: object
 
 
 class FromConfig:

@@ -27,7 +27,7 @@ class Params(FromConfig):
     scale: float
     hits: int
     split: str
-    checkpoint: str | None  # None: the finetune dependency's checkpoint
+    checkpoint: str | None  # None: the finetune (else the pretrain) dependency's checkpoint
     threads: int
     device: str | None = None
     keep_vectors: bool = False  # keep the document vectors (the index holds them too)
@@ -51,7 +51,8 @@ def run(p: Params, inputs: Inputs) -> Outputs:
     from esplade_eval.train import common
 
     tmp = inputs.tmp
-    checkpoint = p.checkpoint or str(inputs.dep("finetune")[0] / "checkpoint")
+    source = "finetune" if "finetune" in inputs.deps else "pretrain"  # a fine-tuned model, or a start as it is
+    checkpoint = p.checkpoint or str(inputs.dep(source)[0] / "checkpoint")
     common.set_threads(p.threads)
     result = run_flow(tmp, checkpoint=checkpoint, levels=[Pruning.parse(x) for x in p.levels], split=p.split,
                       threads=p.threads, hits=p.hits, quantizer=Quantizer(scale=p.scale),
