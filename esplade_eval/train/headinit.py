@@ -15,7 +15,11 @@ Single-piece words get their piece's row under every rule. Measured on Semanlink
 (issue 21: 30,000 words from the corpora and the collection's titles and comments; nDCG@10,
 exact search of the quantised vectors): zero-shot mean 0.3357, sqrtn 0.3271, sum 0.3206,
 first 0.2563 (SPLADE-tiny 0.4458); after the CPU study's fine-tuning, seed 0: mean 0.4527,
-sum 0.4543, sqrtn 0.4469 (SPLADE-tiny 0.5060). The default stays the mean.
+sum 0.4543, sqrtn 0.4469 (SPLADE-tiny 0.5060); seed 1: mean 0.4599, sum 0.4471 (SPLADE-tiny
+0.4957). The default stays the mean. Neither a 100-step alignment to SPLADE-tiny's scores on
+unlabelled text (zero-shot 0.4031, fine-tuned 0.4550) nor a 100-step MLM warm-up on general
+text (MLM accuracy above the unigram baseline; zero-shot 0.2125, fine-tuned 0.4418) closed
+the gap: it sits on queries with a multi-piece word (issue 21, engineer B's report).
 
 >>> combine_rows([[1.0, 3.0], [3.0, 5.0]], "mean")
 [2.0, 4.0]
