@@ -39,7 +39,9 @@ def test_a_p_value_reads_the_same_in_the_baseline_report_the_pairs_report_and_th
     cells = render.comparison_cells({"mean_a": 0.6, "mean_b": 0.5, "delta": 0.1, "ci_low": 0.05, "ci_high": 0.15,
                                      "d_z": 1.2, "p": p, "p_holm": p, "significant": True,
                                      "seeds_same_sign": 3, "seed_pairs": 3})
-    assert cells[5] == text and cells[6] == text + _format.DAGGER
+    at = render.COMPARISON_HEADER.index  # one cell per header column
+    assert len(cells) == len(render.COMPARISON_HEADER)
+    assert cells[at("p")] == text and cells[at("p (Holm)")] == text + _format.DAGGER
 
 
 def test_figures_of_every_report_are_made_and_saved_one_way(tmp_path):
