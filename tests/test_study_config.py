@@ -304,7 +304,7 @@ def test_every_stage_kind_is_one_typed_unit():
 
     from esplade_eval.study.stages import KINDS
 
-    assert set(KINDS) == {"vocab", "pretrain", "finetune", "flow", "bm25", "dense", "evaluate", "cost", "parity"}
+    assert set(KINDS) == {"vocab", "start", "pretrain", "finetune", "flow", "bm25", "dense", "evaluate", "cost", "parity"}
     for kind, module in KINDS.items():
         assert module.KIND == kind and isinstance(module.VERSION, int) and callable(module.run)
         assert module.Params.__dataclass_params__.frozen, kind

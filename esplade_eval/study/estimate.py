@@ -41,6 +41,8 @@ DEFAULTS = {
     "dense_s": 2.0,
     "dense_s_per_document": 2.7e-3,  # MiniLM over 7,300 titles: 20 s on 2 quiet cores
     "vocab_s_per_token": 25 / 918_000,  # tokens per pass of its corpora (25 s for general + titles)
+    "start_s": 20.0,  # the start stage: loading, mapping the head, reading the corpora
+    "start_s_per_align_step": 3.0,
     "startup_s": 5.0,  # the process: imports, the collection, the JVM, results and plots
 }
 #: WordPiece tokens per pass (training part, max length 64, texts cut at 40 words), measured
@@ -143,6 +145,8 @@ def _by_size(stage, documents: int, rates: Rates) -> float:
         return d["cost_s"] + documents * d["cost_s_per_document_pass"] * (p.get("passes", 3) + p.get("warmup", 1))
     if stage.kind == "vocab":
         return _tokens_per_pass(p.get("corpora") or [], rates) * d["vocab_s_per_token"]
+    if stage.kind == "start":  # alignment steps (measured: ~3 s a step on one thread of the 2-core machine)
+        return d["start_s"] + p.get("align_steps", 0) * d["start_s_per_align_step"]
     return d[f"{stage.kind}_s"] + documents * d[f"{stage.kind}_s_per_document"]
 
 

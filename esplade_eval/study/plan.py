@@ -2,7 +2,7 @@
 
 ::
 
-    vocab ─► pretrain(arm, seed) ─► finetune(arm, seed) ─► flow(arm, seed) ─┬► evaluate(arm, seed)
+    vocab ─► [start] ─► pretrain(arm, seed) ─► finetune(arm, seed) ─► flow(arm, seed) ─┬► evaluate(arm, seed)
                                                                               └► cost(arm, seed, level)
     pretrain(esplade-no-mlm, seed: 0 steps) ─► finetune ─► flow ─► evaluate, cost
     finetune(splade-tiny-ft, seed) ─► flow ─► evaluate, cost
@@ -30,6 +30,7 @@ from esplade_eval.study.planning import (
     finetune_stage,
     parity_stages,
     pretrain_stage,
+    start_stage,
 )
 from esplade_eval.study.systems import Planning, plan_references
 
@@ -61,15 +62,18 @@ def build_plan(cfg, collection_fp: str | None) -> Plan:
                                         *(["collection"] if "collection" in cfg.vocab["sources"] else [])],
                                        collection_fp))
     stages.append(vocab)
+    start = start_stage(cfg, base, vocab, collection_fp)
+    if start is not None:
+        stages.append(start)
     # the references and the starting point's parity check come first: a start that is not fair shows before any arm
     references: dict[str, System] = {}  # rows after the arms' in the tables
-    plan_references(Planning(cfg, stages, references, vocab, fp))
+    plan_references(Planning(cfg, stages, references, vocab, fp, start))
     parity_stages(cfg, stages, fp)
     for arm in cfg.arms:
         systems[arm.name] = System(arm.name, "arm", _arm_description(arm), tuple(cfg.seeds), dict(arm.axes), True,
                                    vocab=arm.vocab)
         for seed in cfg.seeds:
-            pt = pretrain_stage(cfg, arm.name, arm.pretrain, seed, vocab, collection_fp)
+            pt = pretrain_stage(cfg, arm.name, arm.pretrain, seed, vocab, collection_fp, start)
             stages.append(pt)
             downstream(cfg, stages, arm.name, seed, finetune_stage(cfg, arm.name, seed, pt, fp), fp)
     systems.update(references)

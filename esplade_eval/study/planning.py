@@ -46,12 +46,26 @@ def training(cfg) -> dict:
     return {"threads": cfg.threads, "device": cfg.device}
 
 
-def pretrain_stage(cfg, system: str, settings: dict, seed: int, vocab: Stage, collection_fp: str | None) -> Stage:
+def pretrain_stage(cfg, system: str, settings: dict, seed: int, vocab: Stage, collection_fp: str | None,
+                   start: Stage | None = None) -> Stage:
     params = {**settings, "seed": seed, **training(cfg)}
     sources = [*settings["corpora"], *settings.get("exclude_eval_docs", [])]
-    deps = () if settings.get("output_vocab") == "wordpiece" else (vocab,)  # SPLADE's head needs no vocabulary
+    # SPLADE's head needs no vocabulary; an expanded arm starts from the aligned start when there is one
+    deps = () if settings.get("output_vocab") == "wordpiece" else (vocab, start) if start else (vocab,)
     return Stage("pretrain", f"{system}.s{seed}", params, deps, corpus_inputs(sources, collection_fp),
                  system=system, seed=seed)
+
+
+def start_stage(cfg, base: dict, vocab: Stage, collection_fp: str | None) -> Stage | None:
+    """The aligned ESPLADE start (:mod:`.stages.start`), built once; None when ``align_steps`` is 0."""
+    if not base.get("align_steps") or base.get("init_encoder") in (None, "", "none"):  # nothing to map or align
+        return None
+    corpora = list(cfg.vocab["corpora"])
+    params = {"source": base["init_encoder"], "head_init": base["head_init"], "corpora": corpora,
+              "exclude_eval_docs": base.get("exclude_eval_docs", []), "allow_eval_docs": base.get("allow_eval_docs"),
+              "align_steps": base["align_steps"], "align_lr": base["align_lr"], **training(cfg)}
+    inputs = corpus_inputs([*corpora, *params["exclude_eval_docs"]], collection_fp)
+    return Stage("start", "start", params, (vocab,), inputs)
 
 
 def finetune_stage(cfg, system: str, seed: int, init: Stage | None, fp: dict) -> Stage:

@@ -26,6 +26,7 @@ class Planning:
     systems: dict
     vocab: object
     fp: dict
+    start: object = None  # the ESPLADE start stage (aligned), or None: each pre-training stage maps the head
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def _no_mlm(p: Planning, ref: ReferenceSystem) -> None:
                 "budget": "passes"}
     settings.pop("corpus", None)
     for seed in seeds:
-        pt = pretrain_stage(cfg, ref.name, settings, seed, p.vocab, p.fp["collection"])
+        pt = pretrain_stage(cfg, ref.name, settings, seed, p.vocab, p.fp["collection"], p.start)
         p.stages.append(pt)
         downstream(cfg, p.stages, ref.name, seed, finetune_stage(cfg, ref.name, seed, pt, p.fp), p.fp)
 

@@ -81,6 +81,7 @@ class FinetuneConfig:
     log_every: int = 10
     progress: bool | None = None  # bars: None only on a terminal, True always, False never
     cpu_bf16: bool = False  # training steps under bf16 autocast on the CPU: faster, not bit-identical (off)
+    freeze_head: bool = False  # the output rows (decoder weight, bias) stay as the start has them (freeze_output_rows)
 
     def __post_init__(self):
         import math
@@ -324,6 +325,20 @@ def train_ranking(encoder, data: TrainPairs, cfg: FinetuneConfig, validator: Val
     return loop, best, flops_warm
 
 
+def freeze_output_rows(model) -> int:
+    """Stop training the output layer's rows (weight and bias); returns the parameters frozen.
+
+    Fine-tuning on a small training set moves only the rows of the words its queries and
+    documents use; frozen rows keep what the start (its mapping, alignment or MLM pre-training)
+    gave every word, and the encoder adapts to them. With tied embeddings (BERT, SPLADE) the
+    output weight *is* the input embedding matrix, so that freezes too.
+    """
+    params = list(model.get_output_embeddings().parameters())
+    for param in params:
+        param.requires_grad_(False)
+    return sum(param.numel() for param in params)
+
+
 def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = False) -> Path:
     """Fine-tune ``cfg.init`` and write the best validated checkpoint to ``out``."""
     from esplade_eval.data.semanlink import ensure_semanlink
@@ -336,6 +351,7 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
     data = load_pairs(cfg, collection)
     encoder, vocab, init_desc = load_init(cfg, device)
     model = encoder.model
+    frozen = freeze_output_rows(model) if cfg.freeze_head else 0
     common.seed_everything(cfg.seed)
     model.to(device).train()
     validator = Validator(encoder, load_split(collection, "dev"), cfg.progress) if cfg.validate else None
@@ -354,6 +370,7 @@ def finetune(cfg: FinetuneConfig, out: str | os.PathLike, overwrite: bool = Fals
         "train_pairs": len(data.pairs),
         "train_queries": len({p[0] for p in data.pairs}),
         "output_vocab_size": len(encoder.terms),
+        "frozen_head_parameters": frozen,
         "lr_schedule": loop.schedule_record(),
         "flops_schedule": {"lambda_q": cfg.lambda_q, "lambda_d": cfg.lambda_d, "warmup_steps": flops_warm,
                            "rule": "lambda * min(1, step / warmup_steps) ** 2"},

@@ -82,3 +82,40 @@ def map_head(target, weight, bias, pieces: list[list[int]], rule: str) -> int:
             target.weight[i] = combine_rows(weight[ids], rule)
             target.bias[i] = combine_rows(bias[ids], rule)
     return sum(len(ids) == 1 for ids in pieces)
+
+
+def is_expanded_start(checkpoint) -> bool:
+    """Whether ``checkpoint`` is an ESPLADE checkpoint (it has an output vocabulary): a start
+    already mapped to words (the study's ``start`` stage), not a WordPiece source to map."""
+    from pathlib import Path
+
+    from esplade_eval.model.checkpoint import OUTPUT_VOCAB, resolve_checkpoint
+
+    try:
+        return (Path(resolve_checkpoint(checkpoint)) / OUTPUT_VOCAB).is_file()
+    except Exception:  # an unknown name is the WordPiece loader's error to report
+        return False
+
+
+def load_expanded_start(checkpoint, vocab: list[str]):
+    """An ESPLADE start (model and its ``init.json`` record) whose output vocabulary must be ``vocab``."""
+    import json
+    from pathlib import Path
+
+    from esplade_eval.model.checkpoint import resolve_checkpoint
+    from esplade_eval.model.esplade import EspladeForMaskedLM
+    from esplade_eval.train.vocab import read_vocab
+
+    path = Path(resolve_checkpoint(checkpoint))
+    own = read_vocab(path)
+    if own != list(vocab):
+        raise EspladeError(f"{path}: its output vocabulary ({len(own)} words) is not this run's ({len(vocab)} words)")
+    record = path / "init.json"
+    transfer = json.loads(record.read_text(encoding="utf-8")) if record.is_file() else {"source": str(checkpoint)}
+    alignment = transfer.get("alignment")
+    if alignment:
+        transfer["head"] = (f"{transfer.get('head', 'mapped')}; then the encoder and head aligned to "
+                            f"{transfer.get('source', 'the source')}'s scores on the pre-training corpora "
+                            f"({alignment['steps']} steps, lr {alignment['lr']:g})")
+    transfer["start_checkpoint"] = str(checkpoint)
+    return EspladeForMaskedLM.from_pretrained(path), transfer

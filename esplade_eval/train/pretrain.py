@@ -88,6 +88,8 @@ class PretrainConfig:
     device: str | None = None
     init_encoder: str | None = None  # BERT/SPLADE checkpoint whose encoder (and head, mapped) start the model
     head_init: str = "mean"  # how a word's row comes from its pieces' rows (esplade_eval.train.headinit)
+    align_steps: int = 0  # then align the mapped start to init_encoder's scores (esplade_eval.train.align)
+    align_lr: float = 1e-4
     eval_texts: int = 1000  # held-out texts per arm
     log_every: int = 10
     progress: bool | None = None  # bars: None only on a terminal, True always, False never
@@ -267,14 +269,20 @@ def _targets(example: Example, wordpiece: bool) -> np.ndarray:
 def build_model(cfg: PretrainConfig, data: PretrainData, device: str):
     """The model to pre-train (seeded): from ``init_encoder`` or a random ``preset``; and the head transfer record."""
     from esplade_eval.model.esplade import EspladeForMaskedLM
-    from esplade_eval.train import common
+    from esplade_eval.train import common, headinit
+    from esplade_eval.train.align import AlignConfig, align_to_source
 
     common.seed_everything(cfg.seed)
     transfer = None
     if cfg.output_vocab == "wordpiece":
         model, transfer = common.wordpiece_model(cfg.init_encoder, cfg.preset, data.tokenizer)
+    elif cfg.init_encoder and headinit.is_expanded_start(cfg.init_encoder):  # a start already mapped (and aligned)
+        model, transfer = headinit.load_expanded_start(cfg.init_encoder, data.vocab)
     elif cfg.init_encoder:
         model, transfer = init_from_wordpiece(cfg.init_encoder, data.vocab, data.tokenizer, cfg.head_init)
+        texts = [t for corpus in data.corpora for t in corpus.train]
+        transfer = align_to_source(model, transfer, cfg.init_encoder, data.tokenizer, texts,
+                                   AlignConfig(steps=cfg.align_steps, lr=cfg.align_lr, seed=cfg.seed))
     else:
         model = EspladeForMaskedLM(common.model_config(cfg.preset, len(data.vocab), len(data.tokenizer)))
     model.to(device)

@@ -19,11 +19,11 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from esplade_eval.study.stages import bm25, cost, dense, evaluate, finetune, flow, parity, pretrain, vocab
+from esplade_eval.study.stages import bm25, cost, dense, evaluate, finetune, flow, parity, pretrain, start, vocab
 from esplade_eval.study.stages.base import Inputs, Source
 
 #: every stage kind, by name
-KINDS = {m.KIND: m for m in (vocab, pretrain, finetune, flow, bm25, dense, evaluate, cost, parity)}
+KINDS = {m.KIND: m for m in (vocab, start, pretrain, finetune, flow, bm25, dense, evaluate, cost, parity)}
 
 
 @dataclass

@@ -44,6 +44,9 @@ def run(p: Params, inputs: Inputs) -> Outputs:
     settings["exclude_eval_docs"] = eval_sources(settings.get("exclude_eval_docs", []), inputs.collection)
     if settings.get("output_vocab") != "wordpiece":  # a WordPiece (SPLADE) arm keeps the tokenizer's vocabulary
         settings["vocab"] = str(inputs.dep("vocab")[0])
+        if "start" in inputs.deps:  # the aligned start (built once) replaces the mapping and alignment
+            folder, start = inputs.dep("start")
+            settings.update(init_encoder=str(folder / start.checkpoint), align_steps=0)
     out = pretrain(PretrainConfig(**settings, progress=False), inputs.tmp / "checkpoint")
     state = json.loads((out / "training_state.json").read_text(encoding="utf-8"))
     return Outputs("checkpoint", pick(state, SUMMARY))
