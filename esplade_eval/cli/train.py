@@ -86,6 +86,10 @@ def _register_pretrain(sub):
                    help="initialise the WordPiece encoder from a BERT/SPLADE checkpoint (e.g. splade-tiny)")
     p.add_argument("--head-init", choices=["mean", "first", "sum", "sqrtn"], default="mean",
                    help="with --init-encoder: a word's output row from its pieces' rows (default mean)")
+    p.add_argument("--align-steps", type=non_negative_int, default=0,
+                   help="with --init-encoder: then align the mapped model to that checkpoint's query-document "
+                        "scores on the corpora for N steps, before MLM (default 0: none)")
+    p.add_argument("--align-lr", type=positive_float, default=1e-4, help="learning rate of the alignment")
     _eval_doc_args(p)
     p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
     _device_args(p)
@@ -116,6 +120,9 @@ def _register_finetune(sub):
     p.add_argument("--train-topk-d", type=positive_int, default=None, help="keep the top-k document weights in training")
     p.add_argument("--eval-every", type=positive_int, default=None, help="validate every N steps (always at the end)")
     p.add_argument("--no-validate", dest="validate", action="store_false", help="skip dev validation")
+    p.add_argument("--freeze-head", action="store_true",
+                   help="keep the output rows (head weight and bias) as the checkpoint has them; with tied "
+                        "embeddings (SPLADE) the input embeddings too")
     p.add_argument("--no-validate-init", dest="validate_init", action="store_false",
                    help="do not validate the initial model (step 0)")
     p.add_argument("--out", required=True, help="checkpoint folder (written atomically)")
@@ -147,6 +154,7 @@ def run_pretrain(args):
                          lr=args.lr, repeats=args.repeats, epochs=args.epochs, steps=args.steps,
                          batch_size=args.batch_size, max_length=args.max_length, mask_rate=args.mask_rate,
                          warmup=args.warmup, init_encoder=args.init_encoder, head_init=args.head_init,
+                         align_steps=args.align_steps, align_lr=args.align_lr,
                          eval_texts=args.eval_texts,
                          seed=args.seed, threads=args.threads, device=args.device, progress=progress_of(args),
                          exclude_eval_docs=args.exclude_eval_docs, allow_eval_docs=args.allow_eval_docs)
@@ -164,7 +172,8 @@ def run_finetune(args):
                          lambda_q=args.lambda_q, lambda_d=args.lambda_d, flops_warmup=args.flops_warmup,
                          hard_negatives=args.hard_negatives, bm25_depth=args.bm25_depth,
                          train_topk_q=args.train_topk_q, train_topk_d=args.train_topk_d, eval_every=args.eval_every,
-                         validate=args.validate, validate_init=args.validate_init, seed=args.seed,
+                         validate=args.validate, validate_init=args.validate_init, freeze_head=args.freeze_head,
+                         seed=args.seed,
                          threads=args.threads, device=args.device, progress=progress_of(args))
     out = finetune(cfg, args.out, overwrite=args.overwrite)
     _print_summary(out / "finetune_state.json", ["steps", "probe_loss_before", "probe_loss_after", "best",

@@ -152,6 +152,9 @@ def pretrain_settings(tbl: dict, prefix: str, problems: Problems, allowed=None) 
         checked = check_corpus(value, where, problems) if key == "corpus" else typed(value, known[key], where, problems)
         if key == "exclude_eval_docs" and checked is not _MISSING:
             _check_sources(checked, where, problems)
+        if key in ("align_steps", "align_lr") and isinstance(checked, (int, float)) and (
+                checked < 0 if key == "align_steps" else not checked > 0):
+            problems.add(where, f"must be {'>= 0' if key == 'align_steps' else '> 0'}, got {checked!r}")
         if checked is not _MISSING:
             out[key] = checked
     return out

@@ -89,7 +89,7 @@ class PretrainConfig:
     init_encoder: str | None = None  # BERT/SPLADE checkpoint whose encoder (and head, mapped) start the model
     head_init: str = "mean"  # how a word's row comes from its pieces' rows (esplade_eval.train.headinit)
     align_steps: int = 0  # then align the mapped start to init_encoder's scores (esplade_eval.train.align)
-    align_lr: float = 1e-4
+    align_lr: float = 1e-4  # its learning rate (AdamW, constant, gradients clipped to norm 1)
     eval_texts: int = 1000  # held-out texts per arm
     log_every: int = 10
     progress: bool | None = None  # bars: None only on a terminal, True always, False never
