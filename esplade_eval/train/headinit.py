@@ -16,10 +16,10 @@ Single-piece words get their piece's row under every rule. Measured on Semanlink
 exact search of the quantised vectors): zero-shot mean 0.3357, sqrtn 0.3271, sum 0.3206,
 first 0.2563 (SPLADE-tiny 0.4458); after the CPU study's fine-tuning, seed 0: mean 0.4527,
 sum 0.4543, sqrtn 0.4469 (SPLADE-tiny 0.5060); seed 1: mean 0.4599, sum 0.4471 (SPLADE-tiny
-0.4957). The default stays the mean. Neither a 100-step alignment to SPLADE-tiny's scores on
-unlabelled text (zero-shot 0.4031, fine-tuned 0.4550) nor a 100-step MLM warm-up on general
-text (MLM accuracy above the unigram baseline; zero-shot 0.2125, fine-tuned 0.4418) closed
-the gap: it sits on queries with a multi-piece word (issue 21, engineer B's report).
+0.4957). The default stays the mean. No rule closes the gap, which sits on queries with a
+multi-piece word; a 100-step MLM warm-up on general text did not either (zero-shot 0.2125,
+fine-tuned 0.4418). What does: aligning the mapped start to SPLADE-tiny's scores
+(:mod:`esplade_eval.train.align`), then fine-tuning with the output rows frozen.
 
 >>> combine_rows([[1.0, 3.0], [3.0, 5.0]], "mean")
 [2.0, 4.0]
