@@ -177,3 +177,46 @@ def test_bad_alignment_settings_are_named(key, value, message, tmp_path):
     path.write_text(re.sub(rf"(?m)^{key} = \S+", f"{key} = {value}", text), encoding="utf-8")
     with pytest.raises(EspladeError, match=re.escape(f"pretrain.{key}: {message}")):
         load_config(path, work=tmp_path / "w", results=tmp_path / "r")
+
+
+def test_alignment_without_a_wordpiece_source_is_refused(start, tmp_path):
+    from esplade_eval.train.pretrain import PretrainConfig
+
+    with pytest.raises(EspladeError, match="align_steps=5: alignment needs init_encoder"):
+        PretrainConfig(align_steps=5)
+    with pytest.raises(EspladeError, match="is already an ESPLADE start"):
+        PretrainConfig(align_steps=5, init_encoder=str(start["folder"]))
+    PretrainConfig(align_steps=5, init_encoder="splade-tiny")  # a WordPiece source
+    PretrainConfig(align_steps=5, output_vocab="wordpiece")  # a WordPiece head keeps its rows: nothing to align
+
+
+def _config(tmp_path, edit):
+    import re
+
+    from esplade_eval.study.config import load_config
+
+    text = edit((ROOT / "configs" / "semanlink-cpu.toml").read_text(encoding="utf-8"))
+    path = tmp_path / "c.toml"
+    path.write_text(text, encoding="utf-8")
+    return lambda: load_config(path, work=tmp_path / "w", results=tmp_path / "r"), re
+
+
+def test_a_random_start_with_alignment_is_a_config_error(tmp_path):
+    load, re = _config(tmp_path, lambda t: t.replace('init_encoder = "splade-tiny"', 'init_encoder = "none"'))
+    with pytest.raises(EspladeError, match=r"pretrain.align_steps: alignment needs init_encoder"):
+        load()
+    load, re = _config(tmp_path, lambda t: t.replace('lr = [1e-4, 1e-3]', 'lr = [1e-4, 1e-3]\ninit_encoder = ["none"]'))
+    with pytest.raises(EspladeError, match=re.escape("grid.init_encoder[0]: a random start with [pretrain] align_steps")):
+        load()
+
+
+def test_an_arm_with_its_own_head_rule_does_not_share_the_start(tmp_path):
+    from esplade_eval.study.plan import build_plan
+
+    load, _ = _config(tmp_path, lambda t: t.replace('repeats = 3\n', 'repeats = 3\nhead_init = "sum"\n', 1))
+    plan = build_plan(load(), None)
+    (start,) = plan.of_kind("start")
+    own = [s for s in plan.of_kind("pretrain") if s.system.startswith("general-lr1e-3-r3")]
+    shared = [s for s in plan.of_kind("pretrain") if s.system == "general-lr1e-4-r1"]
+    assert own and all(start not in s.deps and s.params["align_steps"] == 100 for s in own)  # it aligns itself
+    assert shared and all(start in s.deps for s in shared)

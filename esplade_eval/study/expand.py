@@ -182,6 +182,9 @@ def _arm(chosen: dict, base: dict, sources: dict, named_keys: list[str], origin:
         problems.add(where, f"repeats = {settings['repeats']} with a fixed {steps_at} = {settings['steps']} would "
                             "train the same budget as repeats = 1: express the budget in passes (epochs) instead")
     _check_budget(settings, sources, problems)
+    if settings.get("align_steps") and "init_encoder" in chosen and not settings.get("init_encoder"):
+        problems.add(sources.get("init_encoder", f"{origin}.init_encoder"), "a random start with [pretrain] "
+                     "align_steps: alignment needs a WordPiece checkpoint to map and align to (set align_steps = 0)")
     axes = {"corpus": settings["corpus"], "lr": settings["lr"], "repeats": settings["repeats"]}
     axes.update({k: settings[k] for k in named_keys if k not in axes})
     name = name or _name(axes)

@@ -51,7 +51,8 @@ def pretrain_stage(cfg, system: str, settings: dict, seed: int, vocab: Stage, co
     params = {**settings, "seed": seed, **training(cfg)}
     sources = [*settings["corpora"], *settings.get("exclude_eval_docs", [])]
     # SPLADE's head needs no vocabulary; an expanded arm starts from the aligned start when there is one
-    deps = () if settings.get("output_vocab") == "wordpiece" else (vocab, start) if start else (vocab,)
+    shared = start and all(settings.get(k) == start.params[s] for k, s in (("init_encoder", "source"), ("head_init", "head_init")))
+    deps = () if settings.get("output_vocab") == "wordpiece" else (vocab, start) if shared else (vocab,)
     return Stage("pretrain", f"{system}.s{seed}", params, deps, corpus_inputs(sources, collection_fp),
                  system=system, seed=seed)
 

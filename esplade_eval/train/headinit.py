@@ -93,8 +93,22 @@ def is_expanded_start(checkpoint) -> bool:
 
     try:
         return (Path(resolve_checkpoint(checkpoint)) / OUTPUT_VOCAB).is_file()
-    except Exception:  # an unknown name is the WordPiece loader's error to report
+    except EspladeError:  # an unknown name is the WordPiece loader's error to report
         return False
+
+
+def check_start(head_init: str, align_steps: int, init_encoder, output_vocab: str) -> None:
+    """Refuse a pre-training start that would silently skip ``align_steps``: alignment maps and
+    aligns a WordPiece ``init_encoder``, so it needs one (an ESPLADE start is already mapped)."""
+    check_rule(head_init)
+    if not align_steps or output_vocab == "wordpiece":  # a WordPiece head keeps its rows: nothing to align
+        return
+    if not init_encoder:
+        raise EspladeError(f"align_steps={align_steps}: alignment needs init_encoder, the WordPiece checkpoint to "
+                           "map and align to (a random start has no source)")
+    if is_expanded_start(init_encoder):
+        raise EspladeError(f"align_steps={align_steps}: {init_encoder} is already an ESPLADE start (its head mapped "
+                           "to words); align from its WordPiece source, or set align_steps=0")
 
 
 def load_expanded_start(checkpoint, vocab: list[str]):

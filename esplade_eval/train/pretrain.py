@@ -116,9 +116,9 @@ class PretrainConfig:
             raise EspladeError(f"repeats must be a whole number >= 1, got {self.repeats!r}")
         if self.steps is None and not self.epochs > 0:
             raise EspladeError(f"epochs must be > 0, got {self.epochs!r}")
-        from esplade_eval.train.headinit import check_rule
+        from esplade_eval.train.headinit import check_start
 
-        check_rule(self.head_init)
+        check_start(self.head_init, self.align_steps, self.init_encoder, self.output_vocab)
         if self.steps is not None and self.steps < 0:
             raise EspladeError(f"steps must be >= 0, got {self.steps!r}")
         from esplade_eval.train.common import PRESETS
