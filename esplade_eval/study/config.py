@@ -30,7 +30,7 @@ from typing import Any
 
 from esplade_eval.errors import EspladeError
 from esplade_eval.study import checks, schema
-from esplade_eval.study.expand import Arm, expand_arms
+from esplade_eval.study.expand import Arm, check_alignment, expand_arms
 from esplade_eval.study.schema import Evaluation
 from esplade_eval.study.stages import parity as parity_stage
 from esplade_eval.study.systems import DEFAULTS, REFERENCES
@@ -130,6 +130,7 @@ def _build(path: Path, raw: dict, problems: checks.Problems, work, results) -> S
     split = checks.get(raw, "split", str, problems, default="test")
     collection = schema.collection(raw.get("collection", {}), problems, base=path.parent)
     pretrain = schema.pretrain_base(raw.get("pretrain", {}), problems)
+    check_alignment(pretrain, problems)
     arms = expand_arms(raw, pretrain, problems)
     vocab = schema.vocab(raw.get("vocab", {}), arms, problems)
     finetune = schema.finetune(raw.get("finetune", {}), "finetune", problems)

@@ -167,6 +167,13 @@ def _explicit_arms(explicit: list[dict], base: dict, kinds: list[str], problems:
     return arms
 
 
+def check_alignment(base: dict, problems: checks.Problems) -> None:
+    """``[pretrain] align_steps`` needs a WordPiece ``init_encoder`` to map and align to."""
+    if base.get("align_steps") and base.get("init_encoder") in (None, "none", ""):
+        problems.add("pretrain.align_steps", "alignment needs init_encoder, the WordPiece checkpoint to map and "
+                     "align to (the arms start from random weights)")
+
+
 def _arm(chosen: dict, base: dict, sources: dict, named_keys: list[str], origin: str, name: str | None,
          problems: checks.Problems) -> Arm | None:
     settings = {**pretrain_defaults(), **base, **chosen}

@@ -164,11 +164,7 @@ def pretrain_base(tbl, problems: Problems) -> dict:
     if not isinstance(tbl, dict):
         problems.add("pretrain", f"expected a table, got {tbl!r}")
         return {}
-    base = pretrain_settings(tbl, "pretrain", problems)
-    if base.get("align_steps") and base.get("init_encoder") in (None, "none", ""):  # no WordPiece source
-        problems.add("pretrain.align_steps", "alignment needs init_encoder, the WordPiece checkpoint to map and "
-                     "align to (the arms start from random weights)")
-    return base
+    return pretrain_settings(tbl, "pretrain", problems)
 
 
 def finetune(tbl, prefix: str, problems: Problems, extra=()) -> dict:
